@@ -1,0 +1,128 @@
+"""
+### bds_daily: one run per billed day
+
+For every enabled PureConnect tenant, bill one calendar day (in the tenant's time zone):
+
+1. **plan**: load and validate the billing configuration; decide which tenants are billed.
+   A bad configuration fails here, before anything is written.
+2. **wait_for_day_end**: never bill a tenant's day before it has ended in its own time zone.
+3. **info_mart / gvp / configuration**: run the dataset SQL of each source
+   (`include/sql/<source>/`) against the `bds_gim`, `bds_gvp` and `bds_cme` connections
+   into the staging location.
+4. **aggregate**: compute the enabled metrics (see `docs/metrics.md`).
+5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store.
+
+The billed day is the run's data interval start (scheduled runs and backfills), the
+`date` Param if given, or, for a manual run without a logical date, the previous day.
+Rebuild a range with `airflow backfill create --dag-id bds_daily --from-date ... --to-date ...`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.python import get_current_context
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
+
+# Mapped task instances are labelled with their tenant in the UI (see _label).
+TENANT_LABEL = "{{ tenant_label }}"
+
+
+def _label(work: dict) -> None:
+    tenant = work["tenant"]
+    get_current_context()["tenant_label"] = f"{tenant['name']} ({tenant['tenant_id']})"
+
+with DAG(
+    dag_id="bds_daily",
+    doc_md=__doc__,
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=4,
+    params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Billing day",
+            description="Bill this day (YYYY-MM-DD) instead of the run's data interval.",
+        )
+    },
+    default_args={
+        "owner": "billing",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    tags=["billing", "bds", "daily"],
+) as dag:
+
+    @task(retries=0)
+    def plan(params=None, dag_run=None) -> list[dict]:
+        from bds.calendar import billing_day
+        from bds.config import BillingConfigError, load_billing_config
+        from bds.pipeline import plan_day
+
+        try:
+            config = load_billing_config()
+            day = billing_day(params.get("date"), dag_run.data_interval_start, dag_run.run_after)
+        except (BillingConfigError, ValueError) as exc:
+            raise AirflowFailException(str(exc)) from None
+        work, notes = plan_day(config, day)
+        for note in notes:
+            print(note)
+        get_current_context()["ti"].xcom_push(key="notes", value=notes)
+        return work
+
+    @task.sensor(mode="reschedule", poke_interval=600, timeout=36 * 3600, map_index_template=TENANT_LABEL)
+    def wait_for_day_end(work: dict) -> PokeReturnValue:
+        from bds.pipeline import label, ready_at
+
+        _label(work)
+        due = ready_at(work)
+        done = pendulum.now("UTC") >= due
+        print(f"{label(work)}: billable from {due.isoformat()}; {'ready' if done else 'waiting'}")
+        return PokeReturnValue(is_done=done)
+
+    @task(map_index_template=TENANT_LABEL)
+    def extract(work: dict, source: str) -> dict:
+        from bds.pipeline import extract_source
+
+        _label(work)
+        return extract_source(work, source)
+
+    @task(map_index_template=TENANT_LABEL)
+    def aggregate(work: dict) -> dict:
+        from bds.pipeline import aggregate as aggregate_day
+
+        _label(work)
+        return aggregate_day(work)
+
+    @task(map_index_template=TENANT_LABEL)
+    def render(work: dict) -> dict:
+        from bds.pipeline import render as render_day
+
+        _label(work)
+        return render_day(work)
+
+    @task_group
+    def bill_tenant(work: dict):
+        ready = wait_for_day_end(work)
+        staged = []
+        for source, group_id in (("gim", "info_mart"), ("gvp", "gvp"), ("cme", "configuration")):
+            with TaskGroup(group_id):
+                staged.append(extract.override(task_id=f"extract_{source}")(work, source))
+        ready >> staged
+        return staged >> aggregate(work) >> render(work)
+
+    @task(trigger_rule="all_done")
+    def summary(rendered, ti=None):
+        from bds.pipeline import summarise
+
+        notes = ti.xcom_pull(task_ids="plan", key="notes") or []
+        print(summarise(notes, [r for r in rendered if r]))
+
+    summary(bill_tenant.expand(work=plan()))

@@ -1,0 +1,19 @@
+-- Designer bot sessions (SDR_BOTS_FACT) of the tenant's interactions, from the look-back
+-- start to the end of the billing day. Interactions are attributed to the day their
+-- first bot session started in (see docs/metrics.md, voicebot_interactions).
+--
+-- SDR_BOTS_FACT carries no tenant: it is tied to the interaction through
+-- INTERACTION_FACT.MEDIA_SERVER_IXN_GUID, which carries TENANT_KEY.
+SELECT
+    f.INTERACTION_ID AS interaction_id,
+    m.MEDIA_NAME_CODE AS media,
+    b.START_TS_MS AS start_ms,
+    b.DURATION_MS AS duration_ms
+FROM SDR_BOTS_FACT b
+JOIN INTERACTION_FACT f ON f.MEDIA_SERVER_IXN_GUID = b.INTERACTION_ID
+JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
+JOIN MEDIA_TYPE m ON m.MEDIA_TYPE_KEY = b.MEDIA_TYPE_KEY
+WHERE t.TENANT_CFG_DBID = :tenant_id
+  AND b.START_DATE_TIME_KEY >= :lookback_start AND b.START_DATE_TIME_KEY < :day_end
+  AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
+  AND b.START_TS_MS >= :lookback_start_ms AND b.START_TS_MS < :day_end_ms

@@ -1,0 +1,65 @@
+"""Billing days: which calendar day a run bills, and where a tenant's day begins and ends.
+
+A billing day is a calendar date in the tenant's own time zone. Its window is
+``[local midnight, next local midnight)``, expressed in UTC epoch seconds, so a DST
+day lasts 23 or 25 hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    day: date
+    time_zone: str
+    start: int  # UTC epoch seconds of local midnight
+    end: int  # UTC epoch seconds of the next local midnight
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start) / 3600
+
+    @property
+    def end_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.end, tz=timezone.utc)
+
+
+def local_midnight(day: date, time_zone: str) -> int:
+    return int(datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).timestamp())
+
+
+def day_window(day: date, time_zone: str = "UTC") -> DayWindow:
+    return DayWindow(day, time_zone, local_midnight(day, time_zone), local_midnight(day + timedelta(days=1), time_zone))
+
+
+def parse_day(value: str | date) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a date (expected YYYY-MM-DD)") from exc
+
+
+def billing_day(
+    requested: str | date | None,
+    data_interval_start: datetime | None,
+    run_after: datetime | None,
+) -> date:
+    """The day a run bills.
+
+    1. a date given explicitly (the ``date`` Param of a manual run);
+    2. else the UTC date of the run's data interval start (scheduled runs and backfills);
+    3. else, for a manual run without a logical date, the day before it was triggered.
+    """
+    if requested:
+        return parse_day(requested)
+    if data_interval_start is not None:
+        return data_interval_start.astimezone(timezone.utc).date()
+    if run_after is None:
+        raise ValueError("the run has neither a data interval nor a run_after time; pass the 'date' Param")
+    return run_after.astimezone(timezone.utc).date() - timedelta(days=1)

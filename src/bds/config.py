@@ -1,0 +1,248 @@
+"""Tenant billing configuration: one validated schema, loaded through one function.
+
+The file mirrors Genesys Skills Management's billing pages: per tenant the Billable
+kind (None, Salesforce, PureConnect) and the account identifiers; globally the billing
+server settings and the switch that enables the billing process. ``load_billing_config``
+is the only entry point, so a database-backed store can replace the file later.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bds.catalogue import METRICS
+
+CONFIG_ENV = "BDS_CONFIG"
+
+
+class BillingConfigError(ValueError):
+    """The billing configuration is unusable; the message names the tenant and the field."""
+
+
+class Billable(str, Enum):
+    NONE = "None"
+    SALESFORCE = "Salesforce"
+    PURECONNECT = "PureConnect"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Location(_Model):
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$", max_length=32)
+    name: str = ""
+    enabled: bool = True
+    # Switch names as in the configuration (GC_SWITCH.NAME): agent sessions on them are
+    # billed here. A location with no switches is the tenant's default location: it takes
+    # sessions on switches no other location lists, and sessions with no switch (multimedia).
+    switches: tuple[str, ...] = ()
+    # GVP components (Media Control Platform names in the Reporting Server's records) of
+    # this location; records of unlisted components go to the default location.
+    gvp_components: tuple[str, ...] = ()
+
+
+class Region(_Model):
+    code: str = Field(pattern=r"^[A-Z0-9]{1,16}$", description="region code in file names, e.g. US, EU, AP")
+    enabled: bool = True
+    locations: tuple[Location, ...] = Field(min_length=1)
+
+    @field_validator("code")
+    @classmethod
+    def _not_global(cls, code: str) -> str:
+        if code == "GLOBAL":
+            raise ValueError("'GLOBAL' is reserved for the files of global metrics")
+        return code
+
+
+class Placement(_Model):
+    """Where a switch's sessions are billed."""
+
+    region: str
+    location: str
+    billed: bool  # False when the location or its region is switched off
+
+
+class Tenant(_Model):
+    tenant_id: int = Field(gt=0, description="tenant DBID in Configuration Server; the key in every source")
+    name: str = Field(min_length=1)
+    garn: str = ""
+    billable: Billable
+    tier1_account_id: str = ""
+    tier2_account_id: str = ""
+    tier3_account_id: str = ""
+    tier3_account_name: str = ""
+    external_id: str = ""
+    source_id: str = ""
+    time_zone: str = "UTC"
+    production_date: date | None = None
+    enabled: bool = True
+    regions: tuple[Region, ...] = ()
+    metrics: dict[str, bool] = Field(default_factory=dict)
+
+    @field_validator("billable", mode="before")
+    @classmethod
+    def _billable(cls, value: Any) -> Any:
+        # YAML reads a bare None as the string "None"; null means the same thing.
+        return "None" if value is None else value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Tenant:
+        codes = [r.code for r in self.regions]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"region codes repeat: {codes}")
+        seen: dict[str, str] = {}
+        defaults = []
+        for region in self.regions:
+            for loc in region.locations:
+                if loc.code in seen:
+                    raise ValueError(f"location code '{loc.code}' is used twice")
+                seen[loc.code] = region.code
+                if not loc.switches:
+                    defaults.append(loc.code)
+        if len(defaults) > 1:
+            raise ValueError(f"more than one default location (no switches): {', '.join(defaults)}")
+        for attribute in ("switches", "gvp_components"):
+            owners: dict[str, str] = {}
+            for region in self.regions:
+                for loc in region.locations:
+                    for name in getattr(loc, attribute):
+                        if name in owners:
+                            raise ValueError(f"{attribute} entry '{name}' is listed in locations {owners[name]} and {loc.code}")
+                        owners[name] = loc.code
+        if self.billable is Billable.PURECONNECT and self.enabled:
+            if self.production_date is None:
+                raise ValueError("production_date is required for an enabled PureConnect tenant")
+            regional = [k for k in self.enabled_metrics if METRICS[k].scope == "region"]
+            if regional and not self.regions:
+                raise ValueError(f"regional metrics {', '.join(regional)} are enabled but no region is configured")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"tenant '{self.name}' ({self.tenant_id})"
+
+    @property
+    def enabled_metrics(self) -> list[str]:
+        """Enabled metric keys in catalogue order; a metric not listed is off."""
+        return [k for k in METRICS if self.metrics.get(k, False)]
+
+    @property
+    def billed_regions(self) -> list[str]:
+        return [r.code for r in self.regions if r.enabled and any(loc.enabled for loc in r.locations)]
+
+    def placements(self, attribute: str = "switches") -> dict[str, Placement]:
+        """Switch (or GVP component) name -> placement; '' maps to the default location, if any."""
+        table: dict[str, Placement] = {}
+        for region in self.regions:
+            for loc in region.locations:
+                placement = Placement(region=region.code, location=loc.code, billed=region.enabled and loc.enabled)
+                for name in getattr(loc, attribute):
+                    table[name] = placement
+                if not loc.switches:
+                    table[""] = placement
+        return table
+
+
+class BillingServer(_Model):
+    """Where billing files are transmitted (Skills Management: Global Settings)."""
+
+    kind: str = Field("s3", pattern=r"^s3$")
+    transmit: bool = False
+    aws_conn_id: str = "bds_s3"
+    bucket: str = ""
+    key_prefix: str = ""
+    region_name: str = ""
+
+
+class BillingConfig(_Model):
+    # Skills Management: Global Events -> enable the PureConnect billing process.
+    billing_process_enabled: bool = False
+    billing_server: BillingServer = BillingServer()
+    # Info Mart only keeps sessions that started before the day; how far back to look.
+    session_lookback_days: int = Field(7, ge=1, le=400)
+    # Minutes to wait after a tenant's local midnight before its day may be billed.
+    settle_minutes: int = Field(15, ge=0, le=24 * 60)
+    tenants: tuple[Tenant, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_tenants(self) -> BillingConfig:
+        ids = [t.tenant_id for t in self.tenants]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"tenant_id repeats: {dupes}")
+        return self
+
+    def tenant(self, tenant_id: int) -> Tenant:
+        for t in self.tenants:
+            if t.tenant_id == tenant_id:
+                return t
+        raise KeyError(f"tenant {tenant_id} is not in the billing configuration")
+
+
+def _describe(errors: list[dict], raw: Any, where: str) -> str:
+    lines = []
+    for err in errors:
+        loc = list(err["loc"])
+        subject = "settings"
+        if len(loc) >= 2 and loc[0] == "tenants" and isinstance(loc[1], int):
+            index = loc[1]
+            entry = raw.get("tenants", [])[index] if isinstance(raw, dict) else {}
+            entry = entry if isinstance(entry, dict) else {}
+            subject = f"tenant '{entry.get('name', '?')}' (tenant_id {entry.get('tenant_id', '?')}, entry {index + 1})"
+            loc = loc[2:]
+        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(whole entry)"
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{subject}: field '{field}': {message}")
+    return f"invalid billing configuration {where}:\n  " + "\n  ".join(lines)
+
+
+def parse_billing_config(raw: Any, where: str = "(inline)") -> BillingConfig:
+    if not isinstance(raw, dict):
+        raise BillingConfigError(f"invalid billing configuration {where}: expected a mapping at the top level")
+    try:
+        return BillingConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise BillingConfigError(_describe(exc.errors(), raw, where)) from None
+
+
+def load_billing_config(path: str | os.PathLike | None = None) -> BillingConfig:
+    """Load and validate the billing configuration (``$BDS_CONFIG`` unless a path is given)."""
+    path = path or os.environ.get(CONFIG_ENV)
+    if not path:
+        raise BillingConfigError(f"no billing configuration: set {CONFIG_ENV} to the path of the YAML file")
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BillingConfigError(f"cannot read billing configuration {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BillingConfigError(f"billing configuration {path} is not valid YAML: {exc}") from None
+    return parse_billing_config(raw, str(path))

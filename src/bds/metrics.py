@@ -1,0 +1,154 @@
+"""Daily metric rules: from staged source rows to the counts of one tenant-day.
+
+Every rule takes the rows of the metric's dataset (already limited to the tenant and to
+rows that can touch the day), the tenant's day window and ``as_of`` (the time the run
+looks at the sources; an open session counts until the earlier of ``as_of`` and the end
+of the day) and returns one :class:`MetricResult` per file the metric produces: one per
+billed region for regional metrics, one ``GLOBAL`` result for global ones.
+
+Dataset columns (what the SQL under include/sql returns):
+
+* ``agent_sessions``: agent, media, switch, start_ts, end_ts (NULL while open),
+  handled_chat, handled_callback, handled_outbound (0/1)
+* ``media_sessions``: resource (ASR/TTS), component, start_ms, end_ms (NULL while open)
+* ``voicemail_boxes``: object_type, object_id, mailbox, start_ts, end_ts (NULL while configured)
+* ``bot_sessions``: interaction_id, media, start_ms, duration_ms
+
+Times in milliseconds are widened to whole seconds (start rounded down, end up), so
+a session active during any part of a second is active in that second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bds.calendar import DayWindow
+from bds.catalogue import METRICS, Metric
+from bds.config import Tenant
+from bds.files import GLOBAL_REGION
+from bds.sweep import clip, distinct_active, peak_concurrency, peak_distinct
+
+BOT_UNIT_SECONDS = 15 * 60
+
+
+class UnplacedRowsError(ValueError):
+    """Rows on a switch or component that no location of the tenant takes."""
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    metric: str
+    region: str
+    counts: dict[str, int]
+    peak_at: int | None = None  # epoch second of the first peak, for the run summary
+    agents: tuple = field(default=(), repr=False)  # distinct agents behind an Enabled count
+
+
+def select(metric: Metric, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the metric's dataset that qualify for it."""
+    mask = np.ones(len(rows), dtype=bool)
+    for column, accepted in metric.where.items():
+        mask &= rows[column].isin(list(accepted)).to_numpy()
+    return rows[mask]
+
+
+def effective_ends(rows: pd.DataFrame, as_of: int) -> np.ndarray:
+    """End seconds, with open rows (NULL end) running until ``as_of``."""
+    return rows["end_ts"].astype("Int64").fillna(as_of).to_numpy(dtype=np.int64)
+
+
+def in_seconds(rows: pd.DataFrame) -> pd.DataFrame:
+    """start_ms/end_ms -> start_ts (rounded down) and end_ts (rounded up, NULL kept)."""
+    end_ms = rows["end_ms"].astype("Int64")
+    return rows.assign(start_ts=rows["start_ms"].astype("int64") // 1000, end_ts=-(-end_ms // 1000))
+
+
+def place(tenant: Tenant, rows: pd.DataFrame, column: str, attribute: str, metric: Metric) -> pd.Series:
+    """Region code of each row (None where its location is switched off)."""
+    table = tenant.placements(attribute)
+    names = rows[column].fillna("").astype(str)
+    unknown = sorted(set(names.unique()) - set(table))
+    if unknown and "" not in table:
+        shown = ", ".join(repr(u) if u else "(none)" for u in unknown)
+        raise UnplacedRowsError(
+            f"{tenant.label} {metric.key}: rows on {attribute.replace('_', ' ')} {shown} belong to no location "
+            f"and the tenant has no default location (a location without switches); add them to a location "
+            f"in the billing configuration"
+        )
+    region_of = {name: (table.get(name) or table[""]) for name in names.unique()}
+    region_of = {name: (p.region if p.billed else None) for name, p in region_of.items()}
+    return names.map(region_of).astype(object)
+
+
+def _regional(tenant, metric, rows, window, as_of, column, attribute, measure) -> list[MetricResult]:
+    rows = select(metric, rows)
+    starts, ends, keep = clip(rows["start_ts"].to_numpy(np.int64), effective_ends(rows, as_of), window.start, window.end)
+    regions = place(tenant, rows, column, attribute, metric).to_numpy()
+    results = []
+    for region in tenant.billed_regions:
+        mask = keep & (regions == region)
+        results.append(measure(region, rows[mask], starts[mask], ends[mask]))
+    return results
+
+
+def seats(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
+    """Concurrent: peak distinct agents in one second. Enabled: distinct agents in the day."""
+
+    def measure(region, kept, starts, ends):
+        agents = kept["agent"].to_numpy()
+        peak = peak_distinct(agents, starts, ends)
+        counts = {"concurrent": peak.count, "enabled": distinct_active(agents, starts, ends)}
+        return MetricResult(metric.key, region, counts, peak.at, tuple(int(a) for a in np.unique(agents)))
+
+    return _regional(tenant, metric, rows, window, as_of, "switch", "switches", measure)
+
+
+def peak(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
+    """Peak number of simultaneous sessions (ports) in one second, per region."""
+
+    def measure(region, kept, starts, ends):
+        result = peak_concurrency(starts, ends)
+        return MetricResult(metric.key, region, {"concurrent": result.count}, result.at)
+
+    return _regional(tenant, metric, in_seconds(rows), window, as_of, "component", "gvp_components", measure)
+
+
+def max_configured(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
+    """Highest number of objects configured at the same moment of the day (global).
+
+    Only a positive whole mailbox number makes a box; other values are not counted.
+    """
+    rows = select(metric, rows)
+    rows = rows[rows["mailbox"].fillna("").str.strip().str.fullmatch(r"0*[1-9][0-9]*")]
+    starts, ends, keep = clip(rows["start_ts"].to_numpy(np.int64), effective_ends(rows, window.end), window.start, window.end)
+    result = peak_concurrency(starts[keep], ends[keep])
+    return [MetricResult(metric.key, GLOBAL_REGION, {"concurrent": result.count}, result.at)]
+
+
+def bot_units(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
+    """Per voice interaction, ceil(total bot seconds / 900); summed over interactions of the day.
+
+    An interaction belongs to the day in which its first bot session started; its bot
+    time is not clipped at midnight, because the unit is per interaction. Bot time is
+    SDR_BOTS_FACT.DURATION_MS, summed over the interaction's bot sessions.
+    """
+    rows = select(metric, rows)
+    rows = rows[rows["media"] == "VOICE"]
+    per_interaction = rows.groupby("interaction_id").agg(first=("start_ms", "min"), ms=("duration_ms", "sum"))
+    first = per_interaction["first"] // 1000
+    in_day = per_interaction[(first >= window.start) & (first < window.end)]
+    units = -(-in_day["ms"].to_numpy(np.int64) // (BOT_UNIT_SECONDS * 1000))  # ceiling division
+    return [MetricResult(metric.key, GLOBAL_REGION, {"units": int(units.sum())})]
+
+
+RULES = {"seats": seats, "peak": peak, "max_configured": max_configured, "bot_units": bot_units}
+
+
+def compute_metric(
+    tenant: Tenant, metric_key: str, rows: pd.DataFrame, window: DayWindow, as_of: int
+) -> list[MetricResult]:
+    metric = METRICS[metric_key]
+    return RULES[metric.rule](tenant, metric, rows, window, as_of)

@@ -1,0 +1,98 @@
+"""Reading the sources: SQL files, bound parameters and Airflow connections.
+
+Queries live in ``include/sql/<source>/<dataset>.sql`` and use named parameters
+(``:tenant_id``, ``:day_start`` ...), bound by SQLAlchemy for whatever driver the
+connection's hook uses, so the same file runs on SQLite, PostgreSQL or any database
+the common-sql provider reaches. A source that needs its own dialect can ship
+``<dataset>.<dialect>.sql`` beside it, which then takes precedence.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from bds.catalogue import SOURCES
+from bds.datasets import conform
+
+SQL_DIR_ENV = "BDS_SQL_DIR"
+
+
+class SourceError(RuntimeError):
+    """A source could not be read; the message names tenant, day, source and cause."""
+
+
+def sql_dir() -> Path:
+    configured = os.environ.get(SQL_DIR_ENV)
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "include" / "sql"
+    if not path.is_dir():
+        raise SourceError(f"SQL folder {path} does not exist; set {SQL_DIR_ENV} to the include/sql folder")
+    return path
+
+
+def sql_file(source: str, dataset: str, dialect: str | None = None) -> Path:
+    folder = sql_dir() / source
+    if dialect and (folder / f"{dataset}.{dialect}.sql").is_file():
+        return folder / f"{dataset}.{dialect}.sql"
+    return folder / f"{dataset}.sql"
+
+
+def read_sql(source: str, dataset: str, dialect: str | None = None) -> str:
+    """The query text, without its comment lines (they may mention parameter names)."""
+    text = sql_file(source, dataset, dialect).read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def database_cause(exc: BaseException) -> str:
+    """The database driver's own words for an error, without the statement text."""
+    seen = exc
+    while seen is not None:
+        orig = getattr(seen, "orig", None)
+        if orig is not None:
+            return " ".join(str(orig).split())
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(str(exc).split())[:500]
+
+
+def query_parameters(tenant_id: int, window_start: int, window_end: int, lookback_days: int) -> dict[str, int]:
+    """Bound parameters every dataset query may use: UTC epoch seconds, and the same in
+    milliseconds with a ``_ms`` suffix (for sources that keep milliseconds)."""
+    seconds = {
+        "day_start": window_start,
+        "day_end": window_end,
+        # Also bounds Info Mart's partition keys (the 15-minute interval a fact starts in).
+        "lookback_start": window_start - lookback_days * 86_400,
+    }
+    return {"tenant_id": tenant_id, **seconds, **{f"{k}_ms": v * 1000 for k, v in seconds.items()}}
+
+
+def run_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return pd.read_sql(text(sql), connection, params=parameters)
+
+
+def source_engine(source: str):
+    """SQLAlchemy engine of the source's Airflow connection (bds_gim, bds_gvp, bds_cme)."""
+    from airflow.sdk import BaseHook
+
+    conn_id = SOURCES[source][0]
+    hook = BaseHook.get_hook(conn_id)
+    return hook.get_sqlalchemy_engine()
+
+
+def extract_dataset(engine, source: str, dataset: str, parameters: dict, context: str) -> pd.DataFrame:
+    """Run one dataset query and return its conformed frame; errors name ``context``."""
+    conn_id, title = SOURCES[source]
+    try:
+        sql = read_sql(source, dataset, engine.dialect.name)
+    except OSError as exc:
+        raise SourceError(f"{context}: cannot read the SQL of {source}/{dataset}: {exc}") from None
+    try:
+        frame = run_query(engine, sql, parameters)
+    except Exception as exc:  # the drivers' errors share no base class worth naming
+        raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
+    return conform(source, dataset, frame)

@@ -1,0 +1,69 @@
+"""Every DAG in dags/ parses, quickly and without touching a database, and follows house rules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from airflow.models import DagBag
+
+from tests.conftest import ROOT
+
+DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) >= {"bds_daily"}
+
+
+@pytest.mark.parametrize("dag_id", ["bds_daily"])
+def test_house_rules(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert dag.doc_md and dag.tags and "billing" in dag.tags
+    assert dag.catchup is False
+    for task in dag.tasks:
+        assert task.owner == "billing", task.task_id
+        assert task.retries >= 2 or task.task_id.endswith("plan"), task.task_id
+
+
+def test_bds_daily_structure(dagbag):
+    dag = dagbag.dags["bds_daily"]
+    ids = set(dag.task_ids)
+    assert ids == {
+        "plan",
+        "bill_tenant.wait_for_day_end",
+        "bill_tenant.info_mart.extract_gim",
+        "bill_tenant.gvp.extract_gvp",
+        "bill_tenant.configuration.extract_cme",
+        "bill_tenant.aggregate",
+        "bill_tenant.render",
+        "summary",
+    }
+    wait = dag.get_task("bill_tenant.wait_for_day_end")
+    assert wait.mode == "reschedule"
+    assert dag.get_task("bill_tenant.aggregate").upstream_task_ids == {
+        "plan",  # the work item it is mapped over
+        "bill_tenant.info_mart.extract_gim",
+        "bill_tenant.gvp.extract_gvp",
+        "bill_tenant.configuration.extract_cme",
+    }
+    assert dag.params["date"] is None
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_parse_imports_no_billing_code(path):
+    """Parsing a DAG file imports no bds module: it stays cheap and needs no configuration."""
+    code = (
+        "import runpy, sys; "
+        f"runpy.run_path({str(path)!r}); "
+        "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[-1] == "[]", f"{path.name} imports {out[-1]} at parse time"

@@ -1,0 +1,235 @@
+"""The dataset SQL of every source, run against SQLite and a real PostgreSQL.
+
+Each fixture holds rows that must come back and rows that must not: other tenants,
+non-agent resources, sessions outside the day, options of other sections.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from bds.calendar import day_window
+from bds.datasets import conform
+from bds.demo import create_schema, load
+from bds.sources import SourceError, extract_dataset, query_parameters
+
+WINDOW = day_window(date(2026, 3, 10))
+T0 = WINDOW.start
+END = WINDOW.end
+FUTURE_KEY = 2_147_482_800
+PARAMS = query_parameters(101, WINDOW.start, WINDOW.end, lookback_days=7)
+
+
+def key(ts):
+    return ts - ts % 900
+
+
+def sm(key_, resource, media, start, end, active=0):
+    return dict(
+        SM_RES_SESSION_FACT_KEY=key_, START_DATE_TIME_KEY=key(start), END_DATE_TIME_KEY=FUTURE_KEY if end is None else key(end),
+        TENANT_KEY=2 if resource == 20 else 1, MEDIA_TYPE_KEY=media, RESOURCE_KEY=resource,
+        START_TS=start, END_TS=end, ACTIVE_FLAG=active,
+    )  # fmt: skip
+
+
+def irf(id_, resource, media, kind, start):
+    return dict(
+        INTERACTION_RESOURCE_ID=id_, INTERACTION_ID=id_, START_DATE_TIME_KEY=key(start), TENANT_KEY=1,
+        MEDIA_TYPE_KEY=media, INTERACTION_TYPE_KEY=kind, RESOURCE_KEY=resource, START_TS=start,
+    )  # fmt: skip
+
+
+GIM = {
+    "TENANT": [dict(TENANT_KEY=1, TENANT_CFG_DBID=101), dict(TENANT_KEY=2, TENANT_CFG_DBID=202)],
+    "MEDIA_TYPE": [dict(MEDIA_TYPE_KEY=1, MEDIA_NAME_CODE="VOICE"), dict(MEDIA_TYPE_KEY=2, MEDIA_NAME_CODE="CHAT")],
+    "INTERACTION_TYPE": [
+        dict(INTERACTION_TYPE_KEY=1, INTERACTION_TYPE_CODE="INBOUND", INTERACTION_SUBTYPE_CODE="INBOUNDNEW"),
+        dict(INTERACTION_TYPE_KEY=2, INTERACTION_TYPE_CODE="OUTBOUND", INTERACTION_SUBTYPE_CODE="OUTBOUNDCONTACT"),
+        dict(INTERACTION_TYPE_KEY=3, INTERACTION_TYPE_CODE="OUTBOUND", INTERACTION_SUBTYPE_CODE="OUTBOUNDCALLBACK"),
+    ],
+    "RESOURCE_": [
+        dict(RESOURCE_KEY=10, TENANT_KEY=1, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=5001),
+        dict(RESOURCE_KEY=11, TENANT_KEY=1, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=5002),
+        dict(RESOURCE_KEY=12, TENANT_KEY=1, RESOURCE_TYPE_CODE="QUEUE", RESOURCE_CFG_DBID=5999),
+        dict(RESOURCE_KEY=20, TENANT_KEY=2, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=6001),
+    ],
+    "GIDB_GC_SWITCH": [dict(ID=1, NAME="SW_A"), dict(ID=2, NAME="SW_B")],
+    "GIDB_GC_LOGIN": [dict(ID=100, TENANTID=101, SWITCHID=1), dict(ID=101, TENANTID=101, SWITCHID=2), dict(ID=200, TENANTID=202, SWITCHID=1)],
+    "GIDB_GCX_LOGIN_INFO": [
+        dict(ID=1, LOGINID=100, AGENTID=5001, CREATED_TS=T0 - 99_000, DELETED_TS=None),
+        dict(ID=2, LOGINID=101, AGENTID=5002, CREATED_TS=T0 - 99_000, DELETED_TS=T0 + 3_600),
+        dict(ID=3, LOGINID=101, AGENTID=5001, CREATED_TS=END + 10, DELETED_TS=None),  # only after the day
+        dict(ID=4, LOGINID=200, AGENTID=6001, CREATED_TS=T0 - 99_000, DELETED_TS=None),
+    ],
+    "SM_RES_SESSION_FACT": [
+        sm(1, 10, 1, T0 - 3_600, T0 + 1_800),  # across midnight
+        sm(2, 10, 1, T0 + 7_200, None, active=1),  # still open
+        sm(3, 11, 1, T0 + 600, T0 + 7_000),  # its login is removed during the session
+        sm(4, 11, 2, T0 + 100, T0 + 5_000),  # chat, handled one
+        sm(5, 10, 2, T0 + 100, T0 + 500),  # chat, handled none during the session
+        sm(6, 12, 1, T0 + 100, T0 + 200),  # a queue, not an agent
+        sm(7, 20, 1, T0 + 100, T0 + 200),  # another tenant
+        sm(8, 10, 1, T0 - 7_200, T0 - 3_600),  # the day before
+        sm(9, 10, 1, END + 10, END + 100),  # the day after
+        sm(10, 10, 1, T0 - 9 * 86_400, None, active=1),  # older than the look-back
+    ],
+    "INTERACTION_RESOURCE_FACT": [
+        irf(1, 10, 1, 1, T0 + 100),  # inbound call
+        irf(2, 11, 1, 3, T0 + 1_000),  # callback call
+        irf(3, 10, 1, 2, T0 + 8_000),  # OCS call in the open session
+        irf(4, 10, 1, 2, END + 100),  # OCS call after the day: does not qualify session 1
+        irf(5, 11, 2, 1, T0 + 200),  # chat in session 4
+        irf(6, 10, 2, 1, T0 + 600),  # chat after session 5 ended
+    ],
+    "INTERACTION_FACT": [
+        dict(INTERACTION_ID=1000, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G1", START_DATE_TIME_KEY=key(T0 + 100)),
+        dict(INTERACTION_ID=1001, TENANT_KEY=2, MEDIA_SERVER_IXN_GUID="G2", START_DATE_TIME_KEY=key(T0 + 100)),
+        dict(INTERACTION_ID=1002, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G3", START_DATE_TIME_KEY=key(T0 + 900)),
+        dict(INTERACTION_ID=1003, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G4", START_DATE_TIME_KEY=key(END + 50)),
+    ],
+    "SDR_BOTS_FACT": [
+        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(T0 + 100), SEQUENCE_ID=0, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(T0 + 100) * 1000, DURATION_MS=600_000),
+        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(T0 + 800), SEQUENCE_ID=1, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(T0 + 800) * 1000, DURATION_MS=400_000),
+        dict(SESSION_ID="S2", START_DATE_TIME_KEY=key(T0 + 100), SEQUENCE_ID=0, INTERACTION_ID="G2", MEDIA_TYPE_KEY=1, START_TS_MS=(T0 + 100) * 1000, DURATION_MS=5_000),
+        dict(SESSION_ID="S3", START_DATE_TIME_KEY=key(T0 + 900), SEQUENCE_ID=0, INTERACTION_ID="G3", MEDIA_TYPE_KEY=2, START_TS_MS=(T0 + 900) * 1000, DURATION_MS=7_000),
+        dict(SESSION_ID="S4", START_DATE_TIME_KEY=key(END + 50), SEQUENCE_ID=0, INTERACTION_ID="G4", MEDIA_TYPE_KEY=1, START_TS_MS=(END + 50) * 1000, DURATION_MS=7_000),
+    ],
+}  # fmt: skip
+
+GVP = {
+    "GVP_CDR": [
+        dict(CDR_ID=1, TENANT_ID=101, IVR_PROFILE_ID=1, COMPONENT_NAME="MCP_A", START_TIME_MS=(T0 + 10) * 1000, END_TIME_MS=(T0 + 300) * 1000),
+        dict(CDR_ID=2, TENANT_ID=202, IVR_PROFILE_ID=2, COMPONENT_NAME="MCP_A", START_TIME_MS=(T0 + 10) * 1000, END_TIME_MS=(T0 + 300) * 1000),
+        dict(CDR_ID=3, TENANT_ID=101, IVR_PROFILE_ID=1, COMPONENT_NAME="MCP_B", START_TIME_MS=(T0 - 100) * 1000, END_TIME_MS=None),
+    ],
+    "GVP_SPEECH_SESSION": [
+        dict(SPEECH_SESSION_ID=1, CDR_ID=1, RESOURCE_TYPE="ASR", START_TIME_MS=(T0 + 20) * 1000, END_TIME_MS=(T0 + 40) * 1000),
+        dict(SPEECH_SESSION_ID=2, CDR_ID=1, RESOURCE_TYPE="TTS", START_TIME_MS=(T0 + 15) * 1000 + 250, END_TIME_MS=(T0 + 19) * 1000),
+        dict(SPEECH_SESSION_ID=3, CDR_ID=2, RESOURCE_TYPE="ASR", START_TIME_MS=(T0 + 20) * 1000, END_TIME_MS=(T0 + 40) * 1000),
+        dict(SPEECH_SESSION_ID=4, CDR_ID=3, RESOURCE_TYPE="ASR", START_TIME_MS=(T0 - 90) * 1000, END_TIME_MS=None),
+        dict(SPEECH_SESSION_ID=5, CDR_ID=3, RESOURCE_TYPE="TTS", START_TIME_MS=(T0 - 90) * 1000, END_TIME_MS=(T0 - 50) * 1000),
+        dict(SPEECH_SESSION_ID=6, CDR_ID=1, RESOURCE_TYPE="DTMF", START_TIME_MS=(T0 + 20) * 1000, END_TIME_MS=(T0 + 40) * 1000),
+    ],
+}  # fmt: skip
+
+
+def annex(id_, object_id, object_type, value="1001", tenant=101, created=T0 - 500, deleted=None, section="TServer", key_name="gvm_mailbox"):
+    return dict(
+        ID=id_, CFGOBJECTID=object_id, CFGOBJECTTYPE=object_type, SECTIONNAME=section, KEYNAME=key_name,
+        VALUE=value, TENANTID=tenant, CREATED_TS=created, DELETED_TS=deleted,
+    )  # fmt: skip
+
+
+CME = {
+    "GC_ENDPOINT": [
+        dict(ID=1, TENANTID=101, CREATED_TS=T0 - 1_000, DELETED_TS=None),
+        dict(ID=2, TENANTID=101, CREATED_TS=T0 - 1_000, DELETED_TS=T0 - 10),  # DN removed the day before
+        dict(ID=6, TENANTID=202, CREATED_TS=T0 - 1_000, DELETED_TS=None),
+        dict(ID=7, TENANTID=101, CREATED_TS=T0 + 3_000, DELETED_TS=None),  # DN created during the day
+    ],
+    "GC_LOGIN": [dict(ID=3, TENANTID=101, CREATED_TS=T0 - 1_000, DELETED_TS=T0 + 150)],
+    "GC_GROUP": [
+        dict(ID=4, TENANTID=101, TYPE=1, CREATED_TS=T0 - 1_000, DELETED_TS=None),  # agent group
+        dict(ID=5, TENANTID=101, TYPE=3, CREATED_TS=T0 - 1_000, DELETED_TS=None),  # DN group
+    ],
+    "GC_ANNEX": [
+        annex(1, 1, 2),
+        annex(2, 2, 2, created=T0 - 900),
+        annex(3, 3, 15, value="1003", created=T0 + 100, deleted=T0 + 200),
+        annex(4, 4, 5, value="1004"),
+        annex(5, 5, 5, value="1005"),
+        annex(6, 1, 2, value="standard", key_name="gvm_profile"),
+        annex(7, 6, 2, tenant=202),
+        annex(8, 1, 2, section="Other"),
+        annex(9, 7, 2, value="1007", created=T0 - 50_000),  # option older than its DN
+        annex(10, 1, 2, value="1010", created=END + 5),  # after the day
+    ],
+}  # fmt: skip
+
+
+def stage(url, source, tables):
+    engine = sa.create_engine(url)
+    create_schema(engine, source)
+    load(engine, source, tables)
+    return engine
+
+
+def expected(source, dataset, rows, columns):
+    return conform(source, dataset, pd.DataFrame(rows, columns=columns))
+
+
+def check(engine, source, dataset, want):
+    got = extract_dataset(engine, source, dataset, PARAMS, "tenant 101 day 2026-03-10")
+    pd.testing.assert_frame_equal(got, want)
+    engine.dispose()
+
+
+def test_agent_sessions(source_url):
+    want = expected(
+        "gim", "agent_sessions",
+        [
+            (5001, "VOICE", "SW_A", T0 - 3_600, T0 + 1_800, 0, 0, 0),
+            (5001, "CHAT", None, T0 + 100, T0 + 500, 0, 0, 0),
+            (5001, "VOICE", "SW_A", T0 + 7_200, None, 0, 0, 1),
+            (5002, "CHAT", None, T0 + 100, T0 + 5_000, 1, 0, 0),
+            (5002, "VOICE", "SW_B", T0 + 600, T0 + 7_000, 0, 1, 0),
+        ],
+        ["agent", "media", "switch", "start_ts", "end_ts", "handled_chat", "handled_callback", "handled_outbound"],
+    )  # fmt: skip
+    check(stage(source_url, "gim", GIM), "gim", "agent_sessions", want)
+
+
+def test_bot_sessions(source_url):
+    want = expected(
+        "gim", "bot_sessions",
+        [(1000, "VOICE", (T0 + 100) * 1000, 600_000), (1000, "VOICE", (T0 + 800) * 1000, 400_000), (1002, "CHAT", (T0 + 900) * 1000, 7_000)],
+        ["interaction_id", "media", "start_ms", "duration_ms"],
+    )  # fmt: skip
+    check(stage(source_url, "gim", GIM), "gim", "bot_sessions", want)
+
+
+def test_media_sessions(source_url):
+    want = expected(
+        "gvp", "media_sessions",
+        [
+            ("ASR", "MCP_A", (T0 + 20) * 1000, (T0 + 40) * 1000),
+            ("TTS", "MCP_A", (T0 + 15) * 1000 + 250, (T0 + 19) * 1000),
+            ("ASR", "MCP_B", (T0 - 90) * 1000, None),
+        ],
+        ["resource", "component", "start_ms", "end_ms"],
+    )  # fmt: skip
+    check(stage(source_url, "gvp", GVP), "gvp", "media_sessions", want)
+
+
+def test_voicemail_boxes(source_url):
+    want = expected(
+        "cme", "voicemail_boxes",
+        [
+            ("DN", 1, "1001", T0 - 500, None),
+            ("AGENT_LOGIN", 3, "1003", T0 + 100, T0 + 150),  # the login goes before its option does
+            ("AGENT_GROUP", 4, "1004", T0 - 500, None),
+            ("DN", 7, "1007", T0 + 3_000, None),  # boxes start with their DN
+        ],
+        ["object_type", "object_id", "mailbox", "start_ts", "end_ts"],
+    )  # fmt: skip
+    check(stage(source_url, "cme", CME), "cme", "voicemail_boxes", want)
+
+
+def test_missing_table_names_tenant_day_source_and_cause(source_url):
+    engine = sa.create_engine(source_url)
+    with pytest.raises(SourceError) as info:
+        extract_dataset(engine, "gvp", "media_sessions", PARAMS, "tenant 'Northwind Care' (101) day 2026-03-10")
+    engine.dispose()
+    message = str(info.value)
+    assert message.startswith("tenant 'Northwind Care' (101) day 2026-03-10: GVP Reporting Server (bds_gvp) query gvp/media_sessions failed:")
+    assert "gvp_speech_session" in message.lower()
+
+
+def test_unreachable_source_is_a_clear_error():
+    engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    with pytest.raises(SourceError, match=r"tenant 101 day 2026-03-10: Configuration Management Environment \(bds_cme\) query cme/voicemail_boxes failed: .*127\.0\.0\.1"):
+        extract_dataset(engine, "cme", "voicemail_boxes", PARAMS, "tenant 101 day 2026-03-10")

@@ -1,0 +1,55 @@
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from bds.calendar import billing_day, day_window
+
+UTC = timezone.utc
+
+
+def epoch(*args) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+def test_utc_day():
+    window = day_window(date(2026, 3, 7))
+    assert (window.start, window.end) == (epoch(2026, 3, 7), epoch(2026, 3, 8))
+    assert window.hours == 24
+
+
+def test_spring_forward_day_has_23_hours():
+    # New York: EST (UTC-5) until 2026-03-08 02:00, then EDT (UTC-4).
+    window = day_window(date(2026, 3, 8), "America/New_York")
+    assert window.start == epoch(2026, 3, 8, 5)
+    assert window.end == epoch(2026, 3, 9, 4)
+    assert window.hours == 23
+
+
+def test_fall_back_day_has_25_hours():
+    # Berlin: CEST (UTC+2) until 2026-10-25 03:00, then CET (UTC+1).
+    window = day_window(date(2026, 10, 25), "Europe/Berlin")
+    assert window.start == epoch(2026, 10, 24, 22)
+    assert window.end == epoch(2026, 10, 25, 23)
+    assert window.hours == 25
+
+
+def test_explicit_date_wins():
+    assert billing_day("2026-03-05", datetime(2026, 1, 1, tzinfo=UTC), None) == date(2026, 3, 5)
+
+
+def test_scheduled_and_backfill_runs_bill_their_interval_start():
+    assert billing_day(None, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)) == date(2026, 3, 1)
+
+
+def test_manual_run_without_logical_date_bills_previous_day():
+    assert billing_day(None, None, datetime(2026, 11, 22, 9, 30, tzinfo=UTC)) == date(2026, 11, 21)
+
+
+def test_interval_start_is_read_in_utc():
+    start = datetime(2026, 3, 1, tzinfo=UTC).astimezone(timezone(timedelta(hours=-5)))
+    assert billing_day(None, start, None) == date(2026, 3, 1)
+
+
+def test_bad_requested_date():
+    with pytest.raises(ValueError, match="not a date"):
+        billing_day("yesterday", None, None)

@@ -1,0 +1,104 @@
+import pytest
+
+from bds.config import Billable, BillingConfigError, load_billing_config, parse_billing_config
+
+
+def test_valid_configuration(raw_config):
+    config = parse_billing_config(raw_config)
+    tenant = config.tenants[0]
+    assert tenant.billable is Billable.PURECONNECT
+    assert tenant.billed_regions == ["US", "EU"]
+    assert tenant.enabled_metrics[0] == "seats_inbound_voice"
+    placements = tenant.placements()
+    assert placements["SW_NY"].location == "NYC"
+    assert placements[""].location == "HQ"  # the default location
+    assert tenant.placements("gvp_components")["MCP_FR"].region == "EU"
+
+
+def test_unlisted_metrics_are_off(raw_config):
+    raw_config["tenants"][0]["metrics"] = {"seats_chat": True, "seats_outbound": False}
+    assert parse_billing_config(raw_config).tenants[0].enabled_metrics == ["seats_chat"]
+
+
+def test_disabled_region_places_but_does_not_bill(raw_config):
+    raw_config["tenants"][0]["regions"][1]["enabled"] = False
+    tenant = parse_billing_config(raw_config).tenants[0]
+    assert tenant.billed_regions == ["US"]
+    assert tenant.placements()["SW_FR"].billed is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("time_zone", "Mars/Olympus", "field 'time_zone': 'Mars/Olympus' is not an IANA time zone"),
+        ("billable", "Paid", "field 'billable': Input should be 'None', 'Salesforce' or 'PureConnect'"),
+        ("metrics", {"seats_fax": True}, "field 'metrics': unknown metric(s) seats_fax"),
+        ("production_date", "2026-02-30", "field 'production_date'"),
+        ("tenant_id", 0, "field 'tenant_id'"),
+        ("garm", "typo", "field 'garm': Extra inputs are not permitted"),
+    ],
+)
+def test_errors_name_the_tenant_and_the_field(raw_config, field, value, expected):
+    raw_config["tenants"].append(raw_config["tenants"][0] | {"tenant_id": 102, "name": "Contoso"} | {field: value})
+    with pytest.raises(BillingConfigError) as info:
+        parse_billing_config(raw_config)
+    message = str(info.value)
+    assert f"tenant 'Contoso' (tenant_id {102 if field != 'tenant_id' else 0}, entry 2)" in message
+    assert expected in message
+    assert "Northwind" not in message
+
+
+def test_nested_field_path(raw_config):
+    raw_config["tenants"][0]["regions"][0]["code"] = "us"
+    with pytest.raises(BillingConfigError, match=r"tenant 'Northwind Care' .*field 'regions\[0\]\.code'"):
+        parse_billing_config(raw_config)
+
+
+def test_switch_in_two_locations(raw_config):
+    raw_config["tenants"][0]["regions"][1]["locations"][0]["switches"] = ["SW_NY"]
+    with pytest.raises(BillingConfigError, match="switches entry 'SW_NY' is listed in locations NYC and FRA"):
+        parse_billing_config(raw_config)
+
+
+def test_two_default_locations(raw_config):
+    raw_config["tenants"][0]["regions"][1]["locations"][0]["switches"] = []
+    with pytest.raises(BillingConfigError, match="more than one default location"):
+        parse_billing_config(raw_config)
+
+
+def test_pureconnect_needs_production_date(raw_config):
+    del raw_config["tenants"][0]["production_date"]
+    with pytest.raises(BillingConfigError, match="production_date is required"):
+        parse_billing_config(raw_config)
+
+
+def test_global_region_code_is_reserved(raw_config):
+    raw_config["tenants"][0]["regions"][0]["code"] = "GLOBAL"
+    with pytest.raises(BillingConfigError, match="reserved"):
+        parse_billing_config(raw_config)
+
+
+def test_global_setting_error_names_settings(raw_config):
+    raw_config["billing_process_enabled"] = "perhaps"
+    with pytest.raises(BillingConfigError, match="settings: field 'billing_process_enabled'"):
+        parse_billing_config(raw_config)
+
+
+def test_duplicate_tenant_ids(raw_config):
+    raw_config["tenants"].append(dict(raw_config["tenants"][0]))
+    with pytest.raises(BillingConfigError, match=r"tenant_id repeats: \[101\]"):
+        parse_billing_config(raw_config)
+
+
+def test_yaml_none_billable_and_file_errors(tmp_path, monkeypatch):
+    path = tmp_path / "billing.yaml"
+    path.write_text("billing_process_enabled: true\ntenants:\n  - {tenant_id: 5, name: Lab, billable: None}\n")
+    assert load_billing_config(path).tenants[0].billable is Billable.NONE
+    monkeypatch.delenv("BDS_CONFIG", raising=False)
+    with pytest.raises(BillingConfigError, match="set BDS_CONFIG"):
+        load_billing_config()
+    with pytest.raises(BillingConfigError, match="cannot read"):
+        load_billing_config(tmp_path / "missing.yaml")
+    path.write_text("tenants: [\n")
+    with pytest.raises(BillingConfigError, match="not valid YAML"):
+        load_billing_config(path)
