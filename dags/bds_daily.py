@@ -22,8 +22,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.python import get_current_context
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
+from airflow.sdk import (
+    DAG,
+    CronDataIntervalTimetable,
+    Param,
+    PokeReturnValue,
+    TaskGroup,
+    get_current_context,
+    task,
+    task_group,
+)
 from airflow.sdk.exceptions import AirflowFailException
 
 # Mapped task instances are labelled with their tenant in the UI (see _label).
@@ -118,11 +126,19 @@ with DAG(
         ready >> staged
         return staged >> aggregate(work) >> render(work)
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", retries=0)
     def summary(rendered, ti=None):
-        from bds.pipeline import summarise
+        """Report what the run did; fail the run if any tenant (or the plan) failed."""
+        from bds.pipeline import summarise, unfinished
 
+        planned = ti.xcom_pull(task_ids="plan")
         notes = ti.xcom_pull(task_ids="plan", key="notes") or []
-        print(summarise(notes, [r for r in rendered if r]))
+        done = [r for r in rendered or [] if r]
+        print(summarise(notes, done))
+        if planned is None:
+            raise AirflowFailException("the plan failed (see the plan task's log); nothing was billed")
+        missing = unfinished(planned, done)
+        if missing:
+            raise AirflowFailException(f"no files for {', '.join(missing)}; see their failed tasks")
 
     summary(bill_tenant.expand(work=plan()))

@@ -7,6 +7,8 @@ here, before any test module imports it.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -14,19 +16,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-_HOME = Path(tempfile.mkdtemp(prefix="bds-airflow-home-"))
+# Test modules import ROOT from here too: the home must be made once per process.
+_HOME = Path(os.environ.get("BDS_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="bds-airflow-home-"))
+os.environ["BDS_TEST_AIRFLOW_HOME"] = str(_HOME)
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
     }
 )
 for name in ("BDS_CONFIG", "BDS_DATA_DIR", "BDS_STAGING_URL", "BDS_SQL_DIR"):
     os.environ.pop(name, None)
+
+
+
+def pytest_configure(config):
+    """Migrate the metadata database before any test module imports Airflow."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+
 
 # PostgreSQL is not optional: a missing server fails the SQL tests rather than skipping them.
 PG_ADMIN_URL = os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -157,6 +157,13 @@ def render(work: dict, data_dir=None) -> dict:
     return {"tenant": tenant.label, "day": day.isoformat(), "folder": str(folder), **outcome}
 
 
+def unfinished(work: list[dict], rendered: list[dict]) -> list[str]:
+    """Labels of the planned tenant-days that wrote no files."""
+    finished = {(r["tenant"], r["day"]) for r in rendered}
+    labels = [(Tenant.model_validate(w["tenant"]).label, w["day"]) for w in work]
+    return [f"{t} day {d}" for t, d in labels if (t, d) not in finished]
+
+
 def summarise(notes: list[str], rendered: list[dict]) -> str:
     lines = list(notes)
     for r in rendered:

@@ -30,7 +30,8 @@ def test_house_rules(dagbag, dag_id):
     assert dag.catchup is False
     for task in dag.tasks:
         assert task.owner == "billing", task.task_id
-        assert task.retries >= 2 or task.task_id.endswith("plan"), task.task_id
+        # plan fails on a bad configuration and summary only reports: retrying either helps nothing.
+        assert task.retries >= 2 or task.task_id in {"plan", "summary"}, task.task_id
 
 
 def test_bds_daily_structure(dagbag):
