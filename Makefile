@@ -34,14 +34,17 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	touch $@
 
 demo: venv
-	rm -rf "$(DEMO)"
-	$(demo-env) $(BIN)/python -m bds.demo --sqlite-dir "$(DEMO)/sources" --config include/config/demo.yaml --from $(DEMO_FROM) --to $(DEMO_TO)
-	$(demo-env) $(BIN)/airflow db migrate > "$(DEMO)/airflow-migrate.log"
+	@rm -rf "$(DEMO)" && mkdir -p "$(DEMO)"
+	@echo "Seeding the demo sources (SQLite) in $(DEMO)/sources"
+	@$(demo-env) $(BIN)/python -m bds.demo --sqlite-dir "$(DEMO)/sources" --config include/config/demo.yaml \
+		--from $(DEMO_FROM) --to $(DEMO_TO) > "$(DEMO)/seed.log"
+	@echo "Preparing Airflow's metadata database in $(DEMO)/airflow"
+	@$(demo-env) $(BIN)/airflow db migrate > "$(DEMO)/airflow-migrate.log" 2>&1
 	@set -e; day=$(DEMO_FROM); while [[ "$$day" < "$$(date -d "$(DEMO_TO) + 1 day" +%F)" ]]; do \
-		echo "bds_daily: billing $$day"; \
 		$(demo-env) $(BIN)/airflow dags test bds_daily "$$day" -c "{\"date\": \"$$day\"}" > "$(DEMO)/run-$$day.log" 2>&1 \
 			|| { tail -n 40 "$(DEMO)/run-$$day.log"; exit 1; }; \
-		grep -E "DagRun Finished|bill" "$(DEMO)/run-$$day.log" | grep -m1 "DagRun Finished" || true; \
+		grep -q "state=success" "$(DEMO)/run-$$day.log" || { grep -E "ERROR|error|Error" "$(DEMO)/run-$$day.log" | tail -n 20; exit 1; }; \
+		echo "bds_daily billed $$day through Airflow (log: $(DEMO)/run-$$day.log)"; \
 		day=$$(date -d "$$day + 1 day" +%F); \
 	done
 	@$(demo-env) $(BIN)/python -m bds.report
@@ -49,7 +52,7 @@ demo: venv
 airflow: venv
 	@test -f "$(DEMO)/sources/gim.db" || $(MAKE) demo
 	@echo "Airflow UI: http://localhost:8080  user admin, password in $(DEMO)/airflow/simple_auth_manager_passwords.json.generated"
-	$(demo-env) $(BIN)/airflow standalone
+	$(demo-env) AIRFLOW__API__HOST=127.0.0.1 $(BIN)/airflow standalone
 
 test: venv
 	$(BIN)/python -m pytest

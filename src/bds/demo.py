@@ -39,7 +39,9 @@ INTERACTION_TYPES = {  # key: (INTERACTION_TYPE_CODE, INTERACTION_SUBTYPE_CODE)
 }
 DN, AGENT_GROUP, AGENT_LOGIN = 2, 5, 15  # Configuration Server object types
 UNCONFIGURED_TENANT = 199
+ROLES = ("voice", "blended", "outbound", "chat", "voice", "callback", "blended", "voice", "outbound", "chat")
 SOURCES = ("gim", "gvp", "cme")
+FAR_FUTURE_KEY = 2_147_482_800  # placeholder end key of open facts: the last 15-minute key an integer holds
 
 
 @dataclass
@@ -119,7 +121,7 @@ class Generator:
             person = shape.tenant_id * 100_000 + n + 1
             resource_key = self.rows.next_id("resource")
             self.rows.add("RESOURCE_", RESOURCE_KEY=resource_key, TENANT_KEY=tenant_key, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=person)
-            role = self.rng.choices(["voice", "blended", "chat", "outbound", "callback"], [5, 3, 2, 2, 2])[0]
+            role = ROLES[n % len(ROLES)]  # every tenant gets every kind of agent
             agent = {"person": person, "resource": resource_key, "role": role, "night": self.rng.random() < 0.15}
             # Each agent holds an Agent Login on a switch; a few hold a second one elsewhere.
             homes = [self.rng.choice(shape.switches)]
@@ -189,7 +191,7 @@ class Generator:
             return
         self.rows.add(
             "SM_RES_SESSION_FACT", SM_RES_SESSION_FACT_KEY=self.rows.next_id("sm"),
-            START_DATE_TIME_KEY=dt_key(start), END_DATE_TIME_KEY=dt_key(end) if not is_open else 2_147_483_647 - 2_147_483_647 % 900,
+            START_DATE_TIME_KEY=dt_key(start), END_DATE_TIME_KEY=FAR_FUTURE_KEY if is_open else dt_key(end),
             TENANT_KEY=tenant_key, MEDIA_TYPE_KEY=MEDIA[media], RESOURCE_KEY=agent["resource"],
             START_TS=start, END_TS=None if is_open else end, ACTIVE_FLAG=1 if is_open else 0,
         )  # fmt: skip
@@ -212,7 +214,7 @@ class Generator:
         if agent["night"]:
             start = midnight + 20 * 3600 + self.rng.randrange(0, 3600)
         else:
-            start = midnight + 7 * 3600 + self.rng.randrange(0, 5 * 3600)
+            start = midnight + 6 * 3600 + self.rng.randrange(0, 10 * 3600)
         end = start + 8 * 3600 + self.rng.randrange(-1800, 1800)
         brk = start + 4 * 3600 + self.rng.randrange(-1800, 1800)
         role = agent["role"]

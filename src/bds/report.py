@@ -10,9 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-from bds.catalogue import METRICS
-
-COUNT_NAMES = {"1": "concurrent", "2": "enabled"}
 
 
 def read_store(data_dir: Path) -> list[dict]:
@@ -25,21 +22,19 @@ def read_store(data_dir: Path) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    """One line per file: day, tenant, region, metric and its counts."""
-    lines: dict[Path, dict] = {}
+    """One line per tenant, metric and region; one column per day (Concurrent/Enabled, or the count)."""
+    days = sorted({r["UsageDate"] for r in rows})
+    cells: dict[tuple, dict[str, list[str]]] = {}
     for r in rows:
-        line = lines.setdefault(
-            r["_file"],
-            {"day": r["UsageDate"], "tenant": r["TenantID"], "region": r["Region"], "metric": r["Metric"], "counts": []},
-        )
-        name = "units" if METRICS[r["Metric"]].rule == "bot_units" else COUNT_NAMES.get(r["AgentGroupName"], "count")
-        line["counts"].append(f"{name}={r['MessageSize']}")
-    header = f"{'day':<10}  {'tenant':>6}  {'region':<6}  {'metric':<22}  counts"
+        line = cells.setdefault((int(r["TenantID"]), r["Metric"], r["Region"]), {})
+        line.setdefault(r["UsageDate"], []).append(r["MessageSize"])
+    header = f"{'tenant':>6}  {'metric':<22}  {'region':<6}  " + "  ".join(f"{d:>10}" for d in days)
     body = [
-        f"{v['day']:<10}  {v['tenant']:>6}  {v['region']:<6}  {v['metric']:<22}  {' '.join(v['counts'])}"
-        for v in sorted(lines.values(), key=lambda v: (v["day"], v["tenant"], v["metric"], v["region"]))
+        f"{tenant:>6}  {metric:<22}  {region:<6}  " + "  ".join(f"{'/'.join(line.get(d, ['-'])):>10}" for d in days)
+        for (tenant, metric, region), line in sorted(cells.items())
     ]
-    return "\n".join([header, "-" * len(header), *body])
+    legend = "seats: Concurrent/Enabled agents; ports and mailboxes: peak; voicebot: 15-minute units"
+    return "\n".join([header, "-" * len(header), *body, "", legend])
 
 
 def main(argv: list[str] | None = None) -> int:
