@@ -64,51 +64,37 @@ def _where(**columns: tuple) -> MappingProxyType:
     return MappingProxyType(columns)
 
 
-SEATS = (CONCURRENT, ENABLED)
+def _seats(key: str, title: str, channel_type: str, service_class: str, codes_from: str = "chosen", **where) -> Metric:
+    """A seat metric: agent sessions of the kind that qualifies, Concurrent and Enabled, per region."""
+    return Metric(
+        key=key, title=title, source="gim", dataset="agent_sessions", rule="seats", scope="region",
+        channel_type=channel_type, service_class=service_class, activity_type="5", status="AGENT_SEATS",
+        counts=(CONCURRENT, ENABLED), monthly=True, where=_where(**where), codes_from=codes_from,
+    )  # fmt: skip
+
+
+def _ports(key: str, resource: str, service_class: str) -> Metric:
+    """GVP port metric: peak concurrent speech-resource sessions of one type, per region."""
+    return Metric(
+        key=key, title=f"GVP {resource} ports: peak concurrent {resource} sessions", source="gvp",
+        dataset="media_sessions", rule="peak", scope="region", channel_type="1", service_class=service_class,
+        activity_type="5", status="PORTS", counts=(CONCURRENT,), monthly=True, where=_where(resource=(resource,)),
+    )  # fmt: skip
+
 
 METRICS: MappingProxyType[str, Metric] = MappingProxyType(
     {
         m.key: m
         for m in (
-            Metric(
-                key="seats_inbound_voice",
-                title="Genesys Voice seats: agents with voice login sessions",
-                source="gim", dataset="agent_sessions", rule="seats", scope="region",
-                channel_type="1", service_class="20", activity_type="5", status="AGENT_SEATS",
-                counts=SEATS, monthly=True,
-                where=_where(media=("VOICE",)),
-            ),
-            Metric(
-                key="seats_chat",
-                title="Genesys Chat seats: chat sessions in which the agent handled at least one chat",
-                source="gim", dataset="agent_sessions", rule="seats", scope="region",
-                channel_type="2", service_class="21", activity_type="5", status="AGENT_SEATS",
-                counts=SEATS, monthly=True,
-                where=_where(media=("CHAT",), handled_chat=(1,)),
-            ),
-            Metric(
-                key="seats_callback",
-                title="Callback seats: voice sessions in which at least one callback call was handled",
-                source="gim", dataset="agent_sessions", rule="seats", scope="region",
-                channel_type="3", service_class="22", activity_type="5", status="AGENT_SEATS",
-                counts=SEATS, monthly=True,
-                where=_where(media=("VOICE",), handled_callback=(1,)),
-            ),
-            Metric(
-                key="seats_outbound",
-                title="Outbound Contact seats: voice sessions with OCS-driven calls",
-                source="gim", dataset="agent_sessions", rule="seats", scope="region",
-                channel_type="4", service_class="23", activity_type="5", status="AGENT_SEATS",
-                counts=SEATS, monthly=True, codes_from="BDS",
-                where=_where(media=("VOICE",), handled_outbound=(1,)),
-            ),
-            Metric(
-                key="seats_workspace",
-                title="Workspace seats: agents logged in on any media",
-                source="gim", dataset="agent_sessions", rule="seats", scope="region",
-                channel_type="0", service_class="24", activity_type="5", status="AGENT_SEATS",
-                counts=SEATS, monthly=True,
-            ),
+            _seats("seats_inbound_voice", "Genesys Voice seats: agents with voice login sessions", "1", "20",
+                   media=("VOICE",)),
+            _seats("seats_chat", "Genesys Chat seats: chat sessions in which the agent handled at least one chat",
+                   "2", "21", media=("CHAT",), handled_chat=(1,)),
+            _seats("seats_callback", "Callback seats: voice sessions in which at least one callback call was handled",
+                   "3", "22", media=("VOICE",), handled_callback=(1,)),
+            _seats("seats_outbound", "Outbound Contact seats: voice sessions with OCS-driven calls", "4", "23",
+                   codes_from="BDS", media=("VOICE",), handled_outbound=(1,)),
+            _seats("seats_workspace", "Workspace seats: agents logged in on any media", "0", "24"),
             Metric(
                 key="voicemail_boxes",
                 title="SIP voicemail boxes on DNs, agent logins and agent groups (maximum configured)",
@@ -116,22 +102,8 @@ METRICS: MappingProxyType[str, Metric] = MappingProxyType(
                 channel_type="0", service_class="26", activity_type="5", status="MAILBOXES",
                 counts=(CONCURRENT,), monthly=False, codes_from="BDS",
             ),
-            Metric(
-                key="gvp_asr_ports",
-                title="GVP ASR ports: peak concurrent ASR sessions",
-                source="gvp", dataset="media_sessions", rule="peak", scope="region",
-                channel_type="1", service_class="30", activity_type="5", status="PORTS",
-                counts=(CONCURRENT,), monthly=True,
-                where=_where(resource=("ASR",)),
-            ),
-            Metric(
-                key="gvp_tts_ports",
-                title="GVP TTS ports: peak concurrent TTS sessions",
-                source="gvp", dataset="media_sessions", rule="peak", scope="region",
-                channel_type="1", service_class="31", activity_type="5", status="PORTS",
-                counts=(CONCURRENT,), monthly=True,
-                where=_where(resource=("TTS",)),
-            ),
+            _ports("gvp_asr_ports", "ASR", "30"),
+            _ports("gvp_tts_ports", "TTS", "31"),
             Metric(
                 key="voicebot_interactions",
                 title="Designer voicebot interactions: 15-minute units of bot time per voice interaction",

@@ -1,69 +1,77 @@
 -- Agent login sessions (SM_RES_SESSION_FACT, one row per agent and media type) that can
 -- touch the billing day, with the switch they are billed on and what the agent handled.
 --
--- Parameters (UTC epoch seconds; the same with _ms in milliseconds): :tenant_id (tenant DBID), :day_start, :day_end,
--- :lookback_start (oldest session start considered; also bounds the partition keys).
+-- Parameters (UTC epoch seconds): tenant_id (tenant DBID), day_start, day_end, and
+-- lookback_start (oldest session start considered; also bounds the partition keys).
 --
 -- switch: the switch of the Agent Login the agent held during the session
 --   (GIDB_GCX_LOGIN_INFO -> GIDB_GC_LOGIN -> GIDB_GC_SWITCH); NULL for multimedia
 --   sessions, which have no switch and go to the tenant's default location.
 -- end_ts: NULL while the session is still open (ACTIVE_FLAG = 1).
--- handled_*: 1 when, between the session's start and the end of the billing day, the
---   agent had an INTERACTION_RESOURCE_FACT of the kind (chat; callback-driven call;
---   Outbound Contact Server call, INTERACTION_SUBTYPE_CODE OUTBOUNDCONTACT).
+-- handled_*: 1 when the agent had an INTERACTION_RESOURCE_FACT of the kind on the
+--   session's media between the session's start and the earlier of its end and the end
+--   of the billing day: a chat; a callback call (INTERACTION_SUBTYPE_CODE
+--   OUTBOUNDCALLBACK); an Outbound Contact Server call (OUTBOUND / OUTBOUNDCONTACT).
+--   Interaction facts are read once, in one pass over the day's partitions.
+WITH sessions AS (
+    SELECT
+        s.SM_RES_SESSION_FACT_KEY AS session_key,
+        s.TENANT_KEY,
+        s.RESOURCE_KEY,
+        s.MEDIA_TYPE_KEY,
+        t.TENANT_CFG_DBID,
+        r.RESOURCE_CFG_DBID AS agent,
+        m.MEDIA_NAME_CODE AS media,
+        s.START_TS AS start_ts,
+        CASE WHEN s.ACTIVE_FLAG = 1 THEN NULL ELSE s.END_TS END AS end_ts,
+        CASE
+            WHEN s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_end THEN :day_end
+            ELSE s.END_TS
+        END AS qualify_until
+    FROM SM_RES_SESSION_FACT s
+    JOIN TENANT t ON t.TENANT_KEY = s.TENANT_KEY
+    JOIN RESOURCE_ r ON r.RESOURCE_KEY = s.RESOURCE_KEY
+    JOIN MEDIA_TYPE m ON m.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+    WHERE t.TENANT_CFG_DBID = :tenant_id
+      AND r.RESOURCE_TYPE_CODE = 'AGENT'
+      AND s.START_DATE_TIME_KEY >= :lookback_start AND s.START_DATE_TIME_KEY < :day_end
+      AND s.START_TS >= :lookback_start AND s.START_TS < :day_end
+      AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_start)
+),
+handled AS (
+    SELECT
+        s.session_key,
+        MAX(CASE WHEN s.media = 'CHAT' THEN 1 ELSE 0 END) AS handled_chat,
+        MAX(CASE WHEN s.media = 'VOICE' AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCALLBACK'
+                 THEN 1 ELSE 0 END) AS handled_callback,
+        MAX(CASE WHEN s.media = 'VOICE' AND it.INTERACTION_TYPE_CODE = 'OUTBOUND'
+                      AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCONTACT'
+                 THEN 1 ELSE 0 END) AS handled_outbound
+    FROM sessions s
+    JOIN INTERACTION_RESOURCE_FACT irf
+      ON irf.RESOURCE_KEY = s.RESOURCE_KEY
+     AND irf.TENANT_KEY = s.TENANT_KEY
+     AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+     AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
+     AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
+    JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
+    GROUP BY s.session_key
+)
 SELECT DISTINCT
-    r.RESOURCE_CFG_DBID AS agent,
-    m.MEDIA_NAME_CODE AS media,
+    s.agent,
+    s.media,
     sw.NAME AS switch,
-    s.START_TS AS start_ts,
-    CASE WHEN s.ACTIVE_FLAG = 1 THEN NULL ELSE s.END_TS END AS end_ts,
-    CASE WHEN m.MEDIA_NAME_CODE = 'CHAT' AND EXISTS (
-        SELECT 1
-        FROM INTERACTION_RESOURCE_FACT irf
-        WHERE irf.RESOURCE_KEY = s.RESOURCE_KEY
-          AND irf.TENANT_KEY = s.TENANT_KEY
-          AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-          AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
-          AND irf.START_TS >= s.START_TS AND irf.START_TS < :day_end
-          AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR irf.START_TS < s.END_TS)
-    ) THEN 1 ELSE 0 END AS handled_chat,
-    CASE WHEN m.MEDIA_NAME_CODE = 'VOICE' AND EXISTS (
-        SELECT 1
-        FROM INTERACTION_RESOURCE_FACT irf
-        JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
-        WHERE irf.RESOURCE_KEY = s.RESOURCE_KEY
-          AND irf.TENANT_KEY = s.TENANT_KEY
-          AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-          AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCALLBACK'
-          AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
-          AND irf.START_TS >= s.START_TS AND irf.START_TS < :day_end
-          AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR irf.START_TS < s.END_TS)
-    ) THEN 1 ELSE 0 END AS handled_callback,
-    CASE WHEN m.MEDIA_NAME_CODE = 'VOICE' AND EXISTS (
-        SELECT 1
-        FROM INTERACTION_RESOURCE_FACT irf
-        JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
-        WHERE irf.RESOURCE_KEY = s.RESOURCE_KEY
-          AND irf.TENANT_KEY = s.TENANT_KEY
-          AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-          AND it.INTERACTION_TYPE_CODE = 'OUTBOUND' AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCONTACT'
-          AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
-          AND irf.START_TS >= s.START_TS AND irf.START_TS < :day_end
-          AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR irf.START_TS < s.END_TS)
-    ) THEN 1 ELSE 0 END AS handled_outbound
-FROM SM_RES_SESSION_FACT s
-JOIN TENANT t ON t.TENANT_KEY = s.TENANT_KEY
-JOIN RESOURCE_ r ON r.RESOURCE_KEY = s.RESOURCE_KEY
-JOIN MEDIA_TYPE m ON m.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+    s.start_ts,
+    s.end_ts,
+    COALESCE(h.handled_chat, 0) AS handled_chat,
+    COALESCE(h.handled_callback, 0) AS handled_callback,
+    COALESCE(h.handled_outbound, 0) AS handled_outbound
+FROM sessions s
+LEFT JOIN handled h ON h.session_key = s.session_key
 LEFT JOIN GIDB_GCX_LOGIN_INFO li
-    ON m.MEDIA_NAME_CODE = 'VOICE'
-   AND li.AGENTID = r.RESOURCE_CFG_DBID
-   AND li.CREATED_TS < COALESCE(CASE WHEN s.ACTIVE_FLAG = 1 THEN NULL ELSE s.END_TS END, :day_end)
-   AND (li.DELETED_TS IS NULL OR li.DELETED_TS > s.START_TS)
-LEFT JOIN GIDB_GC_LOGIN lg ON lg.ID = li.LOGINID AND lg.TENANTID = t.TENANT_CFG_DBID
+    ON s.media = 'VOICE'
+   AND li.AGENTID = s.agent
+   AND li.CREATED_TS < COALESCE(s.end_ts, :day_end)
+   AND (li.DELETED_TS IS NULL OR li.DELETED_TS > s.start_ts)
+LEFT JOIN GIDB_GC_LOGIN lg ON lg.ID = li.LOGINID AND lg.TENANTID = s.TENANT_CFG_DBID
 LEFT JOIN GIDB_GC_SWITCH sw ON sw.ID = lg.SWITCHID
-WHERE t.TENANT_CFG_DBID = :tenant_id
-  AND r.RESOURCE_TYPE_CODE = 'AGENT'
-  AND s.START_DATE_TIME_KEY >= :lookback_start AND s.START_DATE_TIME_KEY < :day_end
-  AND s.START_TS >= :lookback_start AND s.START_TS < :day_end
-  AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_start)

@@ -1,0 +1,57 @@
+from datetime import date, datetime, timezone
+
+from bds.config import parse_billing_config
+from bds.pipeline import plan_day, ready_at, summarise, unfinished
+
+
+def config_with(raw_config, **tenants):
+    base = raw_config["tenants"][0]
+    raw_config["tenants"] = [base | {"tenant_id": n, "name": name} | extra for n, (name, extra) in enumerate(tenants.items(), 1)]
+    return parse_billing_config(raw_config)
+
+
+def test_plan_bills_only_enabled_pureconnect_tenants_from_their_production_date(raw_config):
+    config = config_with(
+        raw_config,
+        billed={},
+        salesforce={"billable": "Salesforce"},
+        none={"billable": "None"},
+        disabled={"enabled": False},
+        later={"production_date": "2026-03-09"},
+        no_metrics={"metrics": {}},
+    )
+    work, notes = plan_day(config, date(2026, 3, 8))
+    assert [w["tenant"]["name"] for w in work] == ["billed"]
+    assert work[0]["day"] == "2026-03-08"
+    assert notes == [
+        "tenant 'billed' (1) 2026-03-08: billing 9 metric(s)",
+        "tenant 'salesforce' (2) 2026-03-08: Billable is Salesforce: billed through Salesforce, no PureConnect files; skipped",
+        "tenant 'none' (3) 2026-03-08: Billable is None: not billed",
+        "tenant 'disabled' (4) 2026-03-08: tenant is disabled; skipped",
+        "tenant 'later' (5) 2026-03-08: 2026-03-08 is before the production date 2026-03-09; skipped",
+        "tenant 'no_metrics' (6) 2026-03-08: no metric is enabled; skipped",
+    ]
+
+
+def test_billing_process_switched_off_plans_nothing_and_says_why(raw_config):
+    raw_config["billing_process_enabled"] = False
+    work, notes = plan_day(parse_billing_config(raw_config), date(2026, 3, 8))
+    assert work == []
+    assert notes == ["2026-03-08: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
+
+
+def test_a_western_tenant_is_ready_after_its_own_midnight(raw_config):
+    config = config_with(raw_config, west={"time_zone": "America/Los_Angeles"}, east={"time_zone": "Asia/Tokyo"})
+    work, _ = plan_day(config, date(2026, 3, 8))
+    # Los Angeles switches to PDT (UTC-7) on 2026-03-08: its day ends at 07:00 UTC on the 9th.
+    assert ready_at(work[0]) == datetime(2026, 3, 9, 7, 15, tzinfo=timezone.utc)
+    # Tokyo (UTC+9) ends the 8th at 15:00 UTC the same day.
+    assert ready_at(work[1]) == datetime(2026, 3, 8, 15, 15, tzinfo=timezone.utc)
+
+
+def test_unfinished_and_summary(raw_config):
+    config = config_with(raw_config, a={}, b={})
+    work, notes = plan_day(config, date(2026, 3, 8))
+    rendered = [{"tenant": "tenant 'a' (1)", "day": "2026-03-08", "folder": "/x", "created": ["f"], "changed": [], "unchanged": []}]
+    assert unfinished(work, rendered) == ["tenant 'b' (2) day 2026-03-08"]
+    assert summarise(notes, rendered).splitlines()[-1] == "tenant 'a' (1) 2026-03-08: 1 created, 0 changed, 0 unchanged in /x"

@@ -1,0 +1,27 @@
+from datetime import date
+
+from bds.catalogue import METRICS
+from bds.files import billing_rows, daily_dir, daily_file_name, render_csv, write_atomic
+from bds.report import main, read_store, table
+
+
+def store(tmp_path, tenant, metric, region, day, counts):
+    rows = billing_rows(tenant, METRICS[metric], region, day.isoformat(), counts)
+    write_atomic(daily_dir(tmp_path, tenant.tenant_id, day) / daily_file_name(tenant, METRICS[metric], region, day), render_csv(rows))
+
+
+def test_table_has_a_column_per_day(tmp_path, tenant, capsys):
+    store(tmp_path, tenant, "seats_chat", "US", date(2026, 3, 7), {"concurrent": 3, "enabled": 5})
+    store(tmp_path, tenant, "seats_chat", "US", date(2026, 3, 8), {"concurrent": 4, "enabled": 6})
+    store(tmp_path, tenant, "voicemail_boxes", "GLOBAL", date(2026, 3, 8), {"concurrent": 9})
+    lines = table(read_store(tmp_path)).splitlines()
+    assert lines[0].split() == ["tenant", "metric", "region", "2026-03-07", "2026-03-08"]
+    assert lines[2].split() == ["101", "seats_chat", "US", "3/5", "4/6"]
+    assert lines[3].split() == ["101", "voicemail_boxes", "GLOBAL", "-", "9"]
+    assert main([str(tmp_path)]) == 0
+    assert "3 billing file(s) under" in capsys.readouterr().out
+
+
+def test_empty_store_is_reported(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 1
+    assert "0 billing file(s)" in capsys.readouterr().out
