@@ -42,6 +42,7 @@ def _label(work: dict) -> None:
     tenant = work["tenant"]
     get_current_context()["tenant_label"] = f"{tenant['name']} ({tenant['tenant_id']})"
 
+
 with DAG(
     dag_id="bds_daily",
     doc_md=__doc__,
@@ -69,7 +70,7 @@ with DAG(
 ) as dag:
 
     @task(retries=0)
-    def plan(params=None, dag_run=None) -> list[dict]:
+    def plan(params=None, dag_run=None, ti=None) -> list[dict]:
         from bds.calendar import billing_day
         from bds.config import BillingConfigError, load_billing_config
         from bds.pipeline import plan_day
@@ -82,7 +83,7 @@ with DAG(
         work, notes = plan_day(config, day)
         for note in notes:
             print(note)
-        get_current_context()["ti"].xcom_push(key="notes", value=notes)
+        ti.xcom_push(key="notes", value=notes)
         return work
 
     @task.sensor(mode="reschedule", poke_interval=600, timeout=36 * 3600, map_index_template=TENANT_LABEL)

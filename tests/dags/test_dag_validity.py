@@ -68,3 +68,23 @@ def test_parse_imports_no_billing_code(path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[-1] == "[]", f"{path.name} imports {out[-1]} at parse time"
+
+
+def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import pendulum
+
+    monkeypatch.setenv("BDS_CONFIG", str(ROOT / "include" / "config" / "demo.yaml"))
+    plan = dagbag.dags["bds_daily"].get_task("plan").python_callable
+    pushed = {}
+    ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
+    run = SimpleNamespace(data_interval_start=None, run_after=pendulum.datetime(2026, 3, 10, 6, tz="UTC"))
+    work = plan(params={"date": None}, dag_run=run, ti=ti)
+    assert {w["day"] for w in work} == {"2026-03-09"}
+    assert {w["tenant"]["tenant_id"] for w in work} == {101, 102, 105}
+    work = plan(params={"date": "2026-03-07"}, dag_run=run, ti=ti)
+    assert {w["day"] for w in work} == {"2026-03-07"}
+    # 105's production date is 2026-03-08: not billed on the 7th, and the plan says so.
+    assert {w["tenant"]["tenant_id"] for w in work} == {101, 102}
+    assert "tenant '=Tailspin Toys, Inc.' (105) 2026-03-07: 2026-03-07 is before the production date 2026-03-08; skipped" in pushed["notes"]
