@@ -66,7 +66,7 @@ def in_seconds(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(start_ts=rows["start_ms"].astype("int64") // 1000, end_ts=-(-end_ms // 1000))
 
 
-def place(tenant: Tenant, rows: pd.DataFrame, column: str, attribute: str, metric: Metric) -> pd.Series:
+def place(tenant: Tenant, rows: pd.DataFrame, column: str, attribute: str, metric: Metric, day) -> pd.Series:
     """Region code of each row (None where its location is switched off)."""
     table = tenant.placements(attribute)
     names = rows[column].fillna("").astype(str)
@@ -74,7 +74,7 @@ def place(tenant: Tenant, rows: pd.DataFrame, column: str, attribute: str, metri
     if unknown and "" not in table:
         shown = ", ".join(repr(u) if u else "(none)" for u in unknown)
         raise UnplacedRowsError(
-            f"{tenant.label} {metric.key}: rows on {attribute.replace('_', ' ')} {shown} belong to no location "
+            f"{tenant.label} day {day} {metric.key}: rows on {attribute.replace('_', ' ')} {shown} belong to no location "
             f"and the tenant has no default location (a location without switches); add them to a location "
             f"in the billing configuration"
         )
@@ -86,10 +86,11 @@ def place(tenant: Tenant, rows: pd.DataFrame, column: str, attribute: str, metri
 def _regional(tenant, metric, rows, window, as_of, column, attribute, measure) -> list[MetricResult]:
     rows = select(metric, rows)
     starts, ends, keep = clip(rows["start_ts"].to_numpy(np.int64), effective_ends(rows, as_of), window.start, window.end)
-    regions = place(tenant, rows, column, attribute, metric).to_numpy()
+    rows, starts, ends = rows[keep], starts[keep], ends[keep]  # only rows active in the day are placed
+    regions = place(tenant, rows, column, attribute, metric, window.day).to_numpy()
     results = []
     for region in tenant.billed_regions:
-        mask = keep & (regions == region)
+        mask = regions == region
         results.append(measure(region, rows[mask], starts[mask], ends[mask]))
     return results
 

@@ -89,13 +89,16 @@ def extract_source(work: dict, source: str) -> dict:
     rows = {}
     as_of = int(time.time())
     if needed:
-        engine = source_engine(source)
+        engine = source_engine(source, context)
         parameters = query_parameters(tenant.tenant_id, window.start, window.end, work["lookback_days"])
-        for dataset in needed:
-            frame = extract_dataset(engine, source, dataset, parameters, context)
-            staging.write_frame(folder / f"{dataset}.parquet", frame)
-            rows[dataset] = len(frame)
-            log.info("%s: %s/%s staged %d rows", context, source, dataset, len(frame))
+        try:
+            for dataset in needed:
+                frame = extract_dataset(engine, source, dataset, parameters, context)
+                staging.write_frame(folder / f"{dataset}.parquet", frame)
+                rows[dataset] = len(frame)
+                log.info("%s: %s/%s staged %d rows", context, source, dataset, len(frame))
+        finally:
+            engine.dispose()
     staging.write_json(marker, {"as_of": as_of, "rows": rows})
     return {"source": source, "rows": rows}
 

@@ -75,13 +75,15 @@ def run_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
         return pd.read_sql(text(sql), connection, params=parameters)
 
 
-def source_engine(source: str):
+def source_engine(source: str, context: str):
     """SQLAlchemy engine of the source's Airflow connection (bds_gim, bds_gvp, bds_cme)."""
     from airflow.sdk import BaseHook
 
-    conn_id = SOURCES[source][0]
-    hook = BaseHook.get_hook(conn_id)
-    return hook.get_sqlalchemy_engine()
+    conn_id, title = SOURCES[source]
+    try:
+        return BaseHook.get_hook(conn_id).get_sqlalchemy_engine()
+    except Exception as exc:  # undefined connection, unknown type, missing driver
+        raise SourceError(f"{context}: {title}: connection '{conn_id}' is unusable: {exc}") from exc
 
 
 def extract_dataset(engine, source: str, dataset: str, parameters: dict, context: str) -> pd.DataFrame:

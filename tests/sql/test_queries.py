@@ -233,3 +233,11 @@ def test_unreachable_source_is_a_clear_error():
     engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
     with pytest.raises(SourceError, match=r"tenant 101 day 2026-03-10: Configuration Management Environment \(bds_cme\) query cme/voicemail_boxes failed: .*127\.0\.0\.1"):
         extract_dataset(engine, "cme", "voicemail_boxes", PARAMS, "tenant 101 day 2026-03-10")
+
+
+def test_undefined_connection_is_a_clear_error(monkeypatch):
+    from bds.sources import source_engine
+
+    monkeypatch.delenv("AIRFLOW_CONN_BDS_GVP", raising=False)
+    with pytest.raises(SourceError, match=r"^tenant 101 day 2026-03-10: GVP Reporting Server: connection 'bds_gvp' is unusable: "):
+        source_engine("gvp", "tenant 101 day 2026-03-10")

@@ -88,7 +88,7 @@ def test_switched_off_region_is_not_billed(raw_config):
 def test_unknown_switch_without_default_location_is_an_error(raw_config):
     raw_config["tenants"][0]["regions"][0]["locations"][1]["switches"] = ["SW_HQ"]
     tenant = parse_billing_config(raw_config).tenants[0]
-    with pytest.raises(UnplacedRowsError, match=r"tenant 'Northwind Care' \(101\) seats_workspace: rows on switches \(none\)"):
+    with pytest.raises(UnplacedRowsError, match=r"tenant 'Northwind Care' \(101\) day 2026-03-08 seats_workspace: rows on switches \(none\)"):
         compute_metric(tenant, "seats_workspace", SESSIONS, WINDOW, as_of=AFTER_DAY)
 
 
