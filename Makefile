@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 DEMO := $(CURDIR)/var/demo
-DEMO_FROM := 2026-03-07
-DEMO_TO := 2026-03-09
+DEMO_FROM := 2026-03-25
+DEMO_TO := 2026-03-31
+DEMO_MONTH := 2026-03
 
 # The embedded demo: SQLite sources, a local data directory and an Airflow home under var/.
 demo-env = \
@@ -47,6 +48,10 @@ demo: venv
 		echo "bds_daily billed $$day through Airflow (log: $(DEMO)/run-$$day.log)"; \
 		day=$$(date -d "$$day + 1 day" +%F); \
 	done
+	@$(demo-env) $(BIN)/airflow dags test bds_monthly -c '{"month": "$(DEMO_MONTH)"}' > "$(DEMO)/run-$(DEMO_MONTH).log" 2>&1 \
+		|| { tail -n 40 "$(DEMO)/run-$(DEMO_MONTH).log"; exit 1; }
+	@grep -q "state=success" "$(DEMO)/run-$(DEMO_MONTH).log" || { grep -E "ERROR|error|Error" "$(DEMO)/run-$(DEMO_MONTH).log" | tail -n 20; exit 1; }
+	@echo "bds_monthly rolled up $(DEMO_MONTH) through Airflow (log: $(DEMO)/run-$(DEMO_MONTH).log)"
 	@$(demo-env) $(BIN)/python -m bds.report
 
 airflow: venv

@@ -11,6 +11,8 @@ For every enabled PureConnect tenant, bill one calendar day (in the tenant's tim
    into the staging location.
 4. **aggregate**: compute the enabled metrics (see `docs/metrics.md`).
 5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store.
+6. **summary** fails the run if a tenant failed; on the last day of a month
+   **announce_month_end** emits the `bds://billing/daily/month-end` asset that starts `bds_monthly`.
 
 The billed day is the run's data interval start (scheduled runs and backfills), the
 `date` Param if given, or, for a manual run without a logical date, the previous day.
@@ -19,7 +21,7 @@ Rebuild a range with `airflow backfill create --dag-id bds_daily --from-date ...
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pendulum
 from airflow.sdk import (
@@ -32,7 +34,9 @@ from airflow.sdk import (
     task,
     task_group,
 )
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from bds.assets import MONTH_END
 
 # Mapped task instances are labelled with their tenant in the UI (see _label).
 TENANT_LABEL = "{{ tenant_label }}"
@@ -84,6 +88,7 @@ with DAG(
         for note in notes:
             print(note)
         ti.xcom_push(key="notes", value=notes)
+        ti.xcom_push(key="day", value=day.isoformat())
         return work
 
     @task.sensor(mode="reschedule", poke_interval=600, timeout=36 * 3600, map_index_template=TENANT_LABEL)
@@ -130,16 +135,16 @@ with DAG(
     @task(trigger_rule="all_done", retries=0)
     def summary(rendered, ti=None):
         """Report what the run did; fail the run if any tenant (or the plan) failed."""
-        from bds.pipeline import summarise, unfinished
+        from bds.pipeline import finish_run
 
-        planned = ti.xcom_pull(task_ids="plan")
-        notes = ti.xcom_pull(task_ids="plan", key="notes") or []
-        done = [r for r in rendered or [] if r]
-        print(summarise(notes, done))
-        if planned is None:
-            raise AirflowFailException("the plan failed (see the plan task's log); nothing was billed")
-        missing = unfinished(planned, done)
-        if missing:
-            raise AirflowFailException(f"no files for {', '.join(missing)}; see their failed tasks")
+        print(finish_run(ti.xcom_pull(task_ids="plan"), ti.xcom_pull(task_ids="plan", key="notes") or [], rendered))
 
-    summary(bill_tenant.expand(work=plan()))
+    @task(outlets=[MONTH_END], retries=0)
+    def announce_month_end(ti=None, outlet_events=None):
+        """On the last day of a month, tell bds_monthly the month's daily files are complete."""
+        day = date.fromisoformat(ti.xcom_pull(task_ids="plan", key="day"))
+        if (day + timedelta(days=1)).day != 1:
+            raise AirflowSkipException(f"{day} is not the last day of its month")
+        outlet_events[MONTH_END].extra = {"month": f"{day:%Y-%m}"}
+
+    summary(bill_tenant.expand(work=plan())) >> announce_month_end()

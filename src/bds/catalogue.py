@@ -18,15 +18,18 @@ from types import MappingProxyType
 
 @dataclass(frozen=True)
 class Count:
-    """One row of a billing file: which number it carries and its AgentGroupName code."""
+    """One row of a billing file: which number it carries, its AgentGroupName code, and how
+    a month's value follows from the days: the highest daily value, the sum, or the number
+    of distinct agents over the month (never a sum of daily counts)."""
 
     name: str
     agent_group_name: str
+    monthly: str  # "max", "sum" or "distinct"
 
 
-CONCURRENT = Count("concurrent", "1")  # peak at any one second (BDS: AgentGroupName 1)
-ENABLED = Count("enabled", "2")  # distinct agents in the period (AgentGroupName 2)
-UNITS = Count("units", "1")  # summed billable units (voicebot: BDS AgentGroupName 1)
+CONCURRENT = Count("concurrent", "1", "max")  # peak at any one second (BDS: AgentGroupName 1)
+ENABLED = Count("enabled", "2", "distinct")  # distinct agents in the period (AgentGroupName 2)
+UNITS = Count("units", "1", "sum")  # summed billable units (voicebot: BDS AgentGroupName 1)
 
 SOURCES = MappingProxyType(
     {

@@ -3,6 +3,7 @@
 Layout of the local store (under the data directory)::
 
     files/<tenant_id>/daily/<YYYY>/<MM>/CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMMDD>.csv
+    files/<tenant_id>/monthly/<YYYY>/CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMM>.csv
 
 A file is written to a temporary name in the same folder, flushed to disk and renamed
 over the final name, so a reader never sees half a file; an unchanged file is left alone.
@@ -18,7 +19,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from bds.catalogue import Metric
+from bds.catalogue import METRICS, Metric
 from bds.config import Tenant
 
 COLUMNS = (
@@ -51,6 +52,22 @@ def daily_file_name(tenant: Tenant, metric: Metric, region: str, day: date) -> s
 
 def daily_dir(data_dir: Path, tenant_id: int, day: date) -> Path:
     return Path(data_dir) / "files" / str(tenant_id) / "daily" / f"{day:%Y}" / f"{day:%m}"
+
+
+def monthly_file_name(tenant: Tenant, metric: Metric, region: str, first_day: date) -> str:
+    return file_name(region, metric.key, tenant.garn, tenant.tenant_id, first_day.strftime("%Y%m"))
+
+
+def monthly_dir(data_dir: Path, tenant_id: int, first_day: date) -> Path:
+    return Path(data_dir) / "files" / str(tenant_id) / "monthly" / f"{first_day:%Y}"
+
+
+def read_counts(path: Path) -> dict[str, int]:
+    """Counts of a billing file, by count name of its metric (the inverse of billing_rows)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        records = list(csv.DictReader(handle))
+    metric = METRICS[records[0]["Metric"]]
+    return {count.name: int(r["MessageSize"]) for count, r in zip(metric.counts, records, strict=True)}
 
 
 def neutralise(value: str) -> str:

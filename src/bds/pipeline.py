@@ -17,8 +17,9 @@ from bds import staging
 from bds.calendar import DayWindow, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, Tenant
-from bds.files import billing_rows, daily_dir, daily_file_name, render_csv, write_atomic
+from bds.files import billing_rows, daily_dir, daily_file_name, monthly_dir, monthly_file_name, render_csv, write_atomic
 from bds.metrics import compute_metric
+from bds.monthly import Month, billed_days, monthly_metrics, read_daily, rollup
 from bds.sources import extract_dataset, query_parameters, source_engine
 
 log = logging.getLogger(__name__)
@@ -28,36 +29,47 @@ class StageMissingError(RuntimeError):
     """An upstream step left nothing in the staging location for this tenant-day."""
 
 
-def plan_day(config: BillingConfig, day: date) -> tuple[list[dict], list[str]]:
-    """Work items for the tenants to bill on ``day``, and a line for each decision."""
+class RunIncompleteError(RuntimeError):
+    """The plan or some tenant failed: the run must show as failed."""
+
+
+def _skip_reason(tenant: Tenant, last_day: date, metrics: list[str]) -> str | None:
+    if tenant.billable is Billable.NONE:
+        return "Billable is None: not billed"
+    if tenant.billable is Billable.SALESFORCE:
+        return "Billable is Salesforce: billed through Salesforce, no PureConnect files; skipped"
+    if not tenant.enabled:
+        return "tenant is disabled; skipped"
+    if tenant.production_date and last_day < tenant.production_date:
+        return f"{last_day} is before the production date {tenant.production_date}; skipped"
+    if not metrics:
+        return "no metric is enabled; skipped"
+    return None
+
+
+def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: dict) -> tuple[list[dict], list[str]]:
     if not config.billing_process_enabled:
-        return [], [f"{day}: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
+        return [], [f"{period}: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
     work, notes = [], []
     for tenant in config.tenants:
-        reason = None
-        if tenant.billable is Billable.NONE:
-            reason = "Billable is None: not billed"
-        elif tenant.billable is Billable.SALESFORCE:
-            reason = "Billable is Salesforce: billed through Salesforce, no PureConnect files; skipped"
-        elif not tenant.enabled:
-            reason = "tenant is disabled; skipped"
-        elif tenant.production_date and day < tenant.production_date:
-            reason = f"{day} is before the production date {tenant.production_date}; skipped"
-        elif not tenant.enabled_metrics:
-            reason = "no metric is enabled; skipped"
+        reason = _skip_reason(tenant, last_day, metrics_of(tenant))
         if reason:
-            notes.append(f"{tenant.label} {day}: {reason}")
+            notes.append(f"{tenant.label} {period}: {reason}")
             continue
-        notes.append(f"{tenant.label} {day}: billing {len(tenant.enabled_metrics)} metric(s)")
-        work.append(
-            {
-                "day": day.isoformat(),
-                "tenant": tenant.model_dump(mode="json"),
-                "settle_minutes": config.settle_minutes,
-                "lookback_days": config.session_lookback_days,
-            }
-        )
+        notes.append(f"{tenant.label} {period}: billing {len(metrics_of(tenant))} metric(s)")
+        work.append(item | {"tenant": tenant.model_dump(mode="json")})
     return work, notes
+
+
+def plan_day(config: BillingConfig, day: date) -> tuple[list[dict], list[str]]:
+    """Work items for the tenants to bill on ``day``, and a line for each decision."""
+    item = {"day": day.isoformat(), "settle_minutes": config.settle_minutes, "lookback_days": config.session_lookback_days}
+    return _plan(config, day.isoformat(), day, lambda t: t.enabled_metrics, item)
+
+
+def plan_month(config: BillingConfig, month: Month) -> tuple[list[dict], list[str]]:
+    """Work items for the tenants whose ``month`` gets monthly files (metrics with a monthly characteristic)."""
+    return _plan(config, month.label, month.last, monthly_metrics, {"month": month.label})
 
 
 def unpack(work: dict) -> tuple[Tenant, date, DayWindow]:
@@ -160,11 +172,44 @@ def render(work: dict, data_dir=None) -> dict:
     return {"tenant": tenant.label, "day": day.isoformat(), "folder": str(folder), **outcome}
 
 
+def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:
+    """The per-day agent sets that aggregate staged, with their day."""
+    frames = []
+    for day in days:
+        path = staging.tenant_day(day, tenant.tenant_id) / "daily" / "agents.parquet"
+        if not path.exists():
+            raise StageMissingError(f"{tenant.label} day {day}: no staged agent set; rerun bds_daily for that day")
+        frames.append(staging.read_frame(path).assign(day=day.isoformat()))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["metric", "region", "agent", "day"])
+
+
+def render_month(work: dict, data_dir=None) -> dict:
+    """Roll the tenant's month up from its daily files, reconcile, then write the monthly files."""
+    tenant = Tenant.model_validate(work["tenant"])
+    month = Month.parse(work["month"])
+    data_dir = data_dir or staging.data_dir()
+    daily = read_daily(tenant, month, data_dir)
+    results = rollup(tenant, month, daily, staged_agents(tenant, billed_days(tenant, month)))
+    files = {
+        monthly_file_name(tenant, METRICS[r["metric"]], r["region"], month.first): render_csv(
+            billing_rows(tenant, METRICS[r["metric"]], r["region"], month.label, r["counts"])
+        )
+        for r in results
+    }  # every file is rendered and reconciled before the first is written
+    folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
+    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": []}
+    for name, data in files.items():
+        outcome[write_atomic(folder / name, data)].append(name)
+    for r in results:
+        log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
+    return {"tenant": tenant.label, "day": month.label, "folder": str(folder), **outcome}
+
+
 def unfinished(work: list[dict], rendered: list[dict]) -> list[str]:
-    """Labels of the planned tenant-days that wrote no files."""
+    """Labels of the planned tenant-days (or months) that wrote no files."""
     finished = {(r["tenant"], r["day"]) for r in rendered}
-    labels = [(Tenant.model_validate(w["tenant"]).label, w["day"]) for w in work]
-    return [f"{t} day {d}" for t, d in labels if (t, d) not in finished]
+    labels = [(Tenant.model_validate(w["tenant"]).label, w.get("day") or w["month"]) for w in work]
+    return [f"{t} {d}" for t, d in labels if (t, d) not in finished]
 
 
 def summarise(notes: list[str], rendered: list[dict]) -> str:
@@ -173,3 +218,15 @@ def summarise(notes: list[str], rendered: list[dict]) -> str:
         counts = ", ".join(f"{len(r[k])} {k}" for k in ("created", "changed", "unchanged"))
         lines.append(f"{r['tenant']} {r['day']}: {counts} in {r['folder']}")
     return "\n".join(lines)
+
+
+def finish_run(planned: list[dict] | None, notes: list[str], rendered: list[dict] | None) -> str:
+    """The run's summary; raises when the plan or any planned tenant produced no files."""
+    done = [r for r in rendered or [] if r]
+    text = summarise(notes, done)
+    if planned is None:
+        raise RunIncompleteError(f"{text}\nthe plan failed (see the plan task's log); nothing was billed")
+    missing = unfinished(planned, done)
+    if missing:
+        raise RunIncompleteError(f"{text}\nno files for {', '.join(missing)}; see their failed tasks")
+    return text

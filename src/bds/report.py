@@ -21,11 +21,15 @@ def read_store(data_dir: Path) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict]) -> str:
-    """One line per tenant, metric and region; one column per day (Concurrent/Enabled, or the count)."""
-    days = sorted({r["UsageDate"] for r in rows})
+def table(rows: list[dict], last_days: int = 3) -> str:
+    """One line per tenant, metric and region; a column for each of the last days and for each
+    month (Concurrent/Enabled, or the count)."""
+    dates = sorted({r["UsageDate"] for r in rows})
+    days = [d for d in dates if len(d) == 10][-last_days:] + [d for d in dates if len(d) == 7]
     cells: dict[tuple, dict[str, list[str]]] = {}
     for r in rows:
+        if r["UsageDate"] not in days:
+            continue
         line = cells.setdefault((int(r["TenantID"]), r["Metric"], r["Region"]), {})
         line.setdefault(r["UsageDate"], []).append(r["MessageSize"])
     header = f"{'tenant':>6}  {'metric':<22}  {'region':<6}  " + "  ".join(f"{d:>10}" for d in days)
@@ -33,7 +37,7 @@ def table(rows: list[dict]) -> str:
         f"{tenant:>6}  {metric:<22}  {region:<6}  " + "  ".join(f"{'/'.join(line.get(d, ['-'])):>10}" for d in days)
         for (tenant, metric, region), line in sorted(cells.items())
     ]
-    legend = "seats: Concurrent/Enabled agents; ports and mailboxes: peak; voicebot: 15-minute units"
+    legend = "seats: Concurrent/Enabled agents; ports and mailboxes: peak; voicebot: 15-minute units; YYYY-MM: the month"
     return "\n".join([header, "-" * len(header), *body, "", legend])
 
 

@@ -20,18 +20,18 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) >= {"bds_daily"}
+    assert set(dagbag.dag_ids) == {"bds_daily", "bds_monthly"}
 
 
-@pytest.mark.parametrize("dag_id", ["bds_daily"])
+@pytest.mark.parametrize("dag_id", ["bds_daily", "bds_monthly"])
 def test_house_rules(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.doc_md and dag.tags and "billing" in dag.tags
     assert dag.catchup is False
     for task in dag.tasks:
         assert task.owner == "billing", task.task_id
-        # plan fails on a bad configuration and summary only reports: retrying either helps nothing.
-        assert task.retries >= 2 or task.task_id in {"plan", "summary"}, task.task_id
+        # Planning, reporting and announcing touch no source: retrying them helps nothing.
+        assert task.retries >= 2 or task.task_id in {"plan", "summary", "announce_month_end"}, task.task_id
 
 
 def test_bds_daily_structure(dagbag):
@@ -46,6 +46,7 @@ def test_bds_daily_structure(dagbag):
         "bill_tenant.aggregate",
         "bill_tenant.render",
         "summary",
+        "announce_month_end",
     }
     wait = dag.get_task("bill_tenant.wait_for_day_end")
     assert wait.mode == "reschedule"
@@ -56,18 +57,27 @@ def test_bds_daily_structure(dagbag):
         "bill_tenant.configuration.extract_cme",
     }
     assert dag.params["date"] is None
+    assert [a.uri for a in dag.get_task("announce_month_end").outlets] == ["bds://billing/daily/month-end"]
+
+
+def test_bds_monthly_structure(dagbag):
+    dag = dagbag.dags["bds_monthly"]
+    assert set(dag.task_ids) == {"plan", "roll_up", "summary"}
+    assert dag.timetable.timetable.expression == "0 6 3 * *"  # the safety net: the 3rd of each month
+    assert "bds://billing/daily/month-end" in str(dag.timetable.asset_condition)
+    assert dag.params["month"] is None
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parse_imports_no_billing_code(path):
-    """Parsing a DAG file imports no bds module: it stays cheap and needs no configuration."""
+    """Parsing a DAG file imports no bds module but the asset names: it stays cheap and needs no configuration."""
     code = (
         "import runpy, sys; "
         f"runpy.run_path({str(path)!r}); "
         "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out[-1] == "[]", f"{path.name} imports {out[-1]} at parse time"
+    assert out[-1] in ("[]", "['bds', 'bds.assets']"), f"{path.name} imports {out[-1]} at parse time"
 
 
 def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):
@@ -79,12 +89,12 @@ def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path
     plan = dagbag.dags["bds_daily"].get_task("plan").python_callable
     pushed = {}
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
-    run = SimpleNamespace(data_interval_start=None, run_after=pendulum.datetime(2026, 3, 10, 6, tz="UTC"))
+    run = SimpleNamespace(data_interval_start=None, run_after=pendulum.datetime(2026, 3, 30, 6, tz="UTC"))
     work = plan(params={"date": None}, dag_run=run, ti=ti)
-    assert {w["day"] for w in work} == {"2026-03-09"}
+    assert {w["day"] for w in work} == {"2026-03-29"}
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102, 105}
-    work = plan(params={"date": "2026-03-07"}, dag_run=run, ti=ti)
-    assert {w["day"] for w in work} == {"2026-03-07"}
-    # 105's production date is 2026-03-08: not billed on the 7th, and the plan says so.
+    work = plan(params={"date": "2026-03-27"}, dag_run=run, ti=ti)
+    assert {w["day"] for w in work} == {"2026-03-27"}
+    # 105's production date is 2026-03-28: not billed on the 27th, and the plan says so.
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102}
-    assert "tenant '=Tailspin Toys, Inc.' (105) 2026-03-07: 2026-03-07 is before the production date 2026-03-08; skipped" in pushed["notes"]
+    assert "tenant '=Tailspin Toys, Inc.' (105) 2026-03-27: 2026-03-27 is before the production date 2026-03-28; skipped" in pushed["notes"]

@@ -53,5 +53,5 @@ def test_unfinished_and_summary(raw_config):
     config = config_with(raw_config, a={}, b={})
     work, notes = plan_day(config, date(2026, 3, 8))
     rendered = [{"tenant": "tenant 'a' (1)", "day": "2026-03-08", "folder": "/x", "created": ["f"], "changed": [], "unchanged": []}]
-    assert unfinished(work, rendered) == ["tenant 'b' (2) day 2026-03-08"]
+    assert unfinished(work, rendered) == ["tenant 'b' (2) 2026-03-08"]
     assert summarise(notes, rendered).splitlines()[-1] == "tenant 'a' (1) 2026-03-08: 1 created, 0 changed, 0 unchanged in /x"

@@ -25,3 +25,12 @@ def test_table_has_a_column_per_day(tmp_path, tenant, capsys):
 def test_empty_store_is_reported(tmp_path, capsys):
     assert main([str(tmp_path)]) == 1
     assert "0 billing file(s)" in capsys.readouterr().out
+
+
+def test_table_shows_the_last_days_and_the_months(tmp_path, tenant):
+    for n in range(1, 6):
+        store(tmp_path, tenant, "voicebot_interactions", "GLOBAL", date(2026, 3, n), {"units": n})
+    rows = read_store(tmp_path) + [r | {"UsageDate": "2026-03", "MessageSize": "15"} for r in read_store(tmp_path)[:1]]
+    lines = table(rows).splitlines()
+    assert lines[0].split()[3:] == ["2026-03-03", "2026-03-04", "2026-03-05", "2026-03"]
+    assert lines[2].split() == ["101", "voicebot_interactions", "GLOBAL", "3", "4", "5", "15"]

@@ -1,7 +1,9 @@
-"""bds_daily end to end through Airflow's dag.test(), on SQLite and on PostgreSQL sources.
+"""bds_daily and bds_monthly end to end through Airflow's dag.test().
 
-The demo generator seeds the same days into both; the billing files must be the same
-bytes whichever database served them, and a rerun must not change a byte.
+The demo generator seeds the same days into SQLite and PostgreSQL sources; the billing
+files must be the same bytes whichever database served them, and a rerun must not change
+a byte. The month is March 2026, in which the demo tenants go live (101 and 102 on the
+25th, 105 on the 28th).
 """
 
 from __future__ import annotations
@@ -21,20 +23,31 @@ from bds.files import COLUMNS, daily_file_name
 from tests.conftest import ROOT
 
 DEMO_CONFIG = ROOT / "include" / "config" / "demo.yaml"
-DAYS = day_range(pendulum.date(2026, 3, 7), pendulum.date(2026, 3, 9))
-BILLED_DAY = pendulum.date(2026, 3, 8)  # New York springs forward; tenant 105 starts production
+DAYS = day_range(pendulum.date(2026, 3, 25), pendulum.date(2026, 3, 31))
+BILLED_DAY = pendulum.date(2026, 3, 29)  # Berlin springs forward: a 23-hour day for tenant 102
 SOURCES = ("gim", "gvp", "cme")
 SCALE = 0.3
 
 
 @pytest.fixture(scope="session")
-def bds_daily():
+def dags():
     from airflow.models import DagBag
 
-    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["bds_daily"]
-    for task in dag.tasks:  # a failure must show at once, not after the production retry delays
-        task.retries = 0
-    return dag
+    bag = DagBag(dag_folder=str(ROOT / "dags")).dags
+    for dag in bag.values():
+        for task in dag.tasks:  # a failure must show at once, not after the production retry delays
+            task.retries = 0
+    return bag
+
+
+@pytest.fixture(scope="session")
+def bds_daily(dags):
+    return dags["bds_daily"]
+
+
+@pytest.fixture(scope="session")
+def bds_monthly(dags):
+    return dags["bds_monthly"]
 
 
 def sqlite_connections(folder: Path) -> dict[str, str]:
@@ -58,8 +71,16 @@ def run_day(dag, day=BILLED_DAY):
     return dag.test(logical_date=logical, run_conf={"date": day.isoformat()})
 
 
-def files(data_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((data_dir / "files").rglob("*.csv"))}
+def files(data_dir: Path, kind: str = "daily") -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((data_dir / "files").glob(f"*/{kind}/**/*.csv"))}
+
+
+def run_month(dag, month="2026-03"):
+    return dag.test(logical_date=pendulum.datetime(2026, 4, 3, 6, tz="UTC"), run_conf={"month": month})
+
+
+def task_states(run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances() if ti.map_index in (-1, 0)}
 
 
 def expected_names(day) -> set[str]:
@@ -92,8 +113,8 @@ def test_daily_run_writes_every_file_and_reruns_byte_identical(bds_daily, sqlite
     for name, data in first.items():
         lines = data.decode().splitlines()
         assert lines[0] == ",".join(COLUMNS)
-        assert all(line.startswith("2026-03-08,") for line in lines[1:]), name
-    tailspin = first["CNT_GLOBAL_PES_voicemail_boxes_NOGARN_105_20260308.csv"].decode()
+        assert all(line.startswith("2026-03-29,") for line in lines[1:]), name
+    tailspin = first["CNT_GLOBAL_PES_voicemail_boxes_NOGARN_105_20260329.csv"].decode()
     assert ',"\'=Tailspin Toys, Inc.",,,,,,,,GLOBAL,voicemail_boxes,1,0,26,5,MAILBOXES,' in tailspin
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "files").rglob("*.csv")}
 
@@ -110,7 +131,7 @@ def test_seat_counts_are_consistent(bds_daily, sqlite_sources, tmp_path, monkeyp
         if "_PES_seats_" in name:
             concurrent, enabled = (int(r[-1]) for r in rows)
             assert 0 <= concurrent <= enabled, name
-    voice_us = files(tmp_path)["CNT_US_PES_seats_inbound_voice_GARN-NW-0101_101_20260308.csv"].decode()
+    voice_us = files(tmp_path)["CNT_US_PES_seats_inbound_voice_GARN-NW-0101_101_20260329.csv"].decode()
     assert int(voice_us.splitlines()[1].rsplit(",", 1)[1]) > 0
 
 
@@ -174,3 +195,46 @@ def test_failed_source_keeps_other_tenants_and_earlier_files(bds_daily, sqlite_s
     assert run.state == "failed"
     assert files(tmp_path) == before  # nothing lost, nothing half-written
     assert not list((tmp_path / "files").rglob(".*.tmp"))
+
+
+def test_month_end_day_announces_the_month(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    use(monkeypatch, tmp_path, sqlite_sources)
+    assert task_states(run_day(bds_daily, pendulum.date(2026, 3, 30)))["announce_month_end"] == "skipped"
+    assert task_states(run_day(bds_daily, pendulum.date(2026, 3, 31)))["announce_month_end"] == "success"
+
+
+def daily_values(data_dir: Path, tenant_id: int, metric: str, region: str) -> list[list[int]]:
+    """MessageSize per row of each daily file of the month, read back from the store."""
+    out = []
+    for path in sorted((data_dir / "files" / str(tenant_id) / "daily").rglob(f"CNT_{region}_PES_{metric}_*.csv")):
+        out.append([int(line.rsplit(",", 1)[1]) for line in path.read_text().splitlines()[1:]])
+    return out
+
+
+def test_month_rolls_up_the_daily_files(bds_daily, bds_monthly, sqlite_sources, tmp_path, monkeypatch):
+    use(monkeypatch, tmp_path, sqlite_sources)
+    for day in DAYS:
+        assert run_day(bds_daily, day).state == "success"
+    assert run_month(bds_monthly).state == "success"
+    monthly = files(tmp_path, "monthly")
+    assert len(monthly) == 15 + 15 + 8  # 7 regional monthly metrics x regions (2, 2, 1) + voicebot
+    assert not [n for n in monthly if "voicemail" in n]  # no monthly characteristic
+    voice = monthly["CNT_US_PES_seats_inbound_voice_GARN-NW-0101_101_202603.csv"].decode().splitlines()
+    assert voice[1].startswith("2026-03,101,Northwind Care,")
+    days = daily_values(tmp_path, 101, "seats_inbound_voice", "US")
+    assert len(days) == 7  # live from the 25th
+    concurrent, enabled = (int(line.rsplit(",", 1)[1]) for line in voice[1:])
+    assert concurrent == max(d[0] for d in days)
+    assert max(d[1] for d in days) <= enabled <= sum(d[1] for d in days)
+    units = int(monthly["CNT_GLOBAL_PES_voicebot_interactions_NOGARN_105_202603.csv"].decode().splitlines()[1].rsplit(",", 1)[1])
+    assert units == sum(d[0] for d in daily_values(tmp_path, 105, "voicebot_interactions", "GLOBAL"))
+    assert len(daily_values(tmp_path, 105, "voicebot_interactions", "GLOBAL")) == 4  # live from the 28th
+
+    assert run_month(bds_monthly).state == "success"  # a rerun changes no byte
+    assert files(tmp_path, "monthly") == monthly
+
+    missing = next((tmp_path / "files" / "102" / "daily").rglob("CNT_EU_PES_seats_chat_*_20260327.csv"))
+    missing.unlink()
+    run = run_month(bds_monthly)
+    assert run.state == "failed"
+    assert files(tmp_path, "monthly") == monthly  # nothing lost, nothing half-written

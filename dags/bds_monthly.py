@@ -1,0 +1,101 @@
+"""
+### bds_monthly: one run per billed month
+
+For every enabled PureConnect tenant, roll a calendar month (in the tenant's time zone) up
+from its daily files, for the metrics with a monthly characteristic:
+
+- Concurrent agents and port peaks: the highest daily value;
+- Enabled agents: the distinct agents over the month, from the per-day agent sets;
+- voicebot units: the sum of the daily units;
+- `voicemail_boxes` has no monthly characteristic and gets no monthly file.
+
+The month is billed from the tenant's production date when that falls inside it. Before a
+file is written the rollup is reconciled with the month's daily files; a missing daily file
+stops the tenant with the metric and days.
+
+**When it runs.** Right after `bds_daily` has billed the last day of a month (it emits the
+`bds://billing/daily/month-end` asset), and, as a safety net, on the 3rd of every month for the
+month before. The billed month is the `month` Param, else the month the asset announced,
+else the month of the run's data interval start. Rebuild months with
+`airflow backfill create --dag-id bds_monthly --from-date 2026-01-01 --to-date 2026-03-31`
+(January, February and March).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from bds.assets import MONTH_END
+
+with DAG(
+    dag_id="bds_monthly",
+    doc_md=__doc__,
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("0 6 3 * *", timezone="UTC"),
+        assets=MONTH_END,
+    ),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        "month": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            title="Billing month",
+            description="Roll up this month (YYYY-MM) instead of the one the run was started for.",
+        )
+    },
+    default_args={
+        "owner": "billing",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    tags=["billing", "bds", "monthly"],
+) as dag:
+
+    @task(retries=0)
+    def plan(params=None, dag_run=None, ti=None, triggering_asset_events=None) -> list[dict]:
+        from bds.config import BillingConfigError, load_billing_config
+        from bds.monthly import billing_month
+        from bds.pipeline import plan_month
+
+        announced = [
+            (event.extra or {}).get("month")
+            for events in (triggering_asset_events or {}).values()
+            for event in events
+            if (event.extra or {}).get("month")
+        ]
+        try:
+            config = load_billing_config()
+            month = billing_month(params.get("month"), announced, dag_run.data_interval_start, dag_run.run_after)
+        except (BillingConfigError, ValueError) as exc:
+            raise AirflowFailException(str(exc)) from None
+        work, notes = plan_month(config, month)
+        for note in notes:
+            print(note)
+        ti.xcom_push(key="notes", value=notes)
+        return work
+
+    @task(map_index_template="{{ tenant_label }}")
+    def roll_up(work: dict) -> dict:
+        from bds.pipeline import render_month
+
+        tenant = work["tenant"]
+        get_current_context()["tenant_label"] = f"{tenant['name']} ({tenant['tenant_id']})"
+        return render_month(work)
+
+    @task(trigger_rule="all_done", retries=0)
+    def summary(rendered, ti=None):
+        """Report what the run did; fail the run if any tenant (or the plan) failed."""
+        from bds.pipeline import finish_run
+
+        print(finish_run(ti.xcom_pull(task_ids="plan"), ti.xcom_pull(task_ids="plan", key="notes") or [], rendered))
+
+    summary(roll_up.expand(work=plan()))

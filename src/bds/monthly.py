@@ -1,0 +1,151 @@
+"""Monthly rollups: a tenant's calendar month, from its daily files and daily agent sets.
+
+A month is the tenant's local calendar month, billed from the later of its first day and
+the tenant's production date. For every metric with a monthly characteristic and every
+billed region, each count follows its catalogue rule:
+
+* ``max``: the highest daily value (Concurrent agents, port peaks);
+* ``sum``: the sum of the daily values (voicebot units);
+* ``distinct``: the distinct agents over the whole month, from the staged per-day agent
+  sets (Enabled); never a sum of daily counts.
+
+Before anything is written the rollup is reconciled with the daily files of the same
+month; a missing daily file stops it with the tenant, metric and days.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from bds.catalogue import METRICS
+from bds.config import Tenant
+from bds.files import GLOBAL_REGION, daily_dir, daily_file_name, read_counts
+
+
+class MissingDailyFilesError(RuntimeError):
+    """Days of the month that should have a daily file have none."""
+
+
+class ReconciliationError(RuntimeError):
+    """The monthly values disagree with the daily files."""
+
+
+@dataclass(frozen=True)
+class Month:
+    first: date
+
+    @classmethod
+    def parse(cls, value: str) -> Month:
+        try:
+            year, month = (int(p) for p in str(value).split("-")[:2])
+            return cls(date(year, month, 1))
+        except (TypeError, ValueError):
+            raise ValueError(f"'{value}' is not a month (expected YYYY-MM)") from None
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        return cls(day.replace(day=1))
+
+    @property
+    def last(self) -> date:
+        return self.first.replace(day=calendar.monthrange(self.first.year, self.first.month)[1])
+
+    @property
+    def label(self) -> str:
+        return f"{self.first:%Y-%m}"
+
+    def previous(self) -> Month:
+        return Month.of(self.first - timedelta(days=1))
+
+
+def billing_month(requested: str | None, event_months: list[str], interval_start, run_after) -> Month:
+    """The month a bds_monthly run bills.
+
+    1. the ``month`` Param of a manual run;
+    2. the month bds_daily announced when the run was triggered by its month-end asset;
+    3. the month of the run's data interval start (scheduled runs and backfills);
+    4. for a manual run without a logical date, the month before it was triggered.
+    """
+    if requested:
+        return Month.parse(requested)
+    if event_months:
+        return Month.parse(max(event_months))
+    if interval_start is not None:
+        return Month.of(interval_start.date())
+    if run_after is None:
+        raise ValueError("the run has neither a data interval nor a run_after time; pass the 'month' Param")
+    return Month.of(run_after.date()).previous()
+
+
+def billed_days(tenant: Tenant, month: Month) -> list[date]:
+    start = max(month.first, tenant.production_date or month.first)
+    return [start + timedelta(days=n) for n in range((month.last - start).days + 1)]
+
+
+def monthly_metrics(tenant: Tenant) -> list[str]:
+    return [k for k in tenant.enabled_metrics if METRICS[k].monthly]
+
+
+def regions_of(tenant: Tenant, metric_key: str) -> list[str]:
+    return tenant.billed_regions if METRICS[metric_key].scope == "region" else [GLOBAL_REGION]
+
+
+def read_daily(tenant: Tenant, month: Month, data_dir: Path) -> dict[tuple[str, str], dict[date, dict[str, int]]]:
+    """Daily counts per (metric, region) and day; raises if a day that should have a file has none."""
+    found: dict[tuple[str, str], dict[date, dict[str, int]]] = {}
+    missing: dict[tuple[str, str], list[date]] = {}
+    for key in monthly_metrics(tenant):
+        for region in regions_of(tenant, key):
+            for day in billed_days(tenant, month):
+                path = daily_dir(data_dir, tenant.tenant_id, day) / daily_file_name(tenant, METRICS[key], region, day)
+                if path.is_file():
+                    found.setdefault((key, region), {})[day] = read_counts(path)
+                else:
+                    missing.setdefault((key, region), []).append(day)
+    if missing:
+        lines = [f"{key} {region}: {', '.join(d.isoformat() for d in days)}" for (key, region), days in missing.items()]
+        raise MissingDailyFilesError(
+            f"{tenant.label} month {month.label}: no daily file for\n  " + "\n  ".join(lines)
+            + "\nrun bds_daily for those days first (e.g. airflow backfill create --dag-id bds_daily ...)"
+        )
+    return found
+
+
+def rollup(
+    tenant: Tenant, month: Month, daily: dict[tuple[str, str], dict[date, dict[str, int]]], agents: pd.DataFrame
+) -> list[dict]:
+    """Monthly counts per (metric, region), reconciled with the daily values.
+
+    ``agents`` holds the staged per-day agent sets: columns day, metric, region, agent.
+    """
+    results = []
+    for (key, region), days in daily.items():
+        counts = {}
+        for count in METRICS[key].counts:
+            values = [c[count.name] for c in days.values()]
+            if count.monthly == "max":
+                counts[count.name] = max(values)
+            elif count.monthly == "sum":
+                counts[count.name] = sum(values)
+            else:
+                mine = agents[(agents["metric"] == key) & (agents["region"] == region)]
+                for day, daily_counts in days.items():
+                    staged = int((mine["day"] == day.isoformat()).sum())
+                    if staged != daily_counts[count.name]:
+                        raise ReconciliationError(
+                            f"{tenant.label} {key} {region} {day}: the daily file says {count.name} "
+                            f"{daily_counts[count.name]} but {staged} agents are staged for that day; rerun bds_daily for it"
+                        )
+                counts[count.name] = int(mine["agent"].nunique())
+                if not max(values) <= counts[count.name] <= sum(values):
+                    raise ReconciliationError(
+                        f"{tenant.label} month {month.label} {key} {region}: {count.name} {counts[count.name]} is "
+                        f"outside [{max(values)}, {sum(values)}] (largest daily value, sum of daily values)"
+                    )
+        results.append({"metric": key, "region": region, "counts": counts})
+    return results
