@@ -24,34 +24,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pendulum
-from airflow.sdk import (
-    DAG,
-    CronDataIntervalTimetable,
-    Param,
-    PokeReturnValue,
-    TaskGroup,
-    get_current_context,
-    task,
-    task_group,
-)
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from bds.assets import MONTH_END
-
-# Mapped task instances are labelled with their tenant in the UI (see _label).
-TENANT_LABEL = "{{ tenant_label }}"
-
-
-def _label(work: dict) -> None:
-    tenant = work["tenant"]
-    get_current_context()["tenant_label"] = f"{tenant['name']} ({tenant['tenant_id']})"
-
+from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant
 
 with DAG(
     dag_id="bds_daily",
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=4,
     params={
@@ -63,13 +45,7 @@ with DAG(
             description="Bill this day (YYYY-MM-DD) instead of the run's data interval.",
         )
     },
-    default_args={
-        "owner": "billing",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=DEFAULT_ARGS,
     tags=["billing", "bds", "daily"],
 ) as dag:
 
@@ -95,7 +71,7 @@ with DAG(
     def wait_for_day_end(work: dict) -> PokeReturnValue:
         from bds.pipeline import label, ready_at
 
-        _label(work)
+        label_tenant(work)
         due = ready_at(work)
         done = pendulum.now("UTC") >= due
         print(f"{label(work)}: billable from {due.isoformat()}; {'ready' if done else 'waiting'}")
@@ -105,21 +81,21 @@ with DAG(
     def extract(work: dict, source: str) -> dict:
         from bds.pipeline import extract_source
 
-        _label(work)
+        label_tenant(work)
         return extract_source(work, source)
 
     @task(map_index_template=TENANT_LABEL)
     def aggregate(work: dict) -> dict:
         from bds.pipeline import aggregate as aggregate_day
 
-        _label(work)
+        label_tenant(work)
         return aggregate_day(work)
 
     @task(map_index_template=TENANT_LABEL)
     def render(work: dict) -> dict:
         from bds.pipeline import render as render_day
 
-        _label(work)
+        label_tenant(work)
         return render_day(work)
 
     @task_group

@@ -23,13 +23,10 @@ else the month of the run's data interval start. Rebuild months with
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
-from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, get_current_context, task
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from bds.assets import MONTH_END
+from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant
 
 with DAG(
     dag_id="bds_monthly",
@@ -38,7 +35,7 @@ with DAG(
         timetable=CronDataIntervalTimetable("0 6 3 * *", timezone="UTC"),
         assets=MONTH_END,
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     params={
@@ -50,13 +47,7 @@ with DAG(
             description="Roll up this month (YYYY-MM) instead of the one the run was started for.",
         )
     },
-    default_args={
-        "owner": "billing",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-    },
+    default_args=DEFAULT_ARGS,
     tags=["billing", "bds", "monthly"],
 ) as dag:
 
@@ -83,12 +74,11 @@ with DAG(
         ti.xcom_push(key="notes", value=notes)
         return work
 
-    @task(map_index_template="{{ tenant_label }}")
+    @task(map_index_template=TENANT_LABEL)
     def roll_up(work: dict) -> dict:
         from bds.pipeline import render_month
 
-        tenant = work["tenant"]
-        get_current_context()["tenant_label"] = f"{tenant['name']} ({tenant['tenant_id']})"
+        label_tenant(work)
         return render_month(work)
 
     @task(trigger_rule="all_done", retries=0)

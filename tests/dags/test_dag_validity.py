@@ -70,14 +70,14 @@ def test_bds_monthly_structure(dagbag):
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parse_imports_no_billing_code(path):
-    """Parsing a DAG file imports no bds module but the asset names: it stays cheap and needs no configuration."""
+    """Parsing a DAG file imports only bds.dag_common (Airflow SDK only): it stays cheap and needs no configuration."""
     code = (
         "import runpy, sys; "
         f"runpy.run_path({str(path)!r}); "
         "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out[-1] in ("[]", "['bds', 'bds.assets']"), f"{path.name} imports {out[-1]} at parse time"
+    assert out[-1] == "['bds', 'bds.dag_common']", f"{path.name} imports {out[-1]} at parse time"
 
 
 def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):
