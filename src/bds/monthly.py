@@ -104,7 +104,10 @@ def read_daily(tenant: Tenant, month: Month, data_dir: Path) -> dict[tuple[str, 
             for day in billed_days(tenant, month):
                 path = daily_dir(data_dir, tenant.tenant_id, day) / daily_file_name(tenant, METRICS[key], region, day)
                 if path.is_file():
-                    found.setdefault((key, region), {})[day] = read_counts(path)
+                    try:
+                        found.setdefault((key, region), {})[day] = read_counts(path)
+                    except (ValueError, KeyError, IndexError) as exc:
+                        raise ReconciliationError(f"{tenant.label} month {month.label}: cannot read {path}: {exc}") from None
                 else:
                     missing.setdefault((key, region), []).append(day)
     if missing:

@@ -1,6 +1,7 @@
-"""The daily billing run, step by step; the DAG wires these functions into tasks.
+"""The billing runs, step by step; the DAG files wire these functions into tasks.
 
-plan -> (per tenant) wait for the day to end -> extract each source -> aggregate -> render.
+bds_daily: plan -> (per tenant) wait for the day to end -> extract each source -> aggregate
+-> render -> summary. bds_monthly: plan -> (per tenant) render_month -> summary.
 Steps hand each other a small JSON work item through XCom; rows go through the
 staging location.
 """

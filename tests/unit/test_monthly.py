@@ -142,3 +142,13 @@ def test_plan_month_skips_tenants_not_yet_in_production(raw_config):
         "tenant 'Northwind Care' (101) 2026-02: billing 8 metric(s)",
         "tenant 'late' (7) 2026-02: 2026-02-28 is before the production date 2026-03-01; skipped",
     ]
+
+
+def test_unreadable_daily_file_is_named(tmp_path, raw_config):
+    tenant = make_tenant(raw_config)
+    month = Month.parse("2026-02")
+    build_store(tmp_path, tenant, month)
+    broken = daily_dir(tmp_path, 101, date(2026, 2, 3)) / daily_file_name(tenant, METRICS["seats_chat"], "US", date(2026, 2, 3))
+    broken.write_text(broken.read_text().splitlines()[0] + "\n" + broken.read_text().splitlines()[1] + "\n")
+    with pytest.raises(ReconciliationError, match=r"month 2026-02: cannot read .*CNT_US_PES_seats_chat_GARN-0001_101_20260203.csv"):
+        read_daily(tenant, month, tmp_path)
