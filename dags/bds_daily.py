@@ -25,9 +25,9 @@ from datetime import date, timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
-from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant
+from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant, report_run, run_plan
 
 with DAG(
     dag_id="bds_daily",
@@ -51,21 +51,9 @@ with DAG(
 
     @task(retries=0)
     def plan(params=None, dag_run=None, ti=None) -> list[dict]:
-        from bds.calendar import billing_day
-        from bds.config import BillingConfigError, load_billing_config
-        from bds.pipeline import plan_day
+        from bds.pipeline import plan_daily_run
 
-        try:
-            config = load_billing_config()
-            day = billing_day(params.get("date"), dag_run.data_interval_start, dag_run.run_after)
-        except (BillingConfigError, ValueError) as exc:
-            raise AirflowFailException(str(exc)) from None
-        work, notes = plan_day(config, day)
-        for note in notes:
-            print(note)
-        ti.xcom_push(key="notes", value=notes)
-        ti.xcom_push(key="day", value=day.isoformat())
-        return work
+        return run_plan(ti, lambda: plan_daily_run(params.get("date"), dag_run.data_interval_start, dag_run.run_after))
 
     @task.sensor(mode="reschedule", poke_interval=600, timeout=36 * 3600, map_index_template=TENANT_LABEL)
     def wait_for_day_end(work: dict) -> PokeReturnValue:
@@ -111,14 +99,12 @@ with DAG(
     @task(trigger_rule="all_done", retries=0)
     def summary(rendered, ti=None):
         """Report what the run did; fail the run if any tenant (or the plan) failed."""
-        from bds.pipeline import finish_run
-
-        print(finish_run(ti.xcom_pull(task_ids="plan"), ti.xcom_pull(task_ids="plan", key="notes") or [], rendered))
+        report_run(ti, rendered)
 
     @task(outlets=[MONTH_END], retries=0)
     def announce_month_end(ti=None, outlet_events=None):
         """On the last day of a month, tell bds_monthly the month's daily files are complete."""
-        day = date.fromisoformat(ti.xcom_pull(task_ids="plan", key="day"))
+        day = date.fromisoformat(ti.xcom_pull(task_ids="plan", key="period"))
         if (day + timedelta(days=1)).day != 1:
             raise AirflowSkipException(f"{day} is not the last day of its month")
         outlet_events[MONTH_END].extra = {"month": f"{day:%Y-%m}"}

@@ -24,9 +24,8 @@ else the month of the run's data interval start. Rebuild months with
 from __future__ import annotations
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, task
-from airflow.sdk.exceptions import AirflowFailException
 
-from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant
+from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant, report_run, run_plan
 
 with DAG(
     dag_id="bds_monthly",
@@ -53,26 +52,18 @@ with DAG(
 
     @task(retries=0)
     def plan(params=None, dag_run=None, ti=None, triggering_asset_events=None) -> list[dict]:
-        from bds.config import BillingConfigError, load_billing_config
-        from bds.monthly import billing_month
-        from bds.pipeline import plan_month
+        from bds.pipeline import plan_monthly_run
 
-        announced = [
-            (event.extra or {}).get("month")
+        announced = [  # months bds_daily announced with its month-end asset
+            month
             for events in (triggering_asset_events or {}).values()
             for event in events
-            if (event.extra or {}).get("month")
+            if (month := (event.extra or {}).get("month"))
         ]
-        try:
-            config = load_billing_config()
-            month = billing_month(params.get("month"), announced, dag_run.data_interval_start, dag_run.run_after)
-        except (BillingConfigError, ValueError) as exc:
-            raise AirflowFailException(str(exc)) from None
-        work, notes = plan_month(config, month)
-        for note in notes:
-            print(note)
-        ti.xcom_push(key="notes", value=notes)
-        return work
+        return run_plan(
+            ti,
+            lambda: plan_monthly_run(params.get("month"), announced, dag_run.data_interval_start, dag_run.run_after),
+        )
 
     @task(map_index_template=TENANT_LABEL)
     def roll_up(work: dict) -> dict:
@@ -84,8 +75,6 @@ with DAG(
     @task(trigger_rule="all_done", retries=0)
     def summary(rendered, ti=None):
         """Report what the run did; fail the run if any tenant (or the plan) failed."""
-        from bds.pipeline import finish_run
-
-        print(finish_run(ti.xcom_pull(task_ids="plan"), ti.xcom_pull(task_ids="plan", key="notes") or [], rendered))
+        report_run(ti, rendered)
 
     summary(roll_up.expand(work=plan()))

@@ -15,12 +15,12 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 
 from bds import staging
-from bds.calendar import DayWindow, day_window
+from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
-from bds.config import Billable, BillingConfig, Tenant
+from bds.config import Billable, BillingConfig, Tenant, load_billing_config
 from bds.files import billing_rows, daily_dir, daily_file_name, monthly_dir, monthly_file_name, render_csv, write_atomic
 from bds.metrics import compute_metric
-from bds.monthly import Month, billed_days, monthly_metrics, read_daily, rollup
+from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
 from bds.sources import extract_dataset, query_parameters, source_engine
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,20 @@ def plan_day(config: BillingConfig, day: date) -> tuple[list[dict], list[str]]:
 def plan_month(config: BillingConfig, month: Month) -> tuple[list[dict], list[str]]:
     """Work items for the tenants whose ``month`` gets monthly files (metrics with a monthly characteristic)."""
     return _plan(config, month.label, month.last, monthly_metrics, {"month": month.label})
+
+
+def plan_daily_run(requested: str | None, interval_start, run_after) -> tuple[str, list[dict], list[str]]:
+    """The day a bds_daily run bills, its work items and notes (configuration from $BDS_CONFIG)."""
+    config = load_billing_config()
+    day = billing_day(requested, interval_start, run_after)
+    return (day.isoformat(), *plan_day(config, day))
+
+
+def plan_monthly_run(requested: str | None, announced: list[str], interval_start, run_after) -> tuple[str, list[dict], list[str]]:
+    """The month a bds_monthly run bills, its work items and notes (configuration from $BDS_CONFIG)."""
+    config = load_billing_config()
+    month = billing_month(requested, announced, interval_start, run_after)
+    return (month.label, *plan_month(config, month))
 
 
 def unpack(work: dict) -> tuple[Tenant, date, DayWindow]:
