@@ -169,22 +169,29 @@ def aggregate(work: dict) -> dict:
     return {"results": len(results)}
 
 
+def store_files(tenant: Tenant, period: str, folder, files: dict[str, bytes]) -> dict:
+    """Write rendered billing files atomically; what was created, changed or left unchanged."""
+    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": []}
+    for name, data in files.items():
+        outcome[write_atomic(folder / name, data)].append(name)
+    log.info(
+        "%s %s: %d file(s) in %s: %d created, %d changed, %d unchanged",
+        tenant.label, period, len(files), folder, *(len(outcome[k]) for k in ("created", "changed", "unchanged")),
+    )  # fmt: skip
+    return {"tenant": tenant.label, "day": period, "folder": str(folder), **outcome}
+
+
 def render(work: dict, data_dir=None) -> dict:
     """Write the tenant-day's billing files into the local store."""
     tenant, day, _ = unpack(work)
     results = staging.read_json(staging.tenant_day(day, tenant.tenant_id) / "daily" / "results.json")["results"]
-    folder = daily_dir(data_dir or staging.data_dir(), tenant.tenant_id, day)
-    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": []}
-    for r in results:
-        metric = METRICS[r["metric"]]
-        name = daily_file_name(tenant, metric, r["region"], day)
-        data = render_csv(billing_rows(tenant, metric, r["region"], day.isoformat(), r["counts"]))
-        outcome[write_atomic(folder / name, data)].append(name)
-    log.info(
-        "%s day %s: %d file(s) in %s: %d created, %d changed, %d unchanged",
-        tenant.label, day, len(results), folder, *(len(outcome[k]) for k in ("created", "changed", "unchanged")),
-    )  # fmt: skip
-    return {"tenant": tenant.label, "day": day.isoformat(), "folder": str(folder), **outcome}
+    files = {
+        daily_file_name(tenant, METRICS[r["metric"]], r["region"], day): render_csv(
+            billing_rows(tenant, METRICS[r["metric"]], r["region"], day.isoformat(), r["counts"])
+        )
+        for r in results
+    }
+    return store_files(tenant, day.isoformat(), daily_dir(data_dir or staging.data_dir(), tenant.tenant_id, day), files)
 
 
 def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:
@@ -211,13 +218,9 @@ def render_month(work: dict, data_dir=None) -> dict:
         )
         for r in results
     }  # every file is rendered and reconciled before the first is written
-    folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
-    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": []}
-    for name, data in files.items():
-        outcome[write_atomic(folder / name, data)].append(name)
     for r in results:
         log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
-    return {"tenant": tenant.label, "day": month.label, "folder": str(folder), **outcome}
+    return store_files(tenant, month.label, monthly_dir(data_dir, tenant.tenant_id, month.first), files)
 
 
 def unfinished(work: list[dict], rendered: list[dict]) -> list[str]:
