@@ -1,4 +1,5 @@
 # Quick start: `make demo` (embedded demo through Airflow) and `make test` (the whole suite).
+# `make demo TRANSMIT=1` also transmits to a local S3 server (moto) the demo starts.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,6 +8,7 @@ DEMO := $(CURDIR)/var/demo
 DEMO_FROM := 2026-03-25
 DEMO_TO := 2026-03-31
 DEMO_MONTH := 2026-03
+DEMO_CONFIG := $(CURDIR)/include/config/demo.yaml
 
 # The embedded demo: SQLite sources, a local data directory and an Airflow home under var/.
 demo-env = \
@@ -19,8 +21,10 @@ demo-env = \
 	AIRFLOW_CONN_BDS_GIM='{"conn_type": "sqlite", "host": "$(DEMO)/sources/gim.db"}' \
 	AIRFLOW_CONN_BDS_GVP='{"conn_type": "sqlite", "host": "$(DEMO)/sources/gvp.db"}' \
 	AIRFLOW_CONN_BDS_CME='{"conn_type": "sqlite", "host": "$(DEMO)/sources/cme.db"}' \
-	BDS_CONFIG="$(CURDIR)/include/config/demo.yaml" \
-	BDS_DATA_DIR="$(DEMO)/data"
+	AIRFLOW_CONN_BDS_OUTBOX='{"conn_type": "fs", "extra": {"path": "$(DEMO)/data/outbox"}}' \
+	BDS_CONFIG="$(DEMO_CONFIG)" \
+	BDS_DATA_DIR="$(DEMO)/data" \
+	DEMO="$(DEMO)" DEMO_FROM=$(DEMO_FROM) DEMO_TO=$(DEMO_TO) DEMO_MONTH=$(DEMO_MONTH)
 
 .PHONY: demo test airflow venv clean
 
@@ -36,23 +40,8 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 
 demo: venv
 	@rm -rf "$(DEMO)" && mkdir -p "$(DEMO)"
-	@echo "Seeding the demo sources (SQLite) in $(DEMO)/sources"
-	@$(demo-env) $(BIN)/python -m bds.demo --sqlite-dir "$(DEMO)/sources" --config include/config/demo.yaml \
-		--from $(DEMO_FROM) --to $(DEMO_TO) > "$(DEMO)/seed.log"
-	@echo "Preparing Airflow's metadata database in $(DEMO)/airflow"
-	@$(demo-env) $(BIN)/airflow db migrate > "$(DEMO)/airflow-migrate.log" 2>&1
-	@set -e; day=$(DEMO_FROM); while [[ "$$day" < "$$(date -d "$(DEMO_TO) + 1 day" +%F)" ]]; do \
-		$(demo-env) $(BIN)/airflow dags test bds_daily "$$day" -c "{\"date\": \"$$day\"}" > "$(DEMO)/run-$$day.log" 2>&1 \
-			|| { tail -n 40 "$(DEMO)/run-$$day.log"; exit 1; }; \
-		grep -q "state=success" "$(DEMO)/run-$$day.log" || { grep -E "ERROR|error|Error" "$(DEMO)/run-$$day.log" | tail -n 20; exit 1; }; \
-		echo "bds_daily billed $$day through Airflow (log: $(DEMO)/run-$$day.log)"; \
-		day=$$(date -d "$$day + 1 day" +%F); \
-	done
-	@$(demo-env) $(BIN)/airflow dags test bds_monthly -c '{"month": "$(DEMO_MONTH)"}' > "$(DEMO)/run-$(DEMO_MONTH).log" 2>&1 \
-		|| { tail -n 40 "$(DEMO)/run-$(DEMO_MONTH).log"; exit 1; }
-	@grep -q "state=success" "$(DEMO)/run-$(DEMO_MONTH).log" || { grep -E "ERROR|error|Error" "$(DEMO)/run-$(DEMO_MONTH).log" | tail -n 20; exit 1; }
-	@echo "bds_monthly rolled up $(DEMO_MONTH) through Airflow (log: $(DEMO)/run-$(DEMO_MONTH).log)"
-	@$(demo-env) $(BIN)/python -m bds.report
+	@$(demo-env) $(if $(filter 1 yes true,$(TRANSMIT)),$(BIN)/python -m bds.demo_s3 --config "$(DEMO_CONFIG)" --dir "$(DEMO)/s3" --) \
+		include/demo/demo.sh
 
 airflow: venv
 	@test -f "$(DEMO)/sources/gim.db" || $(MAKE) demo

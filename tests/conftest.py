@@ -6,6 +6,7 @@ here, before any test module imports it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,3 +71,54 @@ def source_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'source.db'}"
     return request.getfixturevalue("pg_url")
+
+
+# --- S3: moto's server mode on loopback, reached over HTTP through the bds_s3 connection ---
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 API (moto's server) on 127.0.0.1, for the whole session."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def aws_connection(endpoint: str, key: str = "bds-test-key", secret: str = "bds-test-secret", **extra) -> str:
+    """The JSON form of an Airflow ``aws`` connection to an S3-compatible endpoint."""
+    return json.dumps({
+        "conn_type": "aws", "login": key, "password": secret,
+        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1", **extra},
+    })  # fmt: skip
+
+
+def s3_client(endpoint: str):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="bds-test-key", aws_secret_access_key="bds-test-secret")  # fmt: skip
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch):
+    """A new bucket for one test; the ``bds_s3`` connection points at its server."""
+    name = f"bds-test-{uuid.uuid4().hex[:12]}"
+    s3_client(s3_endpoint).create_bucket(Bucket=name)
+    monkeypatch.setenv("AIRFLOW_CONN_BDS_S3", aws_connection(s3_endpoint))
+    return name
+
+
+@pytest.fixture
+def outbox(tmp_path, monkeypatch):
+    """The outbox folder, named by the ``bds_outbox`` connection as in production."""
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    monkeypatch.setenv("AIRFLOW_CONN_BDS_OUTBOX", json.dumps({"conn_type": "fs", "extra": {"path": str(folder)}}))
+    return folder

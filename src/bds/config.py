@@ -169,15 +169,61 @@ class Tenant(_Model):
         return table
 
 
+class Encryption(str, Enum):
+    NONE = "none"
+    SSE_S3 = "AES256"
+    SSE_KMS = "aws:kms"
+
+
 class BillingServer(_Model):
-    """Where billing files are transmitted (Skills Management: Global Settings)."""
+    """Where billing files are transmitted (Skills Management: Global Settings).
+
+    Each tenant has its own folder under ``key_prefix``; below it the same folders as in
+    the local archive. Credentials and the endpoint come from the Airflow connection.
+    """
 
     kind: str = Field("s3", pattern=r"^s3$")
     transmit: bool = False
-    aws_conn_id: str = "bds_s3"
-    bucket: str = ""
+    aws_conn_id: str = Field("bds_s3", min_length=1)
+    bucket: str = Field("", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     key_prefix: str = ""
     region_name: str = ""
+    server_side_encryption: Encryption = Encryption.SSE_S3
+    kms_key_id: str = ""
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if any(part in ("", ".", "..") for part in value.split("/")) and value:
+            raise ValueError(f"'{value}' has an empty, '.' or '..' segment")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> BillingServer:
+        if self.transmit and not self.bucket:
+            raise ValueError("transmit is on but no bucket is set")
+        if self.server_side_encryption is Encryption.SSE_KMS and not self.kms_key_id:
+            raise ValueError("server_side_encryption aws:kms needs kms_key_id (a key id, alias or ARN)")
+        if self.kms_key_id and self.server_side_encryption is not Encryption.SSE_KMS:
+            raise ValueError("kms_key_id is set but server_side_encryption is not aws:kms")
+        return self
+
+    def key(self, relative_path) -> str:
+        """The object key of a file at ``relative_path`` below the archive."""
+        return f"{self.key_prefix}/{relative_path}" if self.key_prefix else str(relative_path)
+
+    def uri(self, relative_path) -> str:
+        return f"s3://{self.bucket}/{self.key(relative_path)}"
+
+    def upload_arguments(self) -> dict[str, str]:
+        """The encryption arguments of every upload (boto3 ExtraArgs)."""
+        if self.server_side_encryption is Encryption.NONE:
+            return {}
+        args = {"ServerSideEncryption": self.server_side_encryption.value}
+        if self.kms_key_id:
+            args["SSEKMSKeyId"] = self.kms_key_id
+        return args
 
 
 class BillingConfig(_Model):

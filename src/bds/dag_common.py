@@ -31,23 +31,34 @@ def label_tenant(work: dict) -> None:
 
 
 def run_plan(ti, planner) -> list[dict]:
-    """Body of a ``plan`` task: ``planner()`` returns (period, work items, notes). A bad
-    configuration or date fails the task at once; the notes go to the log and to XCom."""
+    """Body of a ``plan`` task: ``planner()`` returns (period, work items, notes[, rejected]).
+    A bad configuration or date fails the task at once; the notes go to the log and to XCom;
+    what the plan set aside (``rejected``) fails the run in ``summary``, after the rest is done."""
     from bds.config import BillingConfigError
+    from bds.transmission import TransmissionRefused
 
     try:
-        period, work, notes = planner()
-    except (BillingConfigError, ValueError) as exc:
+        period, work, notes, *rejected = planner()
+    except (BillingConfigError, TransmissionRefused, ValueError) as exc:
         raise AirflowFailException(str(exc)) from None
-    for note in notes:
-        print(note)
+    rejected = rejected[0] if rejected else []
+    for line in [*notes, *rejected]:
+        print(line)
+    if rejected and not work:
+        raise AirflowFailException("\n".join(rejected))
     ti.xcom_push(key="notes", value=notes)
+    ti.xcom_push(key="rejected", value=rejected)
     ti.xcom_push(key="period", value=period)
     return work
 
 
-def report_run(ti, rendered) -> None:
-    """Body of a ``summary`` task: log what the run did, and fail it if the plan or a tenant failed."""
+def report_run(ti, results) -> None:
+    """Body of a ``summary`` task: log what the run did, and fail it if the plan or a tenant
+    failed, or the plan set something aside (XCom ``rejected`` of the plan task)."""
     from bds.pipeline import finish_run
 
-    print(finish_run(ti.xcom_pull(task_ids="plan"), ti.xcom_pull(task_ids="plan", key="notes") or [], rendered))
+    plan = {"task_ids": "plan"}
+    text = finish_run(
+        ti.xcom_pull(**plan), ti.xcom_pull(**plan, key="notes") or [], results, ti.xcom_pull(**plan, key="rejected") or []
+    )
+    print(text)

@@ -1,23 +1,33 @@
-"""Billing files: names, rows, CSV rendering and atomic writes into the local store.
+"""Billing files: names, rows, CSV rendering and atomic writes into the local archive.
 
-Layout of the local store (under the data directory)::
+Layout of the local archive (under the data directory), the system of record::
 
-    files/<tenant_id>/daily/<YYYY>/<MM>/CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMMDD>.csv
-    files/<tenant_id>/monthly/<YYYY>/CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMM>.csv
+    archive/<tenant_id>/daily/<YYYY>/<MM>/CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMMDD>.csv
+    archive/<tenant_id>/daily/<YYYY>/<MM>/MANIFEST_<tenant_id>_<YYYYMMDD>.json
+    archive/<tenant_id>/monthly/<YYYY>/CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMM>.csv
+    archive/<tenant_id>/monthly/<YYYY>/MANIFEST_<tenant_id>_<YYYYMM>.json
 
-A file is written to a temporary name in the same folder, flushed to disk and renamed
-over the final name, so a reader never sees half a file; an unchanged file is left alone.
+The folder of a file below ``archive/`` follows from its name alone (``relative_path``), so
+the outbox and the bucket use the same relative paths, and a file dropped into the outbox
+by hand finds its place. A file is written to a temporary name in the same folder, flushed
+to disk and renamed over the final name, so a reader never sees half a file; an unchanged
+file is left alone.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
+import hashlib
 import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bds.catalogue import METRICS, Metric
 from bds.config import Tenant
@@ -28,6 +38,7 @@ COLUMNS = (
     "ServiceClass", "ActivityType", "Status", "MessageSize",
 )  # fmt: skip
 
+ARCHIVE = "archive"
 GLOBAL_REGION = "GLOBAL"
 BLANK_GARN = "NOGARN"
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -51,7 +62,7 @@ def daily_file_name(tenant: Tenant, metric: Metric, region: str, day: date) -> s
 
 
 def daily_dir(data_dir: Path, tenant_id: int, day: date) -> Path:
-    return Path(data_dir) / "files" / str(tenant_id) / "daily" / f"{day:%Y}" / f"{day:%m}"
+    return Path(data_dir) / ARCHIVE / _period_dir(tenant_id, day.strftime("%Y%m%d"))
 
 
 def monthly_file_name(tenant: Tenant, metric: Metric, region: str, first_day: date) -> str:
@@ -59,7 +70,75 @@ def monthly_file_name(tenant: Tenant, metric: Metric, region: str, first_day: da
 
 
 def monthly_dir(data_dir: Path, tenant_id: int, first_day: date) -> Path:
-    return Path(data_dir) / "files" / str(tenant_id) / "monthly" / f"{first_day:%Y}"
+    return Path(data_dir) / ARCHIVE / _period_dir(tenant_id, first_day.strftime("%Y%m"))
+
+
+def manifest_name(tenant_id: int, period: str) -> str:
+    """``period`` is YYYYMMDD for a day, YYYYMM for a month."""
+    return f"MANIFEST_{tenant_id}_{period}.json"
+
+
+def _period_dir(tenant_id: int, period: str) -> PurePosixPath:
+    if len(period) == 8:
+        return PurePosixPath(str(tenant_id), "daily", period[:4], period[4:6])
+    return PurePosixPath(str(tenant_id), "monthly", period[:4])
+
+
+_BILLING_NAME = re.compile(r"^CNT_(?P<region>[A-Za-z0-9.-]+)_PES_(?P<metric>[a-z0-9_]+)_(?P<garn>[A-Za-z0-9.-]+)_(?P<tenant>[1-9][0-9]*)_(?P<period>[0-9]{6}(?:[0-9]{2})?)\.csv$")
+_MANIFEST_NAME = re.compile(r"^MANIFEST_(?P<tenant>[1-9][0-9]*)_(?P<period>[0-9]{6}(?:[0-9]{2})?)\.json$")
+
+
+@dataclass(frozen=True)
+class NamedFile:
+    """What a billing file's or manifest's name says about it."""
+
+    name: str
+    kind: str  # "billing" or "manifest"
+    tenant_id: int
+    period: str  # YYYYMMDD (a day) or YYYYMM (a month)
+    metric: str = ""
+
+    @property
+    def folder(self) -> PurePosixPath:
+        """Its folder below the archive, the outbox and the bucket prefix."""
+        return _period_dir(self.tenant_id, self.period)
+
+    @property
+    def relative_path(self) -> PurePosixPath:
+        return self.folder / self.name
+
+    @property
+    def manifest(self) -> str:
+        return manifest_name(self.tenant_id, self.period)
+
+    @property
+    def period_label(self) -> str:
+        return period_label(self.period)
+
+
+def period_label(period: str) -> str:
+    """YYYYMMDD -> YYYY-MM-DD, YYYYMM -> YYYY-MM (the UsageDate of the period's rows)."""
+    return f"{period[:4]}-{period[4:6]}-{period[6:]}" if len(period) == 8 else f"{period[:4]}-{period[4:6]}"
+
+
+def parse_name(name: str) -> NamedFile:
+    """Read a billing file's or manifest's name; ValueError says what is wrong with it."""
+    if match := _MANIFEST_NAME.match(name):
+        named = NamedFile(name, "manifest", int(match["tenant"]), match["period"])
+    elif match := _BILLING_NAME.match(name):
+        if match["metric"] not in METRICS:
+            raise ValueError(f"{name}: unknown metric '{match['metric']}'")
+        named = NamedFile(name, "billing", int(match["tenant"]), match["period"], match["metric"])
+    else:
+        raise ValueError(
+            f"{name}: not a billing file name (CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMMDD|YYYYMM>.csv) "
+            f"nor a manifest name (MANIFEST_<tenant_id>_<YYYYMMDD|YYYYMM>.json)"
+        )
+    try:
+        date(int(named.period[:4]), int(named.period[4:6]), int(named.period[6:] or 1))
+    except ValueError:
+        raise ValueError(f"{name}: '{named.period}' is not a date") from None
+    return named
 
 
 def read_counts(path: Path) -> dict[str, int]:
@@ -68,6 +147,37 @@ def read_counts(path: Path) -> dict[str, int]:
         records = list(csv.DictReader(handle))
     metric = METRICS[records[0]["Metric"]]
     return {count.name: int(r["MessageSize"]) for count, r in zip(metric.counts, records, strict=True)}
+
+
+def check_billing_file(named: NamedFile, data: bytes) -> int:
+    """Check that a billing file's content matches its name (as a file dropped into the
+    outbox by hand must); returns its number of data rows. ValueError says what is wrong."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{named.name}: not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header != list(COLUMNS):
+        raise ValueError(f"{named.name}: the first line is not the billing file header ({','.join(COLUMNS)})")
+    rows = 0
+    for number, row in enumerate(reader, start=2):
+        record = dict(zip(COLUMNS, row))
+        if len(row) != len(COLUMNS):
+            raise ValueError(f"{named.name} line {number}: {len(row)} fields, expected {len(COLUMNS)}")
+        expected = {"UsageDate": named.period_label, "TenantID": str(named.tenant_id), "Metric": named.metric}
+        wrong = [f"{k} '{record[k]}' (the name says '{v}')" for k, v in expected.items() if record[k] != v]
+        if wrong:
+            raise ValueError(f"{named.name} line {number}: " + ", ".join(wrong))
+        if not record["MessageSize"].isdigit():
+            raise ValueError(f"{named.name} line {number}: MessageSize '{record['MessageSize']}' is not a count")
+        rows += 1
+    return rows
+
+
+def count_rows(data: bytes) -> int:
+    """Data rows of a rendered CSV (fields may hold quoted line breaks, so not a line count)."""
+    return sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8"), newline=""))) - 1
 
 
 def neutralise(value: str) -> str:
@@ -142,3 +252,32 @@ def write_atomic(path: Path, data: bytes) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return status
+
+
+def replace_keeping_previous(archive: Path, named: NamedFile, data: bytes) -> str:
+    """Write ``data`` as the archived file ``named``; a different earlier version is kept
+    first under ``<tenant_id>/versions/`` (named by its SHA-256), never overwritten.
+    Returns 'created', 'changed' or 'unchanged'."""
+    path = Path(archive) / named.relative_path
+    if path.exists():
+        previous = path.read_bytes()
+        if previous == data:
+            return "unchanged"
+        digest = hashlib.sha256(previous).hexdigest()[:16]
+        folder = Path(archive) / str(named.tenant_id) / "versions" / named.folder.relative_to(str(named.tenant_id))
+        write_atomic(folder / f"{path.stem}.{digest}{path.suffix}", previous)
+    return write_atomic(path, data)
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[Path]:
+    """Hold an exclusive lock on a period folder of the archive: the steps that write its
+    files, its manifest or its outbox copies never interleave (flock; not re-entrant)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield folder
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -11,17 +11,21 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pandas as pd
 
-from bds import staging
+from bds import manifest, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, Tenant, load_billing_config
-from bds.files import billing_rows, daily_dir, daily_file_name, monthly_dir, monthly_file_name, render_csv, write_atomic
+from bds.files import (
+    billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name, render_csv, write_atomic,
+)  # fmt: skip
 from bds.metrics import compute_metric
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
 from bds.sources import extract_dataset, query_parameters, source_engine
+from bds.transmission import outbox_dir, queue
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +56,14 @@ def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: 
     if not config.billing_process_enabled:
         return [], [f"{period}: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
     work, notes = [], []
+    item = item | {"transmit": config.billing_server.transmit}
     for tenant in config.tenants:
         reason = _skip_reason(tenant, last_day, metrics_of(tenant))
         if reason:
             notes.append(f"{tenant.label} {period}: {reason}")
             continue
         notes.append(f"{tenant.label} {period}: billing {len(metrics_of(tenant))} metric(s)")
-        work.append(item | {"tenant": tenant.model_dump(mode="json")})
+        work.append(item | {"tenant": tenant.model_dump(mode="json"), "label": f"{tenant.label} {period}"})
     return work, notes
 
 
@@ -169,16 +174,29 @@ def aggregate(work: dict) -> dict:
     return {"results": len(results)}
 
 
-def store_files(tenant: Tenant, period: str, folder, files: dict[str, bytes]) -> dict:
-    """Write rendered billing files atomically; what was created, changed or left unchanged."""
-    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": []}
-    for name, data in files.items():
-        outcome[write_atomic(folder / name, data)].append(name)
-    log.info(
-        "%s %s: %d file(s) in %s: %d created, %d changed, %d unchanged",
-        tenant.label, period, len(files), folder, *(len(outcome[k]) for k in ("created", "changed", "unchanged")),
-    )  # fmt: skip
-    return {"tenant": tenant.label, "day": period, "folder": str(folder), **outcome}
+def store_files(tenant: Tenant, period: str, folder: Path, files: dict[str, bytes], transmit: bool) -> dict:
+    """Write rendered billing files atomically into the archive, then their manifest (last).
+    With transmission on, every file not yet sent, and the manifest, go into the outbox."""
+    outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
+    label = f"{tenant.label} {period}"
+    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": []}
+    with folder_lock(folder):
+        for name, data in files.items():
+            outcome[write_atomic(folder / name, data)].append(name)
+        manifest_status, manifest_path = manifest.record_rendered(folder, files)
+        if outbox is not None:
+            waiting = set(manifest.unsent(manifest.read(manifest_path)))
+            for name in sorted(waiting & set(files)):
+                queue(outbox, parse_name(name), files[name])
+                outcome["queued"].append(name)
+            if outcome["queued"] or manifest_status != "unchanged":
+                queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
+    counts = ", ".join(f"{len(outcome[k])} {k}" for k in ("created", "changed", "unchanged"))
+    summary = f"{label}: {counts} in {folder}; manifest {manifest_status}"
+    if transmit:
+        summary += f"; {len(outcome['queued'])} file(s) queued for transmission"
+    log.info("%s", summary)
+    return {"label": label, "summary": summary, "folder": str(folder), **outcome}
 
 
 def render(work: dict, data_dir=None) -> dict:
@@ -191,7 +209,8 @@ def render(work: dict, data_dir=None) -> dict:
         )
         for r in results
     }
-    return store_files(tenant, day.isoformat(), daily_dir(data_dir or staging.data_dir(), tenant.tenant_id, day), files)
+    folder = daily_dir(data_dir or staging.data_dir(), tenant.tenant_id, day)
+    return store_files(tenant, day.isoformat(), folder, files, work.get("transmit", False))
 
 
 def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:
@@ -220,31 +239,30 @@ def render_month(work: dict, data_dir=None) -> dict:
     }  # every file is rendered and reconciled before the first is written
     for r in results:
         log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
-    return store_files(tenant, month.label, monthly_dir(data_dir, tenant.tenant_id, month.first), files)
+    folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
+    return store_files(tenant, month.label, folder, files, work.get("transmit", False))
 
 
-def unfinished(work: list[dict], rendered: list[dict]) -> list[str]:
-    """Labels of the planned tenant-days (or months) that wrote no files."""
-    finished = {(r["tenant"], r["day"]) for r in rendered}
-    labels = [(Tenant.model_validate(w["tenant"]).label, w.get("day") or w["month"]) for w in work]
-    return [f"{t} {d}" for t, d in labels if (t, d) not in finished]
+def unfinished(work: list[dict], results: list[dict]) -> list[str]:
+    """Labels of the planned work items (tenant-days, tenant-months, tenants) with no result."""
+    finished = {r["label"] for r in results}
+    return [w["label"] for w in work if w["label"] not in finished]
 
 
-def summarise(notes: list[str], rendered: list[dict]) -> str:
-    lines = list(notes)
-    for r in rendered:
-        counts = ", ".join(f"{len(r[k])} {k}" for k in ("created", "changed", "unchanged"))
-        lines.append(f"{r['tenant']} {r['day']}: {counts} in {r['folder']}")
-    return "\n".join(lines)
+def summarise(notes: list[str], results: list[dict]) -> str:
+    return "\n".join([*notes, *(r["summary"] for r in results)])
 
 
-def finish_run(planned: list[dict] | None, notes: list[str], rendered: list[dict] | None) -> str:
-    """The run's summary; raises when the plan or any planned tenant produced no files."""
-    done = [r for r in rendered or [] if r]
+def finish_run(planned: list[dict] | None, notes: list[str], results: list[dict] | None, rejected: list[str] = ()) -> str:
+    """The run's summary; raises when the plan failed, a planned item produced nothing, or
+    the plan set something aside (``rejected``)."""
+    done = [r for r in results or [] if r]
     text = summarise(notes, done)
     if planned is None:
-        raise RunIncompleteError(f"{text}\nthe plan failed (see the plan task's log); nothing was billed")
+        raise RunIncompleteError(f"{text}\nthe plan failed (see the plan task's log); nothing was done")
     missing = unfinished(planned, done)
-    if missing:
-        raise RunIncompleteError(f"{text}\nno files for {', '.join(missing)}; see their failed tasks")
+    problems = [f"nothing done for {', '.join(missing)}; see their failed tasks"] if missing else []
+    problems += list(rejected)
+    if problems:
+        raise RunIncompleteError("\n".join([text, *problems]))
     return text

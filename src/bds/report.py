@@ -1,20 +1,29 @@
-"""Print what the local store holds: where the billing files are and their counts.
+"""Print what the local archive holds: where the billing files are and their counts.
 
-Usage: ``python -m bds.report [DATA_DIR]`` (default ``$BDS_DATA_DIR``).
+Usage: ``python -m bds.report [DATA_DIR] [--transmission]`` (default ``$BDS_DATA_DIR``);
+``--transmission`` adds the outbox and the objects in the billing server's bucket.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import sys
 from pathlib import Path
 
+from bds.files import ARCHIVE
+
+
+def current_files(data_dir: Path) -> list[Path]:
+    """The archive's current billing files (earlier versions under versions/ left out)."""
+    root = Path(data_dir) / ARCHIVE
+    return sorted([*root.glob("*/daily/**/CNT_*.csv"), *root.glob("*/monthly/**/CNT_*.csv")])
 
 
 def read_store(data_dir: Path) -> list[dict]:
     rows = []
-    for path in sorted((data_dir / "files").rglob("CNT_*.csv")):
+    for path in current_files(data_dir):
         with path.open(newline="", encoding="utf-8") as handle:
             for record in csv.DictReader(handle):
                 rows.append(record | {"_file": path})
@@ -41,15 +50,42 @@ def table(rows: list[dict], last_days: int = 3) -> str:
     return "\n".join([header, "-" * len(header), *body, "", legend])
 
 
+def transmission_lines(limit: int = 8) -> list[str]:
+    """The outbox and the bucket, as the billing configuration and connections name them."""
+    from bds.config import load_billing_config
+    from bds.transmission import Bucket, outbox_dir, outbox_files
+
+    server = load_billing_config().billing_server
+    outbox = outbox_dir()
+    waiting = outbox_files(outbox)
+    lines = [f"outbox {outbox}: {len(waiting)} file(s) waiting"]
+    bucket = Bucket(server)
+    prefix = server.key("") if server.key_prefix else ""
+    objects = []
+    for page in bucket.client.get_paginator("list_objects_v2").paginate(Bucket=server.bucket, Prefix=prefix):
+        objects.extend(page.get("Contents", []))
+    lines.append(f"bucket s3://{server.bucket}/{prefix}: {len(objects)} object(s), e.g.")
+    for obj in objects[:limit]:
+        head = bucket.head(obj["Key"]) or {}
+        sse = head.get("ServerSideEncryption", "no encryption")
+        lines.append(f"  {obj['Size']:>6} B  {sse:<8}  s3://{server.bucket}/{obj['Key']}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    data_dir = Path(argv[0] if argv else os.environ.get("BDS_DATA_DIR", "."))
-    rows = read_store(data_dir)
+    parser = argparse.ArgumentParser(prog="python -m bds.report", description="Show the billing files in the local archive.")
+    parser.add_argument("data_dir", nargs="?", default=os.environ.get("BDS_DATA_DIR", "."), type=Path)
+    parser.add_argument("--transmission", action="store_true", help="also show the outbox and the bucket")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    rows = read_store(args.data_dir)
     files = sorted({r["_file"] for r in rows})
-    print(f"{len(files)} billing file(s) under {(data_dir / 'files').resolve()}")
+    manifests = sorted((args.data_dir / ARCHIVE).glob("*/*/**/MANIFEST_*.json"))
+    print(f"{len(files)} billing file(s) and {len(manifests)} manifest(s) under {(args.data_dir / ARCHIVE).resolve()}")
     if files:
-        print(f"e.g. {files[0]}\n")
+        print(f"e.g. {files[0]}\n     {manifests[0] if manifests else ''}\n")
         print(table(rows))
+    if args.transmission:
+        print("\n" + "\n".join(transmission_lines()))
     return 0 if files else 1
 
 

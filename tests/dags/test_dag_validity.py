@@ -20,10 +20,10 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"bds_daily", "bds_monthly"}
+    assert set(dagbag.dag_ids) == {"bds_daily", "bds_monthly", "bds_transmit"}
 
 
-@pytest.mark.parametrize("dag_id", ["bds_daily", "bds_monthly"])
+@pytest.mark.parametrize("dag_id", ["bds_daily", "bds_monthly", "bds_transmit"])
 def test_house_rules(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.doc_md and dag.tags and "billing" in dag.tags
@@ -31,7 +31,7 @@ def test_house_rules(dagbag, dag_id):
     for task in dag.tasks:
         assert task.owner == "billing", task.task_id
         # Planning, reporting and announcing touch no source: retrying them helps nothing.
-        assert task.retries >= 2 or task.task_id in {"plan", "summary", "announce_month_end"}, task.task_id
+        assert task.retries >= 2 or task.task_id in {"plan", "summary", "announce_month_end", "wait_for_outbox"}, task.task_id
 
 
 def test_bds_daily_structure(dagbag):
@@ -66,6 +66,22 @@ def test_bds_monthly_structure(dagbag):
     assert dag.timetable.timetable.expression == "0 6 3 * *"  # the safety net: the 3rd of each month
     assert "bds://billing/daily/month-end" in str(dag.timetable.asset_condition)
     assert dag.params["month"] is None
+
+
+def test_bds_transmit_structure(dagbag):
+    from airflow.providers.standard.sensors.filesystem import FileSensor
+
+    dag = dagbag.dags["bds_transmit"]
+    assert set(dag.task_ids) == {"wait_for_outbox", "plan", "send", "summary"}
+    sensor = dag.get_task("wait_for_outbox")
+    assert isinstance(sensor, FileSensor)
+    # Never a blocking worker slot: reschedule between pokes; an empty outbox skips the run.
+    assert sensor.mode == "reschedule" and sensor.soft_fail
+    assert sensor.fs_conn_id == "bds_outbox" and sensor.recursive
+    assert sensor.timeout < 3600  # done before the next hourly run
+    assert dag.get_task("plan").upstream_task_ids == {"wait_for_outbox"}
+    assert dag.max_active_runs == 1
+    assert dag.get_task("send").retry_exponential_backoff
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)

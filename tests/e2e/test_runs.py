@@ -2,8 +2,7 @@
 
 The demo generator seeds the same days into SQLite and PostgreSQL sources; the billing
 files must be the same bytes whichever database served them, and a rerun must not change
-a byte. The month is March 2026, in which the demo tenants go live (101 and 102 on the
-25th, 105 on the 28th).
+a byte.
 """
 
 from __future__ import annotations
@@ -12,96 +11,11 @@ import json
 from pathlib import Path
 
 import pendulum
-import pytest
 import sqlalchemy as sa
 import yaml
 
-from bds.catalogue import METRICS
-from bds.config import Billable, load_billing_config
-from bds.demo import day_range, seed_sources
-from bds.files import COLUMNS, daily_file_name
-from tests.conftest import ROOT
-
-DEMO_CONFIG = ROOT / "include" / "config" / "demo.yaml"
-DAYS = day_range(pendulum.date(2026, 3, 25), pendulum.date(2026, 3, 31))
-BILLED_DAY = pendulum.date(2026, 3, 29)  # Berlin springs forward: a 23-hour day for tenant 102
-SOURCES = ("gim", "gvp", "cme")
-SCALE = 0.3
-
-
-@pytest.fixture(scope="session")
-def dags():
-    from airflow.models import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags")).dags
-    for dag in bag.values():
-        for task in dag.tasks:  # a failure must show at once, not after the production retry delays
-            task.retries = 0
-    return bag
-
-
-@pytest.fixture(scope="session")
-def bds_daily(dags):
-    return dags["bds_daily"]
-
-
-@pytest.fixture(scope="session")
-def bds_monthly(dags):
-    return dags["bds_monthly"]
-
-
-def sqlite_connections(folder: Path) -> dict[str, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    return {s: json.dumps({"conn_type": "sqlite", "host": str(folder / f"{s}.db")}) for s in SOURCES}
-
-
-def seed(urls: dict[str, str], config_path=DEMO_CONFIG):
-    seed_sources(urls, load_billing_config(config_path), DAYS, seed=11, scale=SCALE)
-
-
-def use(monkeypatch, data_dir: Path, connections: dict[str, str], config=DEMO_CONFIG):
-    monkeypatch.setenv("BDS_CONFIG", str(config))
-    monkeypatch.setenv("BDS_DATA_DIR", str(data_dir))
-    for source, value in connections.items():
-        monkeypatch.setenv(f"AIRFLOW_CONN_BDS_{source.upper()}", value)
-
-
-def run_day(dag, day=BILLED_DAY):
-    logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
-    return dag.test(logical_date=logical, run_conf={"date": day.isoformat()})
-
-
-def files(data_dir: Path, kind: str = "daily") -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((data_dir / "files").glob(f"*/{kind}/**/*.csv"))}
-
-
-def run_month(dag, month="2026-03"):
-    return dag.test(logical_date=pendulum.datetime(2026, 4, 3, 6, tz="UTC"), run_conf={"month": month})
-
-
-def task_states(run) -> dict[str, str]:
-    return {ti.task_id: ti.state for ti in run.get_task_instances() if ti.map_index in (-1, 0)}
-
-
-def expected_names(day) -> set[str]:
-    config = load_billing_config(DEMO_CONFIG)
-    names = set()
-    for tenant in config.tenants:
-        if tenant.billable is not Billable.PURECONNECT or (tenant.production_date and day < tenant.production_date):
-            continue
-        for key in tenant.enabled_metrics:
-            metric = METRICS[key]
-            for region in tenant.billed_regions if metric.scope == "region" else ["GLOBAL"]:
-                names.add(daily_file_name(tenant, metric, region, day))
-    return names
-
-
-@pytest.fixture(scope="module")
-def sqlite_sources(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("sqlite-sources")
-    connections = sqlite_connections(folder)
-    seed({s: f"sqlite:///{folder / f'{s}.db'}" for s in SOURCES})
-    return connections
+from bds.files import COLUMNS
+from tests.e2e.conftest import BILLED_DAY, DAYS, DEMO_CONFIG, SOURCES, expected_names, files, run_day, run_month, seed, task_states, use
 
 
 def test_daily_run_writes_every_file_and_reruns_byte_identical(bds_daily, sqlite_sources, tmp_path, monkeypatch):
@@ -116,11 +30,11 @@ def test_daily_run_writes_every_file_and_reruns_byte_identical(bds_daily, sqlite
         assert all(line.startswith("2026-03-29,") for line in lines[1:]), name
     tailspin = first["CNT_GLOBAL_PES_voicemail_boxes_NOGARN_105_20260329.csv"].decode()
     assert ',"\'=Tailspin Toys, Inc.",,,,,,,,GLOBAL,voicemail_boxes,1,0,26,5,MAILBOXES,' in tailspin
-    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "files").rglob("*.csv")}
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "archive").rglob("*.csv")}
 
     assert run_day(bds_daily).state == "success"
     assert files(tmp_path) == first
-    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "files").rglob("*.csv")} == mtimes
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "archive").rglob("*.csv")} == mtimes
 
 
 def test_seat_counts_are_consistent(bds_daily, sqlite_sources, tmp_path, monkeypatch):
@@ -172,7 +86,7 @@ def test_bad_configuration_fails_before_anything_is_written(bds_daily, sqlite_so
     assert run.state == "failed"
     plan = next(ti for ti in run.get_task_instances() if ti.task_id == "plan")
     assert plan.state == "failed"
-    assert not (tmp_path / "data" / "files").exists()
+    assert not (tmp_path / "data" / "archive").exists()
 
 
 def test_billing_process_switched_off_produces_nothing(bds_daily, sqlite_sources, tmp_path, monkeypatch):
@@ -182,7 +96,7 @@ def test_billing_process_switched_off_produces_nothing(bds_daily, sqlite_sources
     off.write_text(yaml.safe_dump(raw))
     use(monkeypatch, tmp_path / "data", sqlite_sources, config=off)
     assert run_day(bds_daily).state == "success"
-    assert not (tmp_path / "data" / "files").exists()
+    assert not (tmp_path / "data" / "archive").exists()
 
 
 def test_failed_source_keeps_other_tenants_and_earlier_files(bds_daily, sqlite_sources, tmp_path, monkeypatch):
@@ -194,7 +108,7 @@ def test_failed_source_keeps_other_tenants_and_earlier_files(bds_daily, sqlite_s
     run = run_day(bds_daily)
     assert run.state == "failed"
     assert files(tmp_path) == before  # nothing lost, nothing half-written
-    assert not list((tmp_path / "files").rglob(".*.tmp"))
+    assert not list((tmp_path / "archive").rglob(".*.tmp"))
 
 
 def test_month_end_day_announces_the_month(bds_daily, sqlite_sources, tmp_path, monkeypatch):
@@ -206,7 +120,7 @@ def test_month_end_day_announces_the_month(bds_daily, sqlite_sources, tmp_path, 
 def daily_values(data_dir: Path, tenant_id: int, metric: str, region: str) -> list[list[int]]:
     """MessageSize per row of each daily file of the month, read back from the store."""
     out = []
-    for path in sorted((data_dir / "files" / str(tenant_id) / "daily").rglob(f"CNT_{region}_PES_{metric}_*.csv")):
+    for path in sorted((data_dir / "archive" / str(tenant_id) / "daily").rglob(f"CNT_{region}_PES_{metric}_*.csv")):
         out.append([int(line.rsplit(",", 1)[1]) for line in path.read_text().splitlines()[1:]])
     return out
 
@@ -233,7 +147,7 @@ def test_month_rolls_up_the_daily_files(bds_daily, bds_monthly, sqlite_sources, 
     assert run_month(bds_monthly).state == "success"  # a rerun changes no byte
     assert files(tmp_path, "monthly") == monthly
 
-    missing = next((tmp_path / "files" / "102" / "daily").rglob("CNT_EU_PES_seats_chat_*_20260327.csv"))
+    missing = next((tmp_path / "archive" / "102" / "daily").rglob("CNT_EU_PES_seats_chat_*_20260327.csv"))
     missing.unlink()
     run = run_month(bds_monthly)
     assert run.state == "failed"

@@ -102,3 +102,33 @@ def test_yaml_none_billable_and_file_errors(tmp_path, monkeypatch):
     path.write_text("tenants: [\n")
     with pytest.raises(BillingConfigError, match="not valid YAML"):
         load_billing_config(path)
+
+
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [
+        ({"transmit": True}, "field 'billing_server': Value error, transmit is on but no bucket is set"),
+        ({"bucket": "Bad_Bucket"}, "field 'billing_server.bucket': String should match pattern"),
+        ({"server_side_encryption": "aws:kms"}, "server_side_encryption aws:kms needs kms_key_id"),
+        ({"kms_key_id": "k-1"}, "kms_key_id is set but server_side_encryption is not aws:kms"),
+        ({"server_side_encryption": "DES"}, "field 'billing_server.server_side_encryption': Input should be 'none', 'AES256' or 'aws:kms'"),
+        ({"key_prefix": "a//b"}, "field 'billing_server.key_prefix': Value error, 'a//b' has an empty"),
+    ],
+)
+def test_billing_server_errors(raw_config, server, expected):
+    raw_config["billing_server"] = server
+    with pytest.raises(BillingConfigError) as err:
+        parse_billing_config(raw_config)
+    assert str(err.value).splitlines()[1].strip().startswith("settings: ")
+    assert expected.replace("Value error, ", "") in str(err.value)
+
+
+def test_billing_server_keys_and_upload_arguments(raw_config):
+    raw_config["billing_server"] = {"transmit": True, "bucket": "bds-billing", "key_prefix": "/usage/pes/",
+                                    "server_side_encryption": "aws:kms", "kms_key_id": "alias/billing"}  # fmt: skip
+    server = parse_billing_config(raw_config).billing_server
+    assert server.key("101/daily/2026/03/x.csv") == "usage/pes/101/daily/2026/03/x.csv"
+    assert server.uri("101/x.csv") == "s3://bds-billing/usage/pes/101/x.csv"
+    assert server.upload_arguments() == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/billing"}
+    off = parse_billing_config({"billing_server": {"server_side_encryption": "none"}}).billing_server
+    assert off.upload_arguments() == {} and off.transmit is False and off.key("a/b.csv") == "a/b.csv"

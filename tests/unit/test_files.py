@@ -1,10 +1,15 @@
+import hashlib
 import os
+import re
 from datetime import date
 
 import pytest
 
 from bds.catalogue import METRICS
-from bds.files import billing_rows, daily_file_name, file_name, name_part, neutralise, render_csv, write_atomic
+from bds.files import (
+    billing_rows, check_billing_file, count_rows, daily_file_name, file_name, name_part, neutralise, parse_name, render_csv,
+    replace_keeping_previous, write_atomic,
+)  # fmt: skip
 
 
 def test_daily_file_name(tenant):
@@ -70,3 +75,50 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
         write_atomic(target, b"new\n")
     assert target.read_bytes() == b"old\n"
     assert os.listdir(tmp_path) == ["f.csv"]
+
+
+def test_names_tell_where_a_file_belongs(tenant):
+    daily = parse_name(daily_file_name(tenant, METRICS["seats_chat"], "US", date(2026, 3, 7)))
+    assert (daily.kind, daily.tenant_id, daily.metric, daily.period_label) == ("billing", 101, "seats_chat", "2026-03-07")
+    assert str(daily.relative_path) == "101/daily/2026/03/CNT_US_PES_seats_chat_GARN-0001_101_20260307.csv"
+    assert daily.manifest == "MANIFEST_101_20260307.json"
+    monthly = parse_name("CNT_GLOBAL_PES_voicebot_interactions_NOGARN_7_202602.csv")
+    assert (str(monthly.folder), monthly.period_label) == ("7/monthly/2026", "2026-02")
+    assert parse_name("MANIFEST_7_202602.json").kind == "manifest"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("CNT_US_PES_seats_fax_G_1_20260307.csv", "unknown metric 'seats_fax'"),
+        ("CNT_US_PES_seats_chat_G_1_20260230.csv", "'20260230' is not a date"),
+        ("CNT_US_PES_seats_chat_G_1_2026030.csv", "not a billing file name"),
+        ("report.xlsx", "not a billing file name"),
+    ],
+)
+def test_bad_names_are_explained(name, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        parse_name(name)
+
+
+def test_a_file_must_match_its_name(tenant):
+    name = daily_file_name(tenant, METRICS["seats_chat"], "US", date(2026, 3, 7))
+    data = render_csv(billing_rows(tenant, METRICS["seats_chat"], "US", "2026-03-07", {"concurrent": 1, "enabled": 2}))
+    assert check_billing_file(parse_name(name), data) == 2 == count_rows(data)
+    with pytest.raises(ValueError, match="line 3: TenantID '102' \\(the name says '101'\\)"):
+        check_billing_file(parse_name(name), data.replace(b"2026-03-07,101,N", b"2026-03-07,102,N").replace(b"2026-03-07,102,N", b"2026-03-07,101,N", 1))
+    with pytest.raises(ValueError, match="the first line is not the billing file header"):
+        check_billing_file(parse_name(name), b"a,b\n")
+    with pytest.raises(ValueError, match="MessageSize '-1' is not a count"):
+        check_billing_file(parse_name(name), data.replace(b",2\n", b",-1\n"))
+
+
+def test_replacing_an_archived_file_keeps_the_previous_version(tmp_path):
+    named = parse_name("CNT_US_PES_seats_chat_G_101_20260307.csv")
+    assert replace_keeping_previous(tmp_path, named, b"v1") == "created"
+    assert replace_keeping_previous(tmp_path, named, b"v1") == "unchanged"
+    assert replace_keeping_previous(tmp_path, named, b"v2") == "changed"
+    assert (tmp_path / named.relative_path).read_bytes() == b"v2"
+    [kept] = (tmp_path / "101" / "versions").rglob("*.csv")
+    assert kept.read_bytes() == b"v1"
+    assert kept.relative_to(tmp_path).as_posix() == f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"

@@ -1,7 +1,9 @@
 from datetime import date, datetime, timezone
 
+import pytest
+
 from bds.config import parse_billing_config
-from bds.pipeline import plan_day, ready_at, summarise, unfinished
+from bds.pipeline import RunIncompleteError, finish_run, plan_day, ready_at, summarise, unfinished
 
 
 def config_with(raw_config, **tenants):
@@ -52,6 +54,12 @@ def test_a_western_tenant_is_ready_after_its_own_midnight(raw_config):
 def test_unfinished_and_summary(raw_config):
     config = config_with(raw_config, a={}, b={})
     work, notes = plan_day(config, date(2026, 3, 8))
-    rendered = [{"tenant": "tenant 'a' (1)", "day": "2026-03-08", "folder": "/x", "created": ["f"], "changed": [], "unchanged": []}]
+    rendered = [{"label": work[0]["label"], "summary": "tenant 'a' (1) 2026-03-08: 1 created, 0 changed, 0 unchanged in /x"}]
+    assert [w["label"] for w in work] == ["tenant 'a' (1) 2026-03-08", "tenant 'b' (2) 2026-03-08"]
     assert unfinished(work, rendered) == ["tenant 'b' (2) 2026-03-08"]
-    assert summarise(notes, rendered).splitlines()[-1] == "tenant 'a' (1) 2026-03-08: 1 created, 0 changed, 0 unchanged in /x"
+    assert summarise(notes, rendered).splitlines()[-1] == rendered[0]["summary"]
+    with pytest.raises(RunIncompleteError, match="nothing done for tenant 'b' \\(2\\) 2026-03-08"):
+        finish_run(work, notes, rendered)
+    with pytest.raises(RunIncompleteError, match="outbox file x: bad name"):
+        finish_run(work[:1], notes, rendered, rejected=["outbox file x: bad name"])
+    assert finish_run(work[:1], notes, rendered).endswith(rendered[0]["summary"])

@@ -19,7 +19,7 @@ def test_table_has_a_column_per_day(tmp_path, tenant, capsys):
     assert lines[2].split() == ["101", "seats_chat", "US", "3/5", "4/6"]
     assert lines[3].split() == ["101", "voicemail_boxes", "GLOBAL", "-", "9"]
     assert main([str(tmp_path)]) == 0
-    assert "3 billing file(s) under" in capsys.readouterr().out
+    assert "3 billing file(s) and 0 manifest(s) under" in capsys.readouterr().out
 
 
 def test_empty_store_is_reported(tmp_path, capsys):

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The embedded demo, run by `make demo` in the environment the Makefile sets (AIRFLOW_HOME,
+# connections, BDS_CONFIG, BDS_DATA_DIR, DEMO, DEMO_FROM, DEMO_TO, DEMO_MONTH). Every run goes
+# through Airflow (`airflow dags test`); logs are under $DEMO.
+set -euo pipefail
+
+# Run one DAG through Airflow; on failure show the end of its log and stop.
+run_dag() {
+    local log="$1"; shift
+    if ! airflow dags test "$@" > "$log" 2>&1 || ! grep -q "state=success" "$log"; then
+        grep -E "ERROR|Error|error" "$log" | tail -n 20 || tail -n 40 "$log"
+        echo "demo: airflow dags test $* failed (log: $log)" >&2
+        exit 1
+    fi
+}
+
+transmitting() {
+    python -c 'from bds.config import load_billing_config as c; raise SystemExit(not c().billing_server.transmit)'
+}
+
+echo "Seeding the demo sources (SQLite) in $DEMO/sources"
+python -m bds.demo --sqlite-dir "$DEMO/sources" --config "$BDS_CONFIG" --from "$DEMO_FROM" --to "$DEMO_TO" > "$DEMO/seed.log"
+echo "Preparing Airflow's metadata database in $AIRFLOW_HOME"
+airflow db migrate > "$DEMO/airflow-migrate.log" 2>&1
+
+day="$DEMO_FROM"
+while [[ ! "$day" > "$DEMO_TO" ]]; do
+    run_dag "$DEMO/run-$day.log" bds_daily "$day" -c "{\"date\": \"$day\"}"
+    echo "bds_daily billed $day through Airflow (log: $DEMO/run-$day.log)"
+    day=$(date -d "$day + 1 day" +%F)
+done
+if transmitting; then
+    run_dag "$DEMO/transmit-daily.log" bds_transmit
+    echo "bds_transmit sent the daily files (log: $DEMO/transmit-daily.log)"
+fi
+
+run_dag "$DEMO/run-$DEMO_MONTH.log" bds_monthly -c "{\"month\": \"$DEMO_MONTH\"}"
+echo "bds_monthly rolled up $DEMO_MONTH through Airflow (log: $DEMO/run-$DEMO_MONTH.log)"
+if transmitting; then
+    run_dag "$DEMO/transmit-monthly.log" bds_transmit
+    echo "bds_transmit sent the monthly files (log: $DEMO/transmit-monthly.log)"
+    echo
+    python -m bds.report --transmission
+    echo
+    python -m bds.manifest --s3
+else
+    echo
+    python -m bds.report
+    echo
+    python -m bds.manifest
+fi

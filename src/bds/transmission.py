@@ -1,0 +1,388 @@
+"""Transmission: the outbox, verified uploads to the billing server (S3), the archive.
+
+The pipelines write every billing file into the local archive (always) and, when
+``billing_server.transmit`` is on, put a copy of each new or changed file, and of its
+manifest, into the outbox: the folder of the Airflow connection ``bds_outbox``. bds_transmit
+takes what is in the outbox, tenant by tenant:
+
+1. each billing file is checked (a file dropped by hand must be a billing file whose
+   content matches its name), uploaded to ``<key_prefix>/<relative path>`` through the
+   amazon provider's S3Hook, and verified: the object's size, its SHA-256 (read back and
+   hashed, and the server's own SHA-256 checksum when it keeps one) and its encryption;
+2. only then is it archived (a hand-dropped file takes its place in the archive; an
+   earlier different version is kept), recorded in its manifest, and removed from the outbox;
+3. a manifest is uploaded once every file it lists is in the bucket (written last).
+
+An object already in the bucket with the right content is not uploaded again, so a run
+killed between upload and archive leaves one object and archives the file once. Keys
+follow from file names alone: nothing is ever uploaded under two names.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+from datetime import timezone
+from pathlib import Path
+
+from bds.config import BillingConfig, BillingServer, Encryption
+from bds.files import ARCHIVE, NamedFile, check_billing_file, folder_lock, parse_name, replace_keeping_previous, write_atomic
+from bds.manifest import read as read_manifest
+from bds.manifest import record_sent, sha256, unsent
+
+log = logging.getLogger(__name__)
+
+OUTBOX_CONN_ID = "bds_outbox"
+CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json"}
+
+# Error codes that no retry can fix: the run stops at once and says what to change.
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
+    "InvalidClientTokenId", "UnrecognizedClientException", "AuthorizationHeaderMalformed",
+}  # fmt: skip
+_ENCRYPTION_CODES = {"InvalidEncryptionAlgorithmError", "KMSNotFoundException", "NotImplemented"}
+_TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "Throttling"}
+
+
+class TransmissionError(RuntimeError):
+    """A file could not be sent now; a retry may succeed (the file stays in the outbox)."""
+
+
+class TransmissionRefused(TransmissionError):
+    """The billing server or the file itself refuses; retrying will not help until an
+    operator changes something. ``stop_all``: no other file can succeed either."""
+
+    def __init__(self, message: str, stop_all: bool = False):
+        super().__init__(message)
+        self.stop_all = stop_all
+
+
+def outbox_dir() -> Path:
+    """The outbox folder: the path of the Airflow connection ``bds_outbox`` (File (path))."""
+    from airflow.providers.standard.hooks.filesystem import FSHook
+
+    try:
+        path = FSHook(OUTBOX_CONN_ID).get_path()
+    except Exception as exc:  # the hook raises AirflowNotFoundException, among others
+        raise TransmissionRefused(
+            f"transmission needs the Airflow connection '{OUTBOX_CONN_ID}' (type File (path), "
+            f'extra {{"path": "/folder/of/the/outbox"}}): {exc}'
+        ) from None
+    if not path:
+        raise TransmissionRefused(f"the Airflow connection '{OUTBOX_CONN_ID}' has no path in its extra")
+    return Path(path)
+
+
+def queue(outbox: Path, named: NamedFile, data: bytes) -> Path:
+    """Put a copy of a file into the outbox (atomically; a queued copy is replaced)."""
+    path = Path(outbox) / named.relative_path
+    write_atomic(path, data)
+    return path
+
+
+def outbox_files(outbox: Path) -> list[Path]:
+    """Every visible file below the outbox (temporary and hidden files are not offered)."""
+    found = []
+    for folder, dirs, names in os.walk(outbox):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(folder) / n for n in sorted(names) if not n.startswith("."))
+    return found
+
+
+def plan_outbox(config: BillingConfig, outbox: Path) -> tuple[list[dict], list[str], list[str]]:
+    """Work items (one per tenant with files in the outbox), notes, and rejected files."""
+    files = outbox_files(outbox)
+    if not files:
+        return [], [f"the outbox {outbox} is empty"], []
+    if not config.billing_server.transmit:
+        listing = ", ".join(str(f.relative_to(outbox)) for f in files[:10]) + (" ..." if len(files) > 10 else "")
+        raise TransmissionRefused(
+            f"transmission is off (billing_server.transmit: false) but the outbox {outbox} holds "
+            f"{len(files)} file(s): {listing}; turn transmission on, or move the files out of the outbox"
+        )
+    known = {t.tenant_id: t for t in config.tenants}
+    by_tenant: dict[int, list[str]] = {}
+    rejected: list[str] = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        try:
+            named = parse_name(path.name)
+        except ValueError as exc:
+            rejected.append(f"outbox file {path}: {exc}")
+            continue
+        if named.tenant_id not in known:
+            rejected.append(f"outbox file {path}: tenant {named.tenant_id} is not in the billing configuration")
+            continue
+        if named.name in seen and seen[named.name].read_bytes() != path.read_bytes():
+            rejected.append(f"outbox files {seen[named.name]} and {path}: same name, different content; keep one")
+            continue
+        seen[named.name] = path
+        by_tenant.setdefault(named.tenant_id, []).append(str(path.relative_to(outbox)))
+    work, notes = [], []
+    for tenant_id, paths in sorted(by_tenant.items()):
+        tenant = known[tenant_id]
+        notes.append(f"{tenant.label}: {len(paths)} file(s) in the outbox")
+        work.append({
+            "tenant": {"tenant_id": tenant_id, "name": tenant.name},
+            "label": tenant.label,
+            "server": config.billing_server.model_dump(mode="json"),
+            "files": paths,
+        })  # fmt: skip
+    return work, notes, rejected
+
+
+class Bucket:
+    """The billing server's bucket, through the amazon provider's S3Hook and the Airflow
+    connection named in the settings (its ``endpoint_url`` extra for MinIO and the like)."""
+
+    def __init__(self, server: BillingServer):
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        self.server = server
+        options = {"region_name": server.region_name} if server.region_name else {}
+        upload = server.upload_arguments() | {"ChecksumAlgorithm": "SHA256"}
+        self.hooks = {
+            suffix: S3Hook(aws_conn_id=server.aws_conn_id, extra_args=upload | {"ContentType": kind}, **options)
+            for suffix, kind in CONTENT_TYPES.items()
+        }
+        self.client = self.hooks[".csv"].get_conn()
+
+    def head(self, key: str) -> dict | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.server.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 and _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            if status == 403:  # a HEAD response has no body; a GET says why (bad key, denied, ...)
+                self.client.get_object(Bucket=self.server.bucket, Key=key, Range="bytes=0-0")
+            raise
+
+    def compare(self, key_or_uri: str, data: bytes) -> tuple[list[str], dict | None]:
+        """What differs between the object and ``data`` (nothing: it is verified), and its HEAD."""
+        key = key_or_uri.removeprefix(f"s3://{self.server.bucket}/")
+        head = self.head(key)
+        if head is None:
+            return ["the object is not in the bucket"], None
+        problems = []
+        if head["ContentLength"] != len(data):
+            problems.append(f"{head['ContentLength']} bytes in the bucket, {len(data)} in the file")
+        digest = hashlib.sha256(data)
+        stored = head.get("ChecksumSHA256")
+        if stored and "-" not in stored and stored != base64.b64encode(digest.digest()).decode():
+            problems.append("the server's SHA-256 checksum differs from the file's")
+        problems.extend(self.encryption_problems(head))
+        body = self.client.get_object(Bucket=self.server.bucket, Key=key)["Body"].read()
+        if hashlib.sha256(body).hexdigest() != digest.hexdigest():
+            problems.append("the object read back has a different SHA-256 than the file")
+        return problems, head
+
+    def encryption_problems(self, head: dict) -> list[str]:
+        wanted = self.server.server_side_encryption
+        if wanted is Encryption.NONE:
+            return []
+        got = head.get("ServerSideEncryption")
+        if got != wanted.value:
+            return [f"stored with server-side encryption {got or 'none'}, not {wanted.value}: the server did not apply the encryption setting"]
+        key_id, got_key = self.server.kms_key_id, head.get("SSEKMSKeyId") or ""
+        if key_id and not key_id.startswith("alias/") and got_key not in (key_id,) and not got_key.endswith("/" + key_id):
+            return [f"encrypted with KMS key {got_key or '(none)'}, not {key_id}"]
+        return []
+
+    def upload(self, path: Path, key: str) -> None:
+        self.hooks[path.suffix].load_file(path, key, bucket_name=self.server.bucket, replace=True)
+
+
+def _code(exc) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def explain(exc: Exception, server: BillingServer, subject: str) -> TransmissionError:
+    """Turn a client error into a message naming the file, the cause and what to do."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+    from boto3.exceptions import S3UploadFailedError
+
+    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, (ClientError, BotoCoreError)):
+        exc = exc.__context__  # upload_file wraps the server's answer
+    conn = f"Airflow connection '{server.aws_conn_id}'"
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return TransmissionRefused(f"{subject}: no usable credentials in the {conn} ({exc})", stop_all=True)
+    if isinstance(exc, ClientError):
+        code, message = _code(exc), exc.response.get("Error", {}).get("Message", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        said = f"{code}: {message}" if message else code
+        encryption = server.server_side_encryption.value + (f" with KMS key {server.kms_key_id}" if server.kms_key_id else "")
+        if code in _CREDENTIAL_CODES:
+            return TransmissionRefused(f"{subject}: the S3 server rejected the credentials of the {conn} ({said}); "
+                                       f"check its access key and secret", stop_all=True)  # fmt: skip
+        if code == "NoSuchBucket":
+            return TransmissionRefused(f"{subject}: the bucket '{server.bucket}' does not exist on the S3 server of the "
+                                       f"{conn} ({code}); create it or correct billing_server.bucket", stop_all=True)  # fmt: skip
+        if code.startswith("KMS") or code in _ENCRYPTION_CODES or (code == "InvalidArgument" and "ncryption" in message):
+            return TransmissionRefused(f"{subject}: the S3 server refused the encryption setting "
+                                       f"(server_side_encryption {encryption}): {said}", stop_all=True)  # fmt: skip
+        if code == "AccessDenied" or status == 403:
+            return TransmissionRefused(f"{subject}: access denied ({said}); the {conn} needs s3:PutObject, s3:GetObject "
+                                       f"and s3:ListBucket on {server.uri('*')}, and a bucket policy may refuse the "
+                                       f"encryption setting (server_side_encryption {encryption})", stop_all=True)  # fmt: skip
+        if code in _TRANSIENT_CODES or status >= 500:
+            return TransmissionError(f"{subject}: the S3 server could not take it now ({said}); it will be retried")
+        return TransmissionRefused(f"{subject}: the S3 server refused it ({said})")
+    if isinstance(exc, BotoCoreError):  # endpoint unreachable, timeouts, broken connections
+        return TransmissionError(f"{subject}: could not reach the S3 server of the {conn} ({exc}); it will be retried")
+    return TransmissionError(f"{subject}: {exc}")
+
+
+def send(bucket: Bucket, named: NamedFile, path: Path, data: bytes) -> dict:
+    """Upload ``data`` (the file at ``path``) unless the bucket already holds exactly it,
+    then verify. Returns its S3 URI, upload time and whether an earlier attempt had sent it."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    server = bucket.server
+    key = server.key(named.relative_path)
+    subject = f"tenant {named.tenant_id} {named.period_label}: {named.name} -> {server.uri(named.relative_path)}"
+    try:
+        problems, head = bucket.compare(key, data)
+        already = not problems
+        if not already:
+            bucket.upload(path, key)
+            problems, head = bucket.compare(key, data)
+    except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+        raise explain(exc, server, subject) from None
+    if problems:
+        refused = any("encryption" in p or "KMS key" in p for p in problems)
+        cls = TransmissionRefused if refused else TransmissionError
+        raise cls(f"{subject}: uploaded, but verification failed: {'; '.join(problems)}", stop_all=refused)
+    # The server's Last-Modified, not our clock: a manifest rewritten later says the same.
+    uploaded_at = head["LastModified"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"s3_uri": server.uri(named.relative_path), "uploaded_at": uploaded_at, "already": already}
+
+
+def send_tenant(work: dict, data_dir: Path, outbox: Path | None = None) -> dict:
+    """Send one tenant's outbox files: billing files first, then the manifests they complete."""
+    outbox = Path(outbox or outbox_dir())
+    archive = Path(data_dir) / ARCHIVE
+    bucket = Bucket(BillingServer.model_validate(work["server"]))
+    done: dict[str, list[str]] = {"sent": [], "already": [], "manifests": [], "waiting": []}
+    failures: list[TransmissionError] = []
+    paths = [outbox / p for p in work["files"]]
+    billing = [p for p in paths if p.suffix == ".csv"]
+    manifests = {p.name: p for p in paths if p.suffix == ".json"}
+    billing += _queue_unsent(archive, outbox, manifests.values(), billing)
+    for path in billing:
+        named = parse_name(path.name)
+        try:
+            touched = _send_billing_file(bucket, archive, outbox, named, path)
+        except TransmissionError as exc:
+            log.error("%s", exc)
+            failures.append(exc)
+            if getattr(exc, "stop_all", False):
+                break
+            continue
+        if touched is None:
+            continue
+        done["already" if touched["already"] else "sent"].append(named.name)
+        manifests.setdefault(named.manifest, outbox / named.folder / named.manifest)
+    if not any(getattr(f, "stop_all", False) for f in failures):
+        for path in sorted(manifests.values()):
+            try:
+                status = _send_manifest(bucket, archive, parse_name(path.name), path)
+            except TransmissionError as exc:
+                log.error("%s", exc)
+                failures.append(exc)
+                continue
+            done["manifests" if status == "sent" else "waiting"].append(path.name)
+    label = work["label"]
+    line = f"{label}: {len(done['sent'])} file(s) sent, {len(done['already'])} already in the bucket, {len(done['manifests'])} manifest(s) sent"
+    if done["waiting"]:
+        line += f", {len(done['waiting'])} manifest(s) waiting for their files"
+    log.info("%s", line)
+    if failures:
+        left = sum(1 for p in [*billing, *manifests.values()] if p.exists())
+        message = f"{line}; {len(failures)} failure(s), {left} file(s) stay in the outbox:\n  " + "\n  ".join(map(str, failures))
+        permanent = all(isinstance(f, TransmissionRefused) for f in failures)
+        raise (TransmissionRefused(message) if permanent else TransmissionError(message))
+    return {"label": label, "summary": line, **done}
+
+
+def _queue_unsent(archive: Path, outbox: Path, manifests, queued: list[Path]) -> list[Path]:
+    """Files a queued manifest lists that were never sent and are not in the outbox: queue
+    them from the archive, so the manifest can follow them (e.g. after transmission was off)."""
+    names = {p.name for p in queued}
+    added = []
+    for path in manifests:
+        named = parse_name(path.name)
+        with folder_lock(archive / named.folder):
+            manifest = read_manifest(archive / named.relative_path)
+            for name in unsent(manifest) if manifest else []:
+                source = archive / named.folder / name
+                if name not in names and source.is_file():
+                    added.append(queue(outbox, parse_name(name), source.read_bytes()))
+                    log.info("queued %s: listed in %s but never sent", name, named.name)
+    return added
+
+
+def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: NamedFile, path: Path) -> dict | None:
+    """Upload, verify, archive, record, then take the file out of the outbox. Under the
+    period's lock, so a rerun of the day cannot replace the file half-way."""
+    with folder_lock(archive / named.folder) as folder:
+        if not path.exists():
+            return None  # another run took it
+        data = path.read_bytes()
+        try:
+            check_billing_file(named, data)
+        except ValueError as exc:
+            raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: {exc}") from None
+        receipt = send(bucket, named, path, data)
+        status = replace_keeping_previous(archive, named, data)
+        manifest_status, manifest = record_sent(folder, named, data, receipt["s3_uri"], receipt["uploaded_at"])
+        if manifest_status != "unchanged":
+            queue(outbox, parse_name(manifest.name), manifest.read_bytes())
+        path.unlink()
+        verb = "already in the bucket" if receipt["already"] else "uploaded and verified"
+        log.info("%s: %s as %s; archive %s", named.name, verb, receipt["s3_uri"], status)
+        return receipt
+
+
+def _send_manifest(bucket: Bucket, archive: Path, named: NamedFile, path: Path) -> str:
+    """Upload the archive's manifest once every file it lists is in the bucket."""
+    with folder_lock(archive / named.folder):
+        if not path.exists():
+            return "sent"
+        archived = archive / named.relative_path
+        manifest = read_manifest(archived)
+        if manifest is None:
+            raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: "
+                                      f"there is no manifest {named.name} in the archive to send")  # fmt: skip
+        missing = unsent(manifest)
+        lost = [n for n in missing if not (archive / named.folder / n).is_file() and not (path.parent / n).is_file()]
+        if lost:
+            raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: {named.name} lists "
+                                      f"{', '.join(lost)}, which is neither in the archive nor in the outbox")  # fmt: skip
+        if missing:
+            log.info("%s waits for %d file(s): %s", named.name, len(missing), ", ".join(missing))
+            return "waiting"
+        send(bucket, named, archived, archived.read_bytes())
+        path.unlink()
+        log.info("%s: uploaded and verified as %s", named.name, bucket.server.uri(named.relative_path))
+        return "sent"
+
+
+def plan_transmission_run() -> tuple[str, list[dict], list[str], list[str]]:
+    """What a bds_transmit run sends (configuration from $BDS_CONFIG, outbox from ``bds_outbox``)."""
+    from bds.config import load_billing_config
+
+    outbox = outbox_dir()
+    return (str(outbox), *plan_outbox(load_billing_config(), outbox))
+
+
+def send_tenant_run(work: dict) -> dict:
+    from bds.staging import data_dir
+
+    return send_tenant(work, data_dir())

@@ -1,0 +1,74 @@
+"""bds_daily with transmission on, then bds_transmit, end to end through dag.test(): the
+outbox is watched with the FileSensor, files go to a real S3 API on loopback (moto's server)
+through the ``bds_s3`` connection, and land in the archive with their manifests."""
+
+from __future__ import annotations
+
+import yaml
+
+from bds.files import ARCHIVE
+from bds.manifest import verify_archive
+from bds.transmission import Bucket, outbox_files
+from tests.conftest import s3_client
+from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, expected_names, files, run_day, task_states, use
+
+
+def transmitting(tmp_path, bucket: str, **server):
+    raw = yaml.safe_load(DEMO_CONFIG.read_text())
+    raw["billing_server"] |= {"transmit": True, "bucket": bucket, **server}
+    path = tmp_path / "billing.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def bucket_objects(endpoint, bucket) -> dict[str, bytes]:
+    client = s3_client(endpoint)
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    return {k: client.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def test_a_billed_day_is_transmitted_archived_and_not_sent_twice(
+    bds_daily, bds_transmit, sqlite_sources, s3_endpoint, s3_bucket, outbox, tmp_path, monkeypatch
+):
+    config = transmitting(tmp_path, s3_bucket)
+    data_dir = tmp_path / "data"
+    use(monkeypatch, data_dir, sqlite_sources, config=config)
+    assert run_day(bds_daily).state == "success"
+    names = expected_names(BILLED_DAY)
+    assert len(outbox_files(outbox)) == len(names) + 3  # every file, and a manifest per tenant
+
+    run = bds_transmit.test()
+    assert run.state == "success", task_states(run)
+    assert outbox_files(outbox) == []
+    sent = bucket_objects(s3_endpoint, s3_bucket)
+    archived = files(data_dir)
+    assert {k.rsplit("/", 1)[1] for k in sent if "/MANIFEST_" not in k} == set(archived) == names
+    for key, data in sent.items():
+        assert key.startswith("billing/")  # the demo's key_prefix, then the tenant's folder
+        assert data == (data_dir / ARCHIVE / key.removeprefix("billing/")).read_bytes()
+    from bds.config import load_billing_config
+
+    assert verify_archive(data_dir, Bucket(load_billing_config(config).billing_server)) == (len(names), [])
+
+    assert run_day(bds_daily).state == "success"  # the same inputs: nothing changes, nothing is queued
+    assert outbox_files(outbox) == []
+    assert files(data_dir) == archived
+    sensor = bds_transmit.get_task("wait_for_outbox")
+    monkeypatch.setattr(sensor, "timeout", 2)  # not the hour it waits in production
+    monkeypatch.setattr(sensor, "poke_interval", 1)
+    run = bds_transmit.test()
+    assert run.state == "success"
+    assert task_states(run)["wait_for_outbox"] == "skipped"  # an empty outbox: nothing to do
+    assert bucket_objects(s3_endpoint, s3_bucket) == sent
+
+
+def test_a_missing_bucket_fails_the_run_and_keeps_the_files(bds_daily, bds_transmit, sqlite_sources, s3_bucket, outbox, tmp_path, monkeypatch):
+    use(monkeypatch, tmp_path / "data", sqlite_sources, config=transmitting(tmp_path, "bds-nowhere"))
+    assert run_day(bds_daily).state == "success"
+    queued = sorted(outbox_files(outbox))
+    run = bds_transmit.test()
+    assert run.state == "failed"
+    sends = [ti for ti in run.get_task_instances() if ti.task_id == "send"]
+    assert {ti.state for ti in sends} == {"failed"}
+    assert sorted(outbox_files(outbox)) == queued  # nothing lost
