@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         from bds.config import load_billing_config
         from bds.transmission import Bucket
 
-        bucket = Bucket(load_billing_config().billing_server)
+        bucket = Bucket(load_billing_config().billing_server, quiet=True)
     checked, problems = verify_archive(args.data_dir, bucket)
     for problem in problems:
         print(f"MISMATCH {problem}")

@@ -50,25 +50,32 @@ def table(rows: list[dict], last_days: int = 3) -> str:
     return "\n".join([header, "-" * len(header), *body, "", legend])
 
 
-def transmission_lines(limit: int = 8) -> list[str]:
-    """The outbox and the bucket, as the billing configuration and connections name them."""
+def transmission_lines() -> list[str]:
+    """The outbox, and what the bucket holds per tenant folder, with one example object."""
     from bds.config import load_billing_config
     from bds.transmission import Bucket, outbox_dir, outbox_files
 
     server = load_billing_config().billing_server
     outbox = outbox_dir()
-    waiting = outbox_files(outbox)
-    lines = [f"outbox {outbox}: {len(waiting)} file(s) waiting"]
-    bucket = Bucket(server)
-    prefix = server.key("") if server.key_prefix else ""
-    objects = []
-    for page in bucket.client.get_paginator("list_objects_v2").paginate(Bucket=server.bucket, Prefix=prefix):
-        objects.extend(page.get("Contents", []))
-    lines.append(f"bucket s3://{server.bucket}/{prefix}: {len(objects)} object(s), e.g.")
-    for obj in objects[:limit]:
-        head = bucket.head(obj["Key"]) or {}
-        sse = head.get("ServerSideEncryption", "no encryption")
-        lines.append(f"  {obj['Size']:>6} B  {sse:<8}  s3://{server.bucket}/{obj['Key']}")
+    lines = [f"outbox {outbox}: {len(outbox_files(outbox))} file(s) waiting"]
+    bucket = Bucket(server, quiet=True)
+    prefix = f"{server.key_prefix}/" if server.key_prefix else ""
+    keys = [
+        obj["Key"]
+        for page in bucket.client.get_paginator("list_objects_v2").paginate(Bucket=server.bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]
+    lines.append(f"bucket s3://{server.bucket}/{prefix}: {len(keys)} object(s)")
+    folders: dict[str, list[int]] = {}
+    for key in keys:
+        tenant, kind = key.removeprefix(prefix).split("/")[:2]
+        counts = folders.setdefault(f"{tenant}/{kind}/", [0, 0])
+        counts["/MANIFEST_" in key] += 1
+    lines += [f"  {folder:<14} {files:>4} billing file(s), {manifests:>3} manifest(s)" for folder, (files, manifests) in sorted(folders.items())]
+    if keys:
+        head = bucket.head(keys[0]) or {}
+        lines.append(f"e.g. s3://{server.bucket}/{keys[0]}: {head.get('ContentLength')} bytes, "
+                     f"{head.get('ContentType')}, encryption {head.get('ServerSideEncryption', 'none')}")  # fmt: skip
     return lines
 
 

@@ -137,8 +137,11 @@ class Bucket:
     """The billing server's bucket, through the amazon provider's S3Hook and the Airflow
     connection named in the settings (its ``endpoint_url`` extra for MinIO and the like)."""
 
-    def __init__(self, server: BillingServer):
+    def __init__(self, server: BillingServer, quiet: bool = False):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        if quiet:  # command-line use: no line per connection lookup between the results
+            logging.getLogger("airflow.providers.amazon.aws").setLevel(logging.WARNING)
 
         self.server = server
         options = {"region_name": server.region_name} if server.region_name else {}

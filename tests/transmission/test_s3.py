@@ -354,3 +354,24 @@ def test_files_in_the_outbox_with_transmission_off_are_refused_not_dropped(outbo
     with pytest.raises(TransmissionRefused, match=r"transmission is off \(billing_server.transmit: false\) but the outbox .* holds 1 file"):
         plan_outbox(config, outbox)
     assert (outbox / name).read_bytes() == data
+
+
+def test_the_report_shows_the_outbox_and_the_bucket(s3_endpoint, s3_bucket, outbox, tmp_path, monkeypatch, capsys):
+    from bds.report import main as report
+
+    config = billing_config(s3_bucket)
+    path = tmp_path / "billing.yaml"
+    path.write_text(json.dumps(config.model_dump(mode="json")))  # JSON is YAML
+    monkeypatch.setenv("BDS_CONFIG", str(path))
+    produce(config, tmp_path)
+    transmit(config, tmp_path, outbox)
+    capsys.readouterr()
+    assert report([str(tmp_path), "--transmission"]) == 0
+    out = [line for line in capsys.readouterr().out.splitlines() if "[info" not in line]
+    assert out[0] == f"2 billing file(s) and 1 manifest(s) under {tmp_path / ARCHIVE}"
+    assert f"outbox {outbox}: 0 file(s) waiting" in out
+    assert f"bucket s3://{s3_bucket}/usage/pes/: 3 object(s)" in out
+    assert "  101/daily/        2 billing file(s),   1 manifest(s)" in out
+    first = "CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv"  # the first key in the bucket
+    size = (daily_dir(tmp_path, 101, DAY) / first).stat().st_size
+    assert out[-1] == f"e.g. s3://{s3_bucket}/usage/pes/101/daily/2026/03/{first}: {size} bytes, text/csv; charset=utf-8, encryption AES256"
