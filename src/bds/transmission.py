@@ -49,6 +49,8 @@ _TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "Inter
 class TransmissionError(RuntimeError):
     """A file could not be sent now; a retry may succeed (the file stays in the outbox)."""
 
+    stop_all = False
+
 
 class TransmissionRefused(TransmissionError):
     """The billing server or the file itself refuses; retrying will not help until an
@@ -281,18 +283,18 @@ def send_tenant(work: dict, data_dir: Path, outbox: Path | None = None) -> dict:
     for path in billing:
         named = parse_name(path.name)
         try:
-            touched = _send_billing_file(bucket, archive, outbox, named, path)
+            receipt = _send_billing_file(bucket, archive, outbox, named, path)
         except TransmissionError as exc:
             log.error("%s", exc)
             failures.append(exc)
-            if getattr(exc, "stop_all", False):
+            if exc.stop_all:
                 break
             continue
-        if touched is None:
+        if receipt is None:
             continue
-        done["already" if touched["already"] else "sent"].append(named.name)
+        done["already" if receipt["already"] else "sent"].append(named.name)
         manifests.setdefault(named.manifest, outbox / named.folder / named.manifest)
-    if not any(getattr(f, "stop_all", False) for f in failures):
+    if not any(f.stop_all for f in failures):
         for path in sorted(manifests.values()):
             try:
                 status = _send_manifest(bucket, archive, parse_name(path.name), path)

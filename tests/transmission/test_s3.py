@@ -375,3 +375,15 @@ def test_the_report_shows_the_outbox_and_the_bucket(s3_endpoint, s3_bucket, outb
     first = "CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv"  # the first key in the bucket
     size = (daily_dir(tmp_path, 101, DAY) / first).stat().st_size
     assert out[-1] == f"e.g. s3://{s3_bucket}/usage/pes/101/daily/2026/03/{first}: {size} bytes, text/csv; charset=utf-8, encryption AES256"
+
+
+def test_a_manifest_brings_its_unsent_files_along(s3_endpoint, s3_bucket, outbox, tmp_path):
+    config = billing_config(s3_bucket)
+    produce(config, tmp_path)
+    removed = outbox / "101/daily/2026/03/CNT_US_PES_seats_chat_GARN-NW-0101_101_20260329.csv"
+    removed.unlink()  # e.g. taken out of the outbox by hand: the manifest still lists it as unsent
+    [sent] = transmit(config, tmp_path, outbox)
+    assert sorted(sent["sent"]) == sorted(rendered(config.tenants[0]))  # queued again from the archive
+    assert sent["manifests"] == ["MANIFEST_101_20260329.json"] and outbox_files(outbox) == []
+    assert unsent_names(tmp_path) == []
+    assert len(objects(s3_endpoint, s3_bucket)) == 3
