@@ -146,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     bucket = None
     if args.s3:
         from bds.config import load_billing_config
-        from bds.transmission import Bucket
+        from bds.transmission import Bucket, quiet_command_line
 
-        bucket = Bucket(load_billing_config().billing_server, quiet=True)
+        quiet_command_line()
+        bucket = Bucket(load_billing_config().billing_server)
     checked, problems = verify_archive(args.data_dir, bucket)
     for problem in problems:
         print(f"MISMATCH {problem}")

@@ -61,6 +61,12 @@ class TransmissionRefused(TransmissionError):
         self.stop_all = stop_all
 
 
+def quiet_command_line() -> None:
+    """For commands that print results: no log line per connection lookup among them.
+    Takes effect only before Airflow is first imported (it reads its logging settings then)."""
+    os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "airflow.providers.amazon=WARNING")
+
+
 def outbox_dir() -> Path:
     """The outbox folder: the path of the Airflow connection ``bds_outbox`` (File (path))."""
     from airflow.providers.standard.hooks.filesystem import FSHook
@@ -139,11 +145,8 @@ class Bucket:
     """The billing server's bucket, through the amazon provider's S3Hook and the Airflow
     connection named in the settings (its ``endpoint_url`` extra for MinIO and the like)."""
 
-    def __init__(self, server: BillingServer, quiet: bool = False):
+    def __init__(self, server: BillingServer):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        if quiet:  # command-line use: no line per connection lookup between the results
-            logging.getLogger("airflow.providers.amazon.aws").setLevel(logging.WARNING)
 
         self.server = server
         options = {"region_name": server.region_name} if server.region_name else {}
