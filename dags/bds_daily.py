@@ -99,7 +99,7 @@ with DAG(
     @task(trigger_rule="all_done", retries=0)
     def summary(rendered, ti=None):
         """Report what the run did; fail the run if any tenant (or the plan) failed."""
-        report_run(ti, rendered)
+        return report_run(ti, rendered)
 
     @task(outlets=[MONTH_END], retries=0)
     def announce_month_end(ti=None, outlet_events=None):

@@ -75,6 +75,6 @@ with DAG(
     @task(trigger_rule="all_done", retries=0)
     def summary(rendered, ti=None):
         """Report what the run did; fail the run if any tenant (or the plan) failed."""
-        report_run(ti, rendered)
+        return report_run(ti, rendered)
 
     summary(roll_up.expand(work=plan()))

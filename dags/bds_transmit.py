@@ -70,7 +70,7 @@ with DAG(
     @task(trigger_rule="none_skipped", retries=0)
     def summary(results, ti=None):
         """Report what was sent; fail the run if a tenant failed or files were set aside."""
-        report_run(ti, results)
+        return report_run(ti, results)
 
     planned = plan()
     wait_for_outbox >> planned

@@ -52,9 +52,10 @@ def run_plan(ti, planner) -> list[dict]:
     return work
 
 
-def report_run(ti, results) -> None:
-    """Body of a ``summary`` task: log what the run did, and fail it if the plan or a tenant
-    failed, or the plan set something aside (XCom ``rejected`` of the plan task)."""
+def report_run(ti, results) -> str:
+    """Body of a ``summary`` task: the run's summary, in the task log and as the task's
+    return value (the run's XCom in the UI); fails the run if the plan or a tenant failed, or
+    the plan set something aside (XCom ``rejected`` of the plan task)."""
     from bds.pipeline import finish_run
 
     plan = {"task_ids": "plan"}
@@ -62,3 +63,4 @@ def report_run(ti, results) -> None:
         ti.xcom_pull(**plan), ti.xcom_pull(**plan, key="notes") or [], results, ti.xcom_pull(**plan, key="rejected") or []
     )
     print(text)
+    return text

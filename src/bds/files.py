@@ -254,19 +254,21 @@ def write_atomic(path: Path, data: bytes) -> str:
     return status
 
 
-def replace_keeping_previous(archive: Path, named: NamedFile, data: bytes) -> str:
+def replace_keeping_previous(archive: Path, named: NamedFile, data: bytes) -> tuple[str, Path | None]:
     """Write ``data`` as the archived file ``named``; a different earlier version is kept
     first under ``<tenant_id>/versions/`` (named by its SHA-256), never overwritten.
-    Returns 'created', 'changed' or 'unchanged'."""
+    Returns ('created', 'changed' or 'unchanged', the kept earlier version or None)."""
     path = Path(archive) / named.relative_path
+    kept = None
     if path.exists():
         previous = path.read_bytes()
         if previous == data:
-            return "unchanged"
+            return "unchanged", None
         digest = hashlib.sha256(previous).hexdigest()[:16]
         folder = Path(archive) / str(named.tenant_id) / "versions" / named.folder.relative_to(str(named.tenant_id))
-        write_atomic(folder / f"{path.stem}.{digest}{path.suffix}", previous)
-    return write_atomic(path, data)
+        kept = folder / f"{path.stem}.{digest}{path.suffix}"
+        write_atomic(kept, previous)
+    return write_atomic(path, data), kept
 
 
 @contextmanager

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bds import manifest, staging
+from bds import changes, manifest, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, Tenant, load_billing_config
 from bds.files import (
-    billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name, render_csv, write_atomic,
+    ARCHIVE, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name, render_csv,
+    replace_keeping_previous,
 )  # fmt: skip
 from bds.metrics import compute_metric
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
@@ -174,15 +175,26 @@ def aggregate(work: dict) -> dict:
     return {"results": len(results)}
 
 
-def store_files(tenant: Tenant, period: str, folder: Path, files: dict[str, bytes], transmit: bool) -> dict:
+def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
-    With transmission on, every file not yet sent, and the manifest, go into the outbox."""
+
+    A file that changes is a restatement: its earlier version is kept under ``versions/`` and
+    the change is logged (task log and ``changes.jsonl``). With transmission on, every file
+    not yet sent, and the manifest, go into the outbox. Files of the period that this run did
+    not render (a metric or region switched off since) are left as they are, and reported."""
     outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
+    archive = Path(data_dir) / ARCHIVE
     label = f"{tenant.label} {period}"
-    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": []}
+    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": [], "not_rebuilt": []}
+    restated = []
     with folder_lock(folder):
         for name, data in files.items():
-            outcome[write_atomic(folder / name, data)].append(name)
+            named = parse_name(name)
+            previous = (folder / name).read_bytes() if (folder / name).exists() else None
+            status, kept = replace_keeping_previous(archive, named, data)
+            outcome[status].append(name)
+            if kept is not None:
+                restated.append(changes.restatement(named, previous, data, kept, archive))
         manifest_status, manifest_path = manifest.record_rendered(folder, files)
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))
@@ -191,12 +203,23 @@ def store_files(tenant: Tenant, period: str, folder: Path, files: dict[str, byte
                 outcome["queued"].append(name)
             if outcome["queued"] or manifest_status != "unchanged":
                 queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
+        period_code = parse_name(manifest_path.name).period
+        outcome["not_rebuilt"] = sorted(
+            p.name for p in folder.glob("CNT_*.csv") if p.name not in files and parse_name(p.name).period == period_code
+        )
+    changes.append(data_dir, restated)
+    for entry in restated:
+        log.warning("%s", changes.describe(entry))
     counts = ", ".join(f"{len(outcome[k])} {k}" for k in ("created", "changed", "unchanged"))
     summary = f"{label}: {counts} in {folder}; manifest {manifest_status}"
     if transmit:
         summary += f"; {len(outcome['queued'])} file(s) queued for transmission"
+    if outcome["not_rebuilt"]:
+        summary += (f"; {len(outcome['kept'])} earlier file(s) not rebuilt (metric or region switched off), "
+                    f"left as they were: {', '.join(outcome['kept'])}")  # fmt: skip
     log.info("%s", summary)
-    return {"label": label, "summary": summary, "folder": str(folder), **outcome}
+    summary += "".join(f"\n  {changes.describe(entry)}" for entry in restated)
+    return {"label": label, "summary": summary, "folder": str(folder), "restated": restated, **outcome}
 
 
 def render(work: dict, data_dir=None) -> dict:
@@ -209,8 +232,9 @@ def render(work: dict, data_dir=None) -> dict:
         )
         for r in results
     }
-    folder = daily_dir(data_dir or staging.data_dir(), tenant.tenant_id, day)
-    return store_files(tenant, day.isoformat(), folder, files, work.get("transmit", False))
+    data_dir = data_dir or staging.data_dir()
+    folder = daily_dir(data_dir, tenant.tenant_id, day)
+    return store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False))
 
 
 def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:
@@ -240,7 +264,7 @@ def render_month(work: dict, data_dir=None) -> dict:
     for r in results:
         log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
     folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
-    return store_files(tenant, month.label, folder, files, work.get("transmit", False))
+    return store_files(tenant, month.label, data_dir, folder, files, work.get("transmit", False))
 
 
 def unfinished(work: list[dict], results: list[dict]) -> list[str]:

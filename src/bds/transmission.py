@@ -348,7 +348,7 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
         except ValueError as exc:
             raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: {exc}") from None
         receipt = send(bucket, named, path, data)
-        status = replace_keeping_previous(archive, named, data)
+        status, _ = replace_keeping_previous(archive, named, data)
         manifest_status, manifest = record_sent(folder, named, data, receipt["s3_uri"], receipt["uploaded_at"])
         if manifest_status != "unchanged":
             queue(outbox, parse_name(manifest.name), manifest.read_bytes())

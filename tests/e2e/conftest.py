@@ -103,3 +103,19 @@ def sqlite_sources(tmp_path_factory):
     connections = sqlite_connections(folder)
     seed({s: f"sqlite:///{folder / f'{s}.db'}" for s in SOURCES})
     return connections
+
+
+def summary_of(run) -> str:
+    """What the run's ``summary`` task returned (its XCom, as the UI shows it)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id,
+                XComModel.task_id == "summary", XComModel.key == "return_value",
+            )
+        ).one()  # fmt: skip
+        return XComModel.deserialize_value(row)

@@ -57,7 +57,7 @@ def rendered(tenant, day=DAY, concurrent=3) -> dict[str, bytes]:
 def produce(config, data_dir, day=DAY, concurrent=3) -> dict:
     tenant = config.tenants[0]
     folder = daily_dir(data_dir, tenant.tenant_id, day)
-    return store_files(tenant, day.isoformat(), folder, rendered(tenant, day, concurrent), config.billing_server.transmit)
+    return store_files(tenant, day.isoformat(), data_dir, folder, rendered(tenant, day, concurrent), config.billing_server.transmit)
 
 
 def transmit(config, data_dir, outbox) -> list[dict]:

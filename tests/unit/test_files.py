@@ -115,10 +115,11 @@ def test_a_file_must_match_its_name(tenant):
 
 def test_replacing_an_archived_file_keeps_the_previous_version(tmp_path):
     named = parse_name("CNT_US_PES_seats_chat_G_101_20260307.csv")
-    assert replace_keeping_previous(tmp_path, named, b"v1") == "created"
-    assert replace_keeping_previous(tmp_path, named, b"v1") == "unchanged"
-    assert replace_keeping_previous(tmp_path, named, b"v2") == "changed"
+    assert replace_keeping_previous(tmp_path, named, b"v1") == ("created", None)
+    assert replace_keeping_previous(tmp_path, named, b"v1") == ("unchanged", None)
+    status, kept = replace_keeping_previous(tmp_path, named, b"v2")
+    assert status == "changed"
     assert (tmp_path / named.relative_path).read_bytes() == b"v2"
-    [kept] = (tmp_path / "101" / "versions").rglob("*.csv")
+    assert [kept] == list((tmp_path / "101" / "versions").rglob("*.csv"))
     assert kept.read_bytes() == b"v1"
     assert kept.relative_to(tmp_path).as_posix() == f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"

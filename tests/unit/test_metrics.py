@@ -85,6 +85,16 @@ def test_switched_off_region_is_not_billed(raw_config):
     assert by_region(results) == {"US": {"concurrent": 2, "enabled": 4}}
 
 
+def test_switched_off_location_is_not_billed(raw_config):
+    # HQ is US's default location: the multimedia sessions (agents 6 and 7) go there.
+    raw_config["tenants"][0]["regions"][0]["locations"][1]["enabled"] = False
+    tenant = parse_billing_config(raw_config).tenants[0]
+    assert tenant.billed_regions == ["US", "EU"]  # NYC still bills US
+    # Workspace without agents 6 and 7: agents 1 and 2 overlap from second 5000; 1-4 enabled.
+    assert by_region(compute_metric(tenant, "seats_workspace", SESSIONS, WINDOW, as_of=AFTER_DAY))["US"] == {"concurrent": 2, "enabled": 4}
+    assert by_region(compute_metric(tenant, "seats_chat", SESSIONS, WINDOW, as_of=AFTER_DAY))["US"] == {"concurrent": 0, "enabled": 0}
+
+
 def test_unknown_switch_without_default_location_is_an_error(raw_config):
     raw_config["tenants"][0]["regions"][0]["locations"][1]["switches"] = ["SW_HQ"]
     tenant = parse_billing_config(raw_config).tenants[0]

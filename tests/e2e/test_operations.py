@@ -1,0 +1,112 @@
+"""Operations end to end through dag.test(): reruns with unchanged and changed source rows
+(restatements kept and logged), and the switch levels as files in the archive."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+import yaml
+
+from bds import changes
+from bds.files import ARCHIVE, read_counts
+from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, expected_names, files, run_day, summary_of, use
+
+
+@pytest.fixture
+def own_sources(sqlite_sources, tmp_path):
+    """A private copy of the demo sources, so a test may change their rows."""
+    folder = tmp_path / "sources"
+    connections = {}
+    for source, value in sqlite_sources.items():
+        conn = json.loads(value)
+        folder.mkdir(exist_ok=True)
+        copy = shutil.copy(conn["host"], folder / f"{source}.db")
+        connections[source] = json.dumps(conn | {"host": str(copy)})
+    return connections, folder
+
+
+def test_rerun_unchanged_then_restated(bds_daily, own_sources, tmp_path, monkeypatch):
+    connections, folder = own_sources
+    data = tmp_path / "data"
+    use(monkeypatch, data, connections)
+    assert run_day(bds_daily).state == "success"
+    first = files(data)
+    assert run_day(bds_daily).state == "success"  # cleared and rerun with the same rows
+    assert files(data) == first
+    assert changes.read(data) == [] and not list((data / ARCHIVE).glob("*/versions"))
+
+    # Info Mart corrects the day: every other voice and chat session of tenant 101 disappears.
+    with sqlite3.connect(folder / "gim.db") as db:
+        removed = db.execute(
+            "DELETE FROM SM_RES_SESSION_FACT WHERE SM_RES_SESSION_FACT_KEY % 2 = 0 AND TENANT_KEY IN "
+            "(SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = 101)"
+        ).rowcount
+    assert removed > 0
+    run = run_day(bds_daily)
+    assert run.state == "success"
+    second = files(data)
+    changed = sorted(n for n in first if first[n] != second[n])
+    assert changed and all("_101_" in n for n in changed)  # only tenant 101's files move
+    log = changes.read(data)
+    assert sorted(e["file"] for e in log) == changed
+    summary = summary_of(run)  # the run's summary, in its log and as its XCom
+    for entry in log:
+        assert entry["tenant_id"] == 101 and entry["period"] == "2026-03-29" and entry["other_columns"] == []
+        previous = data / ARCHIVE / entry["previous_version"]
+        assert previous.read_bytes() == first[entry["file"]]  # the earlier version is kept, byte for byte
+        old, new = read_counts(previous), read_counts(next((data / ARCHIVE).rglob(entry["file"])))
+        groups = {"1": "concurrent", "2": "enabled"}
+        assert {groups.get(r["AgentGroupName"], "concurrent"): (int(r["old"]), int(r["new"])) for r in entry["rows"]} == {
+            name: (old[name], new[name]) for name in old if old[name] != new[name]
+        }
+        assert f"  RESTATED tenant 101 2026-03-29 {entry['file']}: " in summary
+    assert run_day(bds_daily).state == "success"  # the restated day rerun: nothing more changes
+    assert files(data) == second and len(changes.read(data)) == len(log)
+
+
+def switched(tmp_path, change) -> str:
+    raw = yaml.safe_load(DEMO_CONFIG.read_text())
+    change(raw)
+    path = tmp_path / "billing.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def tenant(raw, tenant_id):
+    return next(t for t in raw["tenants"] if t["tenant_id"] == tenant_id)
+
+
+@pytest.mark.parametrize(
+    ("level", "change", "gone"),
+    [
+        ("tenant", lambda raw: tenant(raw, 102).update(enabled=False), lambda n: "_102_" in n),
+        ("region", lambda raw: tenant(raw, 102)["regions"][1].update(enabled=False), lambda n: n.startswith("CNT_US_") and "_102_" in n),
+        # The demo's tenants share one metrics mapping (a YAML anchor): give 101 its own.
+        ("metric", lambda raw: tenant(raw, 101).update(metrics={**tenant(raw, 101)["metrics"], "seats_chat": False}),
+         lambda n: "_seats_chat_" in n and "_101_" in n),
+        ("production date", lambda raw: tenant(raw, 105).update(production_date="2026-03-30"), lambda n: "_105_" in n),
+    ],
+)
+def test_switches(bds_daily, sqlite_sources, tmp_path, monkeypatch, level, change, gone):
+    data = tmp_path / "data"
+    use(monkeypatch, data, sqlite_sources, config=switched(tmp_path, change))
+    assert run_day(bds_daily).state == "success"
+    expected = {n for n in expected_names(BILLED_DAY) if not gone(n)}
+    assert expected and set(files(data)) == expected, level
+
+
+def test_switching_a_metric_off_keeps_its_earlier_files(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    use(monkeypatch, data, sqlite_sources)
+    assert run_day(bds_daily).state == "success"
+    before = files(data)
+    off = switched(tmp_path, lambda raw: tenant(raw, 101).update(metrics={**tenant(raw, 101)["metrics"], "seats_chat": False}))
+    use(monkeypatch, data, sqlite_sources, config=off)
+    run = run_day(bds_daily)
+    assert run.state == "success"
+    assert files(data) == before  # nothing is deleted or rewritten
+    chat = sorted(n for n in before if "_seats_chat_" in n and "_101_" in n)
+    assert f"2 earlier file(s) not rebuilt (metric or region switched off), left as they were: {', '.join(chat)}" in summary_of(run)
