@@ -215,8 +215,8 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
     if transmit:
         summary += f"; {len(outcome['queued'])} file(s) queued for transmission"
     if outcome["not_rebuilt"]:
-        summary += (f"; {len(outcome['kept'])} earlier file(s) not rebuilt (metric or region switched off), "
-                    f"left as they were: {', '.join(outcome['kept'])}")  # fmt: skip
+        summary += (f"; {len(outcome['not_rebuilt'])} earlier file(s) not rebuilt (metric or region switched off), "
+                    f"left as they were: {', '.join(outcome['not_rebuilt'])}")  # fmt: skip
     log.info("%s", summary)
     summary += "".join(f"\n  {changes.describe(entry)}" for entry in restated)
     return {"label": label, "summary": summary, "folder": str(folder), "restated": restated, **outcome}
