@@ -5,7 +5,9 @@ For every enabled PureConnect tenant, bill one calendar day (in the tenant's tim
 
 1. **plan**: load and validate the billing configuration; decide which tenants are billed.
    A bad configuration fails here, before anything is written.
-2. **wait_for_day_end**: never bill a tenant's day before it has ended in its own time zone.
+2. **wait_for_day_end**: never bill a tenant's day before it has ended in its own time zone;
+   **wait_for_sources**: wait until Info Mart has loaded the day, and refuse a day a source has
+   already purged (see `docs/sources.md`).
 3. **info_mart / gvp / configuration**: run the dataset SQL of each source
    (`include/sql/<source>/`) against the `bds_gim`, `bds_gvp` and `bds_cme` connections
    into the staging location.
@@ -25,7 +27,7 @@ from datetime import date, timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant, report_run, run_plan
 
@@ -65,6 +67,20 @@ with DAG(
         print(f"{label(work)}: billable from {due.isoformat()}; {'ready' if done else 'waiting'}")
         return PokeReturnValue(is_done=done)
 
+    @task.sensor(mode="reschedule", poke_interval=600, timeout=8 * 24 * 3600, retries=0, map_index_template=TENANT_LABEL)
+    def wait_for_sources(work: dict) -> PokeReturnValue:
+        """Info Mart has loaded the day, and no source has purged it (its own timeout: sources.timeout_minutes)."""
+        from bds.pipeline import sources_ready
+        from bds.readiness import SourceNotReadyError
+
+        label_tenant(work)
+        try:
+            done, found = sources_ready(work)
+        except SourceNotReadyError as exc:  # purged, or not loaded in time: say which source and day
+            raise AirflowFailException(str(exc)) from None
+        print("\n".join(found), "; ready" if done else "; waiting", sep="")
+        return PokeReturnValue(is_done=done)
+
     @task(map_index_template=TENANT_LABEL)
     def extract(work: dict, source: str) -> dict:
         from bds.pipeline import extract_source
@@ -88,11 +104,12 @@ with DAG(
 
     @task_group
     def bill_tenant(work: dict):
-        ready = wait_for_day_end(work)
+        ready = wait_for_day_end(work) >> wait_for_sources(work)
         staged = []
         for source, group_id in (("gim", "info_mart"), ("gvp", "gvp"), ("cme", "configuration")):
             with TaskGroup(group_id):
-                staged.append(extract.override(task_id=f"extract_{source}")(work, source))
+                # One pool per source (include/airflow/pools.json) caps concurrent queries on it.
+                staged.append(extract.override(task_id=f"extract_{source}", pool=f"bds_{source}")(work, source))
         ready >> staged
         return staged >> aggregate(work) >> render(work)
 

@@ -35,8 +35,11 @@ for name in ("BDS_CONFIG", "BDS_DATA_DIR", "BDS_STAGING_URL", "BDS_SQL_DIR"):
 
 
 def pytest_configure(config):
-    """Migrate the metadata database before any test module imports Airflow."""
+    """Migrate the metadata database and create the source pools, as an installation does,
+    before any test module imports Airflow."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    pools = ROOT / "include" / "airflow" / "pools.json"
+    subprocess.run([sys.executable, "-m", "airflow", "pools", "import", str(pools)], check=True, capture_output=True)
 
 
 # PostgreSQL is not optional: a missing server fails the SQL tests rather than skipping them.

@@ -22,6 +22,7 @@ echo "Seeding the demo sources (SQLite) in $DEMO/sources"
 python -m bds.demo --sqlite-dir "$DEMO/sources" --config "$BDS_CONFIG" --from "$DEMO_FROM" --to "$DEMO_TO" > "$DEMO/seed.log"
 echo "Preparing Airflow's metadata database in $AIRFLOW_HOME"
 airflow db migrate > "$DEMO/airflow-migrate.log" 2>&1
+airflow pools import include/airflow/pools.json >> "$DEMO/airflow-migrate.log" 2>&1
 
 day="$DEMO_FROM"
 while [[ ! "$day" > "$DEMO_TO" ]]; do

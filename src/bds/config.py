@@ -226,6 +226,18 @@ class BillingServer(_Model):
         return args
 
 
+class SourceReadiness(_Model):
+    """When a source has the billing day (see docs/sources.md, Readiness)."""
+
+    # How long after a tenant's day has ended (plus settle_minutes) to wait for Info Mart
+    # to load it before the tenant-day fails.
+    timeout_minutes: int = Field(12 * 60, ge=0, le=7 * 24 * 60)
+    # Info Mart's days-to-keep-gim-facts: older days are purged and are refused.
+    gim_retention_days: int = Field(400, ge=1)
+    # The GVP Reporting Server's retention of call detail records: older days are refused.
+    gvp_retention_days: int = Field(30, ge=1)
+
+
 class BillingConfig(_Model):
     # Skills Management: Global Events -> enable the PureConnect billing process.
     billing_process_enabled: bool = False
@@ -234,6 +246,7 @@ class BillingConfig(_Model):
     session_lookback_days: int = Field(7, ge=1, le=400)
     # Minutes to wait after a tenant's local midnight before its day may be billed.
     settle_minutes: int = Field(15, ge=0, le=24 * 60)
+    sources: SourceReadiness = SourceReadiness()
     tenants: tuple[Tenant, ...] = ()
 
     @model_validator(mode="after")

@@ -111,7 +111,14 @@ class Generator:
                     self.agent_day(tenant_key, agent, start)
                 self.ivr_day(shape, start)
                 self.bot_day(tenant_key, start)
+        self.etl_audit()
         return self.rows.tables
+
+    def etl_audit(self) -> None:
+        """Info Mart's ETL commits every 15 minutes, up to the snapshot (its load status)."""
+        first = min(local_midnight(self.days[0] - timedelta(days=1), s.time_zone) for s in shapes(self.config))
+        for n, chunk_end in enumerate(range(first + 900, self.snapshot + 1, 900), start=1):
+            self.rows.add("CTL_AUDIT_LOG", AUDIT_KEY=n, JOB_ID="Job_TransformGIM", CREATED_TS=chunk_end + 90, MAX_CHUNK_TS=chunk_end)
 
     # --- people and configuration -------------------------------------------------------
 
@@ -283,7 +290,8 @@ class Generator:
 
 TABLES = {
     "gim": ("TENANT", "MEDIA_TYPE", "INTERACTION_TYPE", "RESOURCE_", "SM_RES_SESSION_FACT", "INTERACTION_FACT",
-            "INTERACTION_RESOURCE_FACT", "SDR_BOTS_FACT", "GIDB_GC_SWITCH", "GIDB_GC_LOGIN", "GIDB_GCX_LOGIN_INFO"),
+            "INTERACTION_RESOURCE_FACT", "SDR_BOTS_FACT", "GIDB_GC_SWITCH", "GIDB_GC_LOGIN", "GIDB_GCX_LOGIN_INFO",
+            "CTL_AUDIT_LOG"),
     "gvp": ("GVP_CDR", "GVP_SPEECH_SESSION"),
     "cme": ("GC_ENDPOINT", "GC_LOGIN", "GC_GROUP", "GC_ANNEX"),
 }  # fmt: skip

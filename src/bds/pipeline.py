@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bds import changes, manifest, staging
+from bds import changes, manifest, readiness, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
-from bds.config import Billable, BillingConfig, Tenant, load_billing_config
+from bds.config import Billable, BillingConfig, SourceReadiness, Tenant, load_billing_config
 from bds.files import (
     ARCHIVE, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name, render_csv,
     replace_keeping_previous,
@@ -70,7 +70,12 @@ def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: 
 
 def plan_day(config: BillingConfig, day: date) -> tuple[list[dict], list[str]]:
     """Work items for the tenants to bill on ``day``, and a line for each decision."""
-    item = {"day": day.isoformat(), "settle_minutes": config.settle_minutes, "lookback_days": config.session_lookback_days}
+    item = {
+        "day": day.isoformat(),
+        "settle_minutes": config.settle_minutes,
+        "lookback_days": config.session_lookback_days,
+        "readiness": config.sources.model_dump(mode="json"),
+    }
     return _plan(config, day.isoformat(), day, lambda t: t.enabled_metrics, item)
 
 
@@ -108,6 +113,36 @@ def ready_at(work: dict) -> datetime:
     """When the tenant's day may be billed: its local day has ended, plus the settle time."""
     _, _, window = unpack(work)
     return window.end_utc + timedelta(minutes=work["settle_minutes"])
+
+
+def sources_ready(work: dict, now: datetime | None = None) -> tuple[bool, list[str]]:
+    """Whether every source the tenant-day needs has the day: (ready, what was found).
+    Raises SourceNotReadyError when a source has purged the day, or has not loaded it
+    within ``sources.timeout_minutes`` of the day becoming billable."""
+    tenant, day, window = unpack(work)
+    settings = SourceReadiness.model_validate(work["readiness"])
+    now = now or datetime.now(timezone.utc)
+    context = f"{tenant.label} day {day}"
+    needed = [source for source in SOURCES if datasets_for(source, tenant.enabled_metrics)]
+    for source in needed:
+        reason = readiness.purged(source, day, now.date(), settings)
+        if reason:
+            raise readiness.SourceNotReadyError(f"{context}: {reason}; it is not billed again (its archived files stay as they are)")
+    if "gim" not in needed:
+        return True, [f"{context}: no Info Mart data needed"]
+    engine = source_engine("gim", context)
+    try:
+        verdict = readiness.check_info_mart(engine, window)
+    except readiness.SourceNotReadyError as exc:
+        raise readiness.SourceNotReadyError(f"{context}: {exc}") from None
+    finally:
+        engine.dispose()
+    if not verdict.ready and readiness.overdue(int(ready_at(work).timestamp()), int(now.timestamp()), settings):
+        raise readiness.SourceNotReadyError(
+            f"{context}: Info Mart (bds_gim) has not loaded the day: {verdict.detail}; "
+            f"gave up {settings.timeout_minutes} minutes after the day became billable (sources.timeout_minutes)"
+        )
+    return verdict.ready, [f"{context}: {verdict.detail}"]
 
 
 def extract_source(work: dict, source: str) -> dict:

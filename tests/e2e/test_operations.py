@@ -110,3 +110,51 @@ def test_switching_a_metric_off_keeps_its_earlier_files(bds_daily, sqlite_source
     assert files(data) == before  # nothing is deleted or rewritten
     chat = sorted(n for n in before if "_seats_chat_" in n and "_101_" in n)
     assert f"2 earlier file(s) not rebuilt (metric or region switched off), left as they were: {', '.join(chat)}" in summary_of(run)
+
+
+def run_states(run) -> dict[str, set[str]]:
+    states: dict[str, set[str]] = {}
+    for ti in run.get_task_instances():
+        states.setdefault(ti.task_id, set()).add(ti.state)
+    return states
+
+
+def test_a_day_info_mart_has_not_loaded_waits_then_fails(bds_daily, own_sources, tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from bds.config import load_billing_config
+    from bds.pipeline import plan_day, ready_at, sources_ready
+    from bds.readiness import SourceNotReadyError
+
+    connections, folder = own_sources
+    with sqlite3.connect(folder / "gim.db") as db:  # Info Mart's ETL stopped at 2026-03-29 12:00 UTC
+        db.execute("DELETE FROM CTL_AUDIT_LOG WHERE MAX_CHUNK_TS > 1774785600")
+    config = switched(tmp_path, lambda raw: raw["sources"].update(timeout_minutes=120))
+    use(monkeypatch, tmp_path / "data", connections, config=config)
+    work = plan_day(load_billing_config(config), BILLED_DAY)[0][0]  # tenant 101, New York
+    due = ready_at(work)
+    assert sources_ready(work, now=due + timedelta(minutes=119)) == (False, [
+        "tenant 'Northwind Care' (101) day 2026-03-29: Info Mart has loaded 2026-03-29 12:00 UTC "
+        "(CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC"
+    ])  # fmt: skip
+    with pytest.raises(SourceNotReadyError) as late:
+        sources_ready(work, now=due + timedelta(minutes=120))
+    assert str(late.value) == (
+        "tenant 'Northwind Care' (101) day 2026-03-29: Info Mart (bds_gim) has not loaded the day: Info Mart has loaded "
+        "2026-03-29 12:00 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC; gave up 120 minutes "
+        "after the day became billable (sources.timeout_minutes)"
+    )
+    run = run_day(bds_daily)  # months later, far past the timeout: every tenant-day fails at its first look
+    assert run.state == "failed"
+    states = run_states(run)
+    assert states["bill_tenant.wait_for_sources"] == {"failed"}
+    assert states["bill_tenant.info_mart.extract_gim"] == {"upstream_failed"}
+    assert files(tmp_path / "data") == {}  # never zero counts
+
+
+def test_a_purged_day_fails_clearly_and_writes_nothing(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    use(monkeypatch, tmp_path / "data", sqlite_sources, config=switched(tmp_path, lambda raw: raw["sources"].update(gvp_retention_days=30)))
+    run = run_day(bds_daily)
+    assert run.state == "failed"
+    assert run_states(run)["bill_tenant.wait_for_sources"] == {"failed"}
+    assert files(tmp_path / "data") == {}

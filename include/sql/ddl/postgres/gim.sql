@@ -91,3 +91,13 @@ CREATE TABLE GIDB_GCX_LOGIN_INFO (
     DELETED_TS integer
 );
 CREATE INDEX I_GIDB_GCX_LOGIN_INFO_AGENT ON GIDB_GCX_LOGIN_INFO (AGENTID);
+
+-- Info Mart's ETL audit: one row per committed transaction; MAX_CHUNK_TS is the newest
+-- source time stamp in it (UTC epoch seconds). bds reads it as Info Mart's load status.
+CREATE TABLE CTL_AUDIT_LOG (
+    AUDIT_KEY numeric(19) PRIMARY KEY,
+    JOB_ID varchar(64),
+    CREATED_TS integer NOT NULL,
+    MAX_CHUNK_TS integer
+);
+CREATE INDEX I_CTL_AUDIT_LOG_CTS ON CTL_AUDIT_LOG (CREATED_TS);

@@ -91,3 +91,13 @@ CREATE TABLE GIDB_GCX_LOGIN_INFO (
     DELETED_TS INTEGER
 );
 CREATE INDEX I_GIDB_GCX_LOGIN_INFO_AGENT ON GIDB_GCX_LOGIN_INFO (AGENTID);
+
+-- Info Mart's ETL audit: one row per committed transaction; MAX_CHUNK_TS is the newest
+-- source time stamp in it (UTC epoch seconds). bds reads it as Info Mart's load status.
+CREATE TABLE CTL_AUDIT_LOG (
+    AUDIT_KEY INTEGER PRIMARY KEY,
+    JOB_ID TEXT,
+    CREATED_TS INTEGER NOT NULL,
+    MAX_CHUNK_TS INTEGER
+);
+CREATE INDEX I_CTL_AUDIT_LOG_CTS ON CTL_AUDIT_LOG (CREATED_TS);
