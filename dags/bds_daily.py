@@ -29,7 +29,9 @@ import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant, report_run, run_plan
+from bds.dag_common import (
+    DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, daily_deadline, label_tenant, report_run, run_plan,
+)  # fmt: skip
 
 with DAG(
     dag_id="bds_daily",
@@ -48,6 +50,7 @@ with DAG(
         )
     },
     default_args=DEFAULT_ARGS,
+    deadline=daily_deadline(),  # alert when a day's files are late ($BDS_DAILY_DEADLINE)
     tags=["billing", "bds", "daily"],
 ) as dag:
 
@@ -113,7 +116,7 @@ with DAG(
         ready >> staged
         return staged >> aggregate(work) >> render(work)
 
-    @task(trigger_rule="all_done", retries=0)
+    @task(trigger_rule="all_done", retries=0, on_failure_callback=None)  # the tenants' failures alerted already
     def summary(rendered, ti=None):
         """Report what the run did; fail the run if any tenant (or the plan) failed."""
         return report_run(ti, rendered)

@@ -1,9 +1,11 @@
 """What the DAG files share. Kept light: DAG files import it at parse time (Airflow SDK only)."""
 
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pendulum
-from airflow.sdk import Asset, get_current_context
+from airflow.sdk import Asset, AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 # Emitted by bds_daily when it has billed the last day of a month (extra: {"month": "YYYY-MM"});
@@ -12,13 +14,54 @@ MONTH_END = Asset("bds://billing/daily/month-end")
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
+
+
+class FailureAlert(BaseNotifier):
+    """Failure callback of bds tasks: logs the failure, keeps it in alerts.jsonl and posts it
+    to the ``bds_alerts`` webhook when that connection exists (see bds.alerts)."""
+
+    def notify(self, context):
+        from bds.alerts import task_failed
+
+        task_failed(context)
+
+
 DEFAULT_ARGS = {
     "owner": "billing",
     "retries": 2,
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
+    "on_failure_callback": FailureAlert(),  # after the last retry only
 }
+
+DEADLINE_ENV = "BDS_DAILY_DEADLINE"
+
+
+def deadline_interval(setting: str, now: datetime | None = None) -> timedelta:
+    """From a run's logical date (its billing day, 00:00 UTC) to ``HH:MM <time zone>`` on the
+    next day, e.g. ``07:00 America/New_York``. The zone's offset is taken as it is at ``now``:
+    DAG files are parsed again all the time, so it follows the change to and from summer time."""
+    try:
+        clock, zone = (setting.split() + ["UTC"])[:2]
+        hours, minutes = (int(part) for part in clock.split(":"))
+        tz = ZoneInfo(zone)
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            raise ValueError(clock)
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"{DEADLINE_ENV}={setting!r}: expected 'HH:MM Area/City', e.g. '07:00 America/New_York'") from exc
+    offset = (now or datetime.now(timezone.utc)).astimezone(tz).utcoffset()
+    return timedelta(days=1, hours=hours, minutes=minutes) - offset
+
+
+def daily_deadline() -> DeadlineAlert:
+    """Alert when a day's run has not finished by ``$BDS_DAILY_DEADLINE`` (default 06:00 UTC)
+    on the next day; the alert goes where failures go (bds.alerts.files_late)."""
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=deadline_interval(os.environ.get(DEADLINE_ENV, "06:00 UTC")),
+        callback=AsyncCallback("bds.alerts.files_late"),
+    )
 
 # Mapped task instances are labelled with their tenant in the UI (see label_tenant).
 TENANT_LABEL = "{{ tenant_label }}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from airflow.models import DagBag
@@ -79,6 +80,33 @@ def test_bds_monthly_structure(dagbag):
     assert dag.params["month"] is None
 
 
+def test_failures_alert_and_late_days_alert(dagbag):
+    from bds.dag_common import FailureAlert
+
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            callbacks = task.on_failure_callback or []
+            alerted = any(isinstance(c, FailureAlert) for c in (callbacks if isinstance(callbacks, list) else [callbacks]))
+            assert alerted != (task.task_id == "summary"), (dag.dag_id, task.task_id)  # summary repeats the tenants'
+    deadline = dagbag.dags["bds_daily"].deadline
+    deadline = deadline[0] if isinstance(deadline, list) else deadline
+    assert deadline.callback.path == "bds.alerts.files_late"
+    assert deadline.interval == timedelta(hours=30)  # 06:00 UTC on the next day, by default
+
+
+def test_deadline_interval_follows_the_local_clock():
+    from bds.dag_common import deadline_interval
+
+    winter, summer = datetime(2026, 1, 15, tzinfo=timezone.utc), datetime(2026, 7, 15, tzinfo=timezone.utc)
+    # 07:00 in New York on the next day: UTC-5 in winter (36 h after 00:00 UTC), UTC-4 in summer (35 h).
+    assert deadline_interval("07:00 America/New_York", now=winter) == timedelta(hours=36)
+    assert deadline_interval("07:00 America/New_York", now=summer) == timedelta(hours=35)
+    assert deadline_interval("06:30", now=winter) == timedelta(hours=30, minutes=30)
+    for bad in ("7 o'clock", "25:00 UTC", "07:00 Mars/Olympus"):
+        with pytest.raises(ValueError, match="BDS_DAILY_DEADLINE="):
+            deadline_interval(bad)
+
+
 def test_bds_transmit_structure(dagbag):
     from airflow.providers.standard.sensors.filesystem import FileSensor
 
@@ -97,14 +125,16 @@ def test_bds_transmit_structure(dagbag):
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parse_imports_no_billing_code(path):
-    """Parsing a DAG file imports only bds.dag_common (Airflow SDK only): it stays cheap and needs no configuration."""
+    """Parsing a DAG file imports only bds.dag_common (Airflow SDK only) and, for the deadline
+    callback Airflow resolves at parse time, bds.alerts (standard library only): parsing stays
+    cheap and needs no configuration."""
     code = (
         "import runpy, sys; "
         f"runpy.run_path({str(path)!r}); "
         "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out[-1] == "['bds', 'bds.dag_common']", f"{path.name} imports {out[-1]} at parse time"
+    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.alerts"}, f"{path.name} imports {out[-1]} at parse time"
 
 
 def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):
