@@ -1,7 +1,8 @@
 """Print what the local archive holds: where the billing files are and their counts.
 
-Usage: ``python -m bds.report [DATA_DIR] [--transmission]`` (default ``$BDS_DATA_DIR``);
-``--transmission`` adds the outbox and the objects in the billing server's bucket.
+Usage: ``python -m bds.report [DATA_DIR] [--transmission | --changes]`` (default
+``$BDS_DATA_DIR``); ``--transmission`` adds the outbox and the objects in the billing server's
+bucket; ``--changes`` lists the restatements instead.
 """
 
 from __future__ import annotations
@@ -84,7 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bds.report", description="Show the billing files in the local archive.")
     parser.add_argument("data_dir", nargs="?", default=os.environ.get("BDS_DATA_DIR", "."), type=Path)
     parser.add_argument("--transmission", action="store_true", help="also show the outbox and the bucket")
+    parser.add_argument("--changes", action="store_true", help="only list the restatements (changes.jsonl)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.changes:
+        from bds import changes
+
+        entries = changes.read(args.data_dir)
+        print(f"{len(entries)} restatement(s) in {(args.data_dir / changes.LOG_NAME).resolve()}")
+        for entry in entries:
+            print(f"{entry['at']} {entry['run_id'] or '-'}\n  {changes.describe(entry)}")
+        return 0
     rows = read_store(args.data_dir)
     files = sorted({r["_file"] for r in rows})
     manifests = sorted((args.data_dir / ARCHIVE).glob("*/*/**/MANIFEST_*.json"))

@@ -34,3 +34,18 @@ def test_table_shows_the_last_days_and_the_months(tmp_path, tenant):
     lines = table(rows).splitlines()
     assert lines[0].split()[3:] == ["2026-03-03", "2026-03-04", "2026-03-05", "2026-03"]
     assert lines[2].split() == ["101", "voicebot_interactions", "GLOBAL", "3", "4", "5", "15"]
+
+
+def test_restatements_are_listed(tmp_path, capsys):
+    from bds import changes
+
+    entry = {"at": "2026-03-30T06:00:00Z", "run_id": "backfill__2026-03-29", "tenant_id": 101, "period": "2026-03-29",
+             "file": "CNT_US_PES_seats_chat_G_101_20260329.csv", "rows": [{"AgentGroupName": "1", "old": "3", "new": "4"}],
+             "other_columns": [], "previous_version": "101/versions/daily/2026/03/x.csv"}  # fmt: skip
+    changes.append(tmp_path, [entry])
+    assert main([str(tmp_path), "--changes"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "2026-03-30T06:00:00Z backfill__2026-03-29",
+        "  RESTATED tenant 101 2026-03-29 CNT_US_PES_seats_chat_G_101_20260329.csv: AgentGroupName 1: 3 -> 4 "
+        "(previous version kept as 101/versions/daily/2026/03/x.csv)",
+    ]
