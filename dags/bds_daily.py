@@ -50,7 +50,7 @@ with DAG(
         )
     },
     default_args=DEFAULT_ARGS,
-    deadline=daily_deadline(),  # alert when a day's files are late ($BDS_DAILY_DEADLINE)
+    deadline=daily_deadline(),  # alert when a day's files are late, if $BDS_DAILY_DEADLINE is set
     tags=["billing", "bds", "daily"],
 ) as dag:
 

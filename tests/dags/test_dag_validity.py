@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -88,10 +89,17 @@ def test_failures_alert_and_late_days_alert(dagbag):
             callbacks = task.on_failure_callback or []
             alerted = any(isinstance(c, FailureAlert) for c in (callbacks if isinstance(callbacks, list) else [callbacks]))
             assert alerted != (task.task_id == "summary"), (dag.dag_id, task.task_id)  # summary repeats the tenants'
-    deadline = dagbag.dags["bds_daily"].deadline
-    deadline = deadline[0] if isinstance(deadline, list) else deadline
-    assert deadline.callback.path == "bds.alerts.files_late"
-    assert deadline.interval == timedelta(hours=30)  # 06:00 UTC on the next day, by default
+    assert not dagbag.dags["bds_daily"].deadline  # none unless BDS_DAILY_DEADLINE is set
+
+
+def test_a_deadline_is_set_from_the_environment():
+    code = (
+        "import runpy; dag = runpy.run_path(%r)['dag']; d = dag.deadline; d = d[0] if isinstance(d, list) else d; "
+        "print(d.callback.path, d.interval.total_seconds(), d.reference.__class__.__name__)"
+    ) % str(ROOT / "dags" / "bds_daily.py")
+    env = dict(os.environ, BDS_DAILY_DEADLINE="06:30 UTC")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out[-3:] == ["bds.alerts.files_late", str(30.5 * 3600), "DagRunLogicalDateDeadline"]
 
 
 def test_deadline_interval_follows_the_local_clock():
