@@ -133,8 +133,8 @@ def sources_ready(work: dict, now: datetime | None = None) -> tuple[bool, list[s
     engine = source_engine("gim", context)
     try:
         verdict = readiness.check_info_mart(engine, window)
-    except readiness.SourceNotReadyError as exc:
-        raise readiness.SourceNotReadyError(f"{context}: {exc}") from None
+    except readiness.SourceNotReadyError as exc:  # unreadable for now: keep asking until the timeout
+        verdict = readiness.Verdict("gim", False, str(exc))
     finally:
         engine.dispose()
     if not verdict.ready and readiness.overdue(int(ready_at(work).timestamp()), int(now.timestamp()), settings):
@@ -242,7 +242,7 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
         outcome["not_rebuilt"] = sorted(
             p.name for p in folder.glob("CNT_*.csv") if p.name not in files and parse_name(p.name).period == period_code
         )
-    changes.append(data_dir, restated)
+        changes.append(data_dir, restated)  # before the lock is released: no restatement goes unlogged
     for entry in restated:
         log.warning("%s", changes.describe(entry))
     counts = ", ".join(f"{len(outcome[k])} {k}" for k in ("created", "changed", "unchanged"))
