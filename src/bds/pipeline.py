@@ -225,11 +225,10 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
     with folder_lock(folder):
         for name, data in files.items():
             named = parse_name(name)
-            previous = (folder / name).read_bytes() if (folder / name).exists() else None
             status, kept = replace_keeping_previous(archive, named, data)
             outcome[status].append(name)
-            if kept is not None:
-                restated.append(changes.restatement(named, previous, data, kept, archive))
+            if kept is not None:  # the earlier version, now under versions/
+                restated.append(changes.restatement(named, kept.read_bytes(), data, kept, archive))
         manifest_status, manifest_path = manifest.record_rendered(folder, files)
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))

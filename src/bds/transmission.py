@@ -30,7 +30,7 @@ from pathlib import Path
 from bds.config import BillingConfig, BillingServer, Encryption
 from bds.files import ARCHIVE, NamedFile, check_billing_file, folder_lock, parse_name, replace_keeping_previous, write_atomic
 from bds.manifest import read as read_manifest
-from bds.manifest import record_sent, sha256, unsent
+from bds.manifest import record_sent, unsent
 
 log = logging.getLogger(__name__)
 
