@@ -73,6 +73,11 @@ def monthly_dir(data_dir: Path, tenant_id: int, first_day: date) -> Path:
     return Path(data_dir) / ARCHIVE / _period_dir(tenant_id, first_day.strftime("%Y%m"))
 
 
+def archived_files(archive: Path) -> list[Path]:
+    """The archive's current billing files (earlier versions under versions/ left out)."""
+    return sorted([*Path(archive).glob("*/daily/**/CNT_*.csv"), *Path(archive).glob("*/monthly/**/CNT_*.csv")])
+
+
 def manifest_name(tenant_id: int, period: str) -> str:
     """``period`` is YYYYMMDD for a day, YYYYMM for a month."""
     return f"MANIFEST_{tenant_id}_{period}.json"

@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from bds.files import ARCHIVE, NamedFile, count_rows, manifest_name, parse_name, period_label, write_atomic
+from bds.files import ARCHIVE, NamedFile, archived_files, count_rows, manifest_name, parse_name, period_label, write_atomic
 
 FORMAT = 1
 
@@ -132,8 +132,8 @@ def verify_archive(data_dir: Path, bucket=None) -> tuple[int, list[str]]:
                     problems.append(f"{file}: {field} is {actual[field]}, {path.name} says {e[field]}")
             if bucket is not None and e["s3_uri"]:
                 problems.extend(f"{e['s3_uri']}: {p}" for p in bucket.compare(e["s3_uri"], data)[0])
-    for file in sorted(root.glob("*/*/**/CNT_*.csv")):
-        if file not in listed and "versions" not in file.relative_to(root).parts:
+    for file in archived_files(root):
+        if file not in listed:
             problems.append(f"{file}: in the archive but in no manifest")
     return checked, problems
 

@@ -13,18 +13,12 @@ import os
 import sys
 from pathlib import Path
 
-from bds.files import ARCHIVE
-
-
-def current_files(data_dir: Path) -> list[Path]:
-    """The archive's current billing files (earlier versions under versions/ left out)."""
-    root = Path(data_dir) / ARCHIVE
-    return sorted([*root.glob("*/daily/**/CNT_*.csv"), *root.glob("*/monthly/**/CNT_*.csv")])
+from bds.files import ARCHIVE, archived_files
 
 
 def read_store(data_dir: Path) -> list[dict]:
     rows = []
-    for path in current_files(data_dir):
+    for path in archived_files(Path(data_dir) / ARCHIVE):
         with path.open(newline="", encoding="utf-8") as handle:
             for record in csv.DictReader(handle):
                 rows.append(record | {"_file": path})

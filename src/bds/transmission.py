@@ -197,7 +197,7 @@ class Bucket:
         if got != wanted.value:
             return [f"stored with server-side encryption {got or 'none'}, not {wanted.value}: the server did not apply the encryption setting"]
         key_id, got_key = self.server.kms_key_id, head.get("SSEKMSKeyId") or ""
-        if key_id and not key_id.startswith("alias/") and got_key not in (key_id,) and not got_key.endswith("/" + key_id):
+        if key_id and not key_id.startswith("alias/") and got_key != key_id and not got_key.endswith("/" + key_id):
             return [f"encrypted with KMS key {got_key or '(none)'}, not {key_id}"]
         return []
 
@@ -211,9 +211,8 @@ def _code(exc) -> str:
 
 def explain(exc: Exception, server: BillingServer, subject: str) -> TransmissionError:
     """Turn a client error into a message naming the file, the cause and what to do."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
-
     from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
     if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, (ClientError, BotoCoreError)):
         exc = exc.__context__  # upload_file wraps the server's answer
@@ -264,7 +263,7 @@ def send(bucket: Bucket, named: NamedFile, path: Path, data: bytes) -> dict:
     except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
         raise explain(exc, server, subject) from None
     if problems:
-        refused = any("encryption" in p or "KMS key" in p for p in problems)
+        refused = bool(head and bucket.encryption_problems(head))  # no retry brings the encryption back
         cls = TransmissionRefused if refused else TransmissionError
         raise cls(f"{subject}: uploaded, but verification failed: {'; '.join(problems)}", stop_all=refused)
     # The server's Last-Modified, not our clock: a manifest rewritten later says the same.
