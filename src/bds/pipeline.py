@@ -151,8 +151,8 @@ def extract_source(work: dict, source: str) -> dict:
     context = f"{tenant.label} day {day}"
     folder = staging.tenant_day(day, tenant.tenant_id) / source
     marker = folder / staging.MARKER
-    if marker.exists():
-        marker.unlink()  # a rerun: the old extract no longer counts until this one completes
+    if staging.exists(marker):
+        staging.remove(marker)  # a rerun: the old extract no longer counts until this one completes
     needed = datasets_for(source, tenant.enabled_metrics)
     rows = {}
     as_of = int(time.time())
@@ -175,7 +175,7 @@ def _staged(work: dict, source: str) -> tuple[dict, object]:
     tenant, day, _ = unpack(work)
     folder = staging.tenant_day(day, tenant.tenant_id) / source
     marker = folder / staging.MARKER
-    if not marker.exists():
+    if not staging.exists(marker):
         raise StageMissingError(
             f"{tenant.label} day {day}: nothing staged from {SOURCES[source][1]} ({SOURCES[source][0]}); "
             f"its extract task failed or has not run; see that task's log"
@@ -276,7 +276,7 @@ def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:
     frames = []
     for day in days:
         path = staging.tenant_day(day, tenant.tenant_id) / "daily" / "agents.parquet"
-        if not path.exists():
+        if not staging.exists(path):
             raise StageMissingError(f"{tenant.label} day {day}: no staged agent set; rerun bds_daily for that day")
         frames.append(staging.read_frame(path).assign(day=day.isoformat()))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["metric", "region", "agent", "day"])

@@ -1,8 +1,11 @@
 """The staging location: datasets handed from one task to the next, never through XCom.
 
 By default a folder under the data directory; set ``BDS_STAGING_URL`` to an object
-store URL (e.g. ``s3://bds_s3@bucket/staging``) when workers run on several machines.
-Paths go through Airflow's ObjectStoragePath, so tasks neither know nor care which.
+store URL (e.g. ``s3://bds_s3@bds-staging/staging``: the ``bds_s3`` connection, its bucket
+and prefix) when workers run on several machines, as the docker-compose deployment does.
+Paths go through Airflow's ObjectStoragePath, so tasks neither know nor care which. Every
+object is written whole (one PUT, or a local temporary file renamed), and a source's
+``_SUCCESS`` marker is written after its datasets, so a reader never sees half a stage.
 
 Layout::
 
@@ -17,14 +20,30 @@ from __future__ import annotations
 import io
 import json
 import os
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 STAGING_ENV = "BDS_STAGING_URL"
 DATA_DIR_ENV = "BDS_DATA_DIR"
 MARKER = "_SUCCESS"
+
+
+class StagingError(RuntimeError):
+    """The staging location could not be read or written; names the path (day, tenant) and cause."""
+
+
+@contextmanager
+def _named(action: str, path):
+    try:
+        yield
+    except StagingError:
+        raise
+    except Exception as exc:  # the store's own error (no bucket, refused, unreachable) with the path it concerns
+        raise StagingError(f"staging location: cannot {action} {path}: {type(exc).__name__}: {exc}") from exc
 
 
 def data_dir() -> Path:
@@ -38,6 +57,14 @@ def staging_root():
     from airflow.sdk import ObjectStoragePath
 
     url = os.environ.get(STAGING_ENV) or (data_dir() / "staging").as_uri()
+    conn_id = urlsplit(url).username
+    if conn_id:  # without this check a missing connection silently falls back to anonymous access
+        from airflow.sdk import BaseHook
+
+        try:
+            BaseHook.get_connection(conn_id)
+        except Exception as exc:
+            raise StagingError(f"staging location {url} ({STAGING_ENV}): connection {conn_id!r} is not defined: {exc}") from exc
     return ObjectStoragePath(url)
 
 
@@ -45,10 +72,37 @@ def tenant_day(day: date, tenant_id: int):
     return staging_root() / day.isoformat() / str(tenant_id)
 
 
+def exists(path) -> bool:
+    with _named("look up", path):
+        return path.exists()
+
+
+def remove(path) -> None:
+    with _named("remove", path):
+        path.unlink(missing_ok=True)
+
+
 def write_bytes(path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        handle.write(data)
+    with _named("write", path):
+        if path.protocol in ("", "file", "local"):
+            _write_local(Path(path.path), data)
+        else:
+            with path.open("wb") as handle:
+                handle.write(data)
+
+
+def _write_local(target: Path, data: bytes) -> None:
+    # A local staging folder gets the same whole-or-nothing guarantee as an object store.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, target)
+
+
+def read_bytes(path) -> bytes:
+    with _named("read", path):
+        with path.open("rb") as handle:
+            return handle.read()
 
 
 def write_frame(path, frame: pd.DataFrame) -> None:
@@ -58,8 +112,7 @@ def write_frame(path, frame: pd.DataFrame) -> None:
 
 
 def read_frame(path) -> pd.DataFrame:
-    with path.open("rb") as handle:
-        return pd.read_parquet(io.BytesIO(handle.read()))
+    return pd.read_parquet(io.BytesIO(read_bytes(path)))
 
 
 def write_json(path, payload) -> None:
@@ -67,5 +120,4 @@ def write_json(path, payload) -> None:
 
 
 def read_json(path):
-    with path.open("rb") as handle:
-        return json.loads(handle.read())
+    return json.loads(read_bytes(path))

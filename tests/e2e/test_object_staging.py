@@ -1,0 +1,90 @@
+"""The pipelines as the distributed deployment runs them: the staging location is an S3 URL
+(``BDS_STAGING_URL=s3://bds_s3@<bucket>/staging``) on a real S3 API on loopback, and the data
+directory (archive, outbox, logs of changes) is the only folder the tasks share.
+
+A worker on another machine sees exactly what these tasks see: the object store and the
+shared volume. Nothing may pass between tasks through any other local folder.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bds import staging
+from bds.config import load_billing_config
+from bds.files import ARCHIVE
+from bds.manifest import verify_archive
+from bds.transmission import Bucket
+from tests.conftest import s3_client
+from tests.e2e.conftest import BILLED_DAY, DAYS, expected_names, files, run_day, run_month, task_states, use
+from tests.e2e.test_transmit import bucket_objects, transmitting
+
+
+def staged_keys(endpoint: str, bucket: str) -> set[str]:
+    pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="staging/")
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def test_staging_in_an_object_store_gives_the_same_files_and_nothing_else_on_disk(
+    bds_daily, bds_monthly, bds_transmit, sqlite_sources, s3_endpoint, s3_bucket, outbox, tmp_path, monkeypatch
+):
+    use(monkeypatch, tmp_path / "single-machine", sqlite_sources)
+    assert run_day(bds_daily).state == "success"
+    reference = files(tmp_path / "single-machine")
+
+    billing_bucket = f"{s3_bucket}-billing"
+    s3_client(s3_endpoint).create_bucket(Bucket=billing_bucket)
+    shared = tmp_path / "shared-volume"
+    use(monkeypatch, shared, sqlite_sources, config=transmitting(tmp_path, billing_bucket))
+    monkeypatch.setenv("BDS_STAGING_URL", f"s3://bds_s3@{s3_bucket}/staging")
+    for day in DAYS:
+        run = run_day(bds_daily, day)
+        assert run.state == "success", (day, task_states(run))
+    run = run_month(bds_monthly)
+    assert run.state == "success", task_states(run)
+    run = bds_transmit.test()
+    assert run.state == "success", task_states(run)
+
+    daily = files(shared)
+    assert {n: daily[n] for n in expected_names(BILLED_DAY)} == reference  # the same bytes
+    assert len(files(shared, "monthly")) == 15 + 15 + 8
+    # Every hand-over went through the bucket: each source's datasets and marker, each
+    # day's results and agent set (which the monthly rollup read back).
+    keys = staged_keys(s3_endpoint, s3_bucket)
+    for tenant in (101, 102):
+        for day in DAYS:
+            prefix = f"staging/{day.isoformat()}/{tenant}"
+            for part in ("gim/_SUCCESS", "gvp/_SUCCESS", "cme/_SUCCESS", "daily/results.json", "daily/agents.parquet"):
+                assert f"{prefix}/{part}" in keys
+    assert "staging/2026-03-29/101/gim/agent_sessions.parquet" in keys
+    assert not (shared / "staging").exists()
+    assert {p.name for p in shared.iterdir()} <= {ARCHIVE, "changes.jsonl", "alerts.jsonl"}
+    # and the billing server got every file, verified against the manifests
+    sent = bucket_objects(s3_endpoint, billing_bucket)
+    archived = files(shared) | files(shared, "monthly")
+    assert {k.rsplit("/", 1)[1] for k in sent if "/MANIFEST_" not in k} == set(archived)
+    server = load_billing_config(transmitting(tmp_path, billing_bucket)).billing_server
+    assert verify_archive(shared, Bucket(server)) == (len(archived), [])
+
+
+def test_a_missing_staging_bucket_stops_the_extract_with_the_path_and_cause(
+    bds_daily, sqlite_sources, s3_endpoint, s3_bucket, tmp_path, monkeypatch
+):
+    use(monkeypatch, tmp_path, sqlite_sources)
+    monkeypatch.setenv("BDS_STAGING_URL", f"s3://bds_s3@{s3_bucket}-absent/staging")
+    with pytest.raises(staging.StagingError, match=rf"cannot write s3://bds_s3@{s3_bucket}-absent/staging/2026-03-29/101/gim/x"):
+        staging.write_bytes(staging.tenant_day(BILLED_DAY, 101) / "gim" / "x", b"data")
+    run = run_day(bds_daily)
+    assert run.state == "failed"
+    states = task_states(run)
+    assert sorted(s for t, s in states.items() if ".extract_" in t) == ["failed"] * 3
+    assert states["bill_tenant.render"] == "upstream_failed"
+    assert files(tmp_path) == {}
+
+
+def test_a_staging_url_naming_an_undefined_connection_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BDS_STAGING_URL", "s3://bds_staging_missing@bucket/staging")
+    monkeypatch.delenv("AIRFLOW_CONN_BDS_STAGING_MISSING", raising=False)
+    with pytest.raises(staging.StagingError, match="connection 'bds_staging_missing' is not defined"):
+        staging.tenant_day(BILLED_DAY, 101)
