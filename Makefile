@@ -26,7 +26,7 @@ demo-env = \
 	BDS_DATA_DIR="$(DEMO)/data" \
 	DEMO="$(DEMO)" DEMO_FROM=$(DEMO_FROM) DEMO_TO=$(DEMO_TO) DEMO_MONTH=$(DEMO_MONTH)
 
-.PHONY: demo test airflow venv clean
+.PHONY: demo test airflow venv clean compose-env
 
 venv: $(VENV)/.installed
 
@@ -50,6 +50,10 @@ airflow: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# .env for docker compose (README.md, "Deployment"): .env.example with fresh secrets.
+compose-env:
+	$(PYTHON) include/deploy/compose_env.py
 
 clean:
 	rm -rf var $(VENV)

@@ -291,17 +291,36 @@ def parse_billing_config(raw: Any, where: str = "(inline)") -> BillingConfig:
 
 
 def load_billing_config(path: str | os.PathLike | None = None) -> BillingConfig:
-    """Load and validate the billing configuration (``$BDS_CONFIG`` unless a path is given)."""
+    """Load and validate the billing configuration (``$BDS_CONFIG`` unless a path is given).
+
+    Several files may be named, separated by ``os.pathsep`` (``:``): each later file is laid
+    over the earlier ones, mappings merged key by key and anything else replaced. A deployment
+    thus keeps the tenants in one file and its own billing server and sources in another."""
     path = path or os.environ.get(CONFIG_ENV)
     if not path:
         raise BillingConfigError(f"no billing configuration: set {CONFIG_ENV} to the path of the YAML file")
-    path = Path(path)
+    paths = [Path(p) for p in str(path).split(os.pathsep) if p]
+    raw: Any = None
+    for layer in paths:
+        found = _read_yaml(layer)
+        if raw is not None and not isinstance(found, dict):
+            raise BillingConfigError(f"invalid billing configuration {layer}: expected a mapping at the top level")
+        raw = found if raw is None else _overlay(raw, found)
+    return parse_billing_config(raw, " over ".join(str(p) for p in reversed(paths)))
+
+
+def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BillingConfigError(f"cannot read billing configuration {path}: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise BillingConfigError(f"billing configuration {path} is not valid YAML: {exc}") from None
-    return parse_billing_config(raw, str(path))
+
+
+def _overlay(base: Any, layer: Any) -> Any:
+    if isinstance(base, dict) and isinstance(layer, dict):
+        return {**base, **{k: _overlay(base.get(k), v) for k, v in layer.items()}}
+    return layer

@@ -10,7 +10,8 @@ Every configured tenant gets data, and so does one tenant that is not configured
 each query has other tenants' rows to leave out. The same arguments give the same rows.
 
 Usage: ``python -m bds.demo --sqlite-dir DIR --config FILE --from 2026-03-07 --to 2026-03-09``
-(or ``--gim URL --gvp URL --cme URL`` with SQLAlchemy URLs, e.g. for PostgreSQL).
+(or ``--gim URL --gvp URL --cme URL`` with SQLAlchemy URLs, e.g. for PostgreSQL, or
+``--connections`` for the databases of the Airflow connections bds_gim, bds_gvp and bds_cme).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 
 from bds.calendar import local_midnight
 from bds.config import BillingConfig, load_billing_config
-from bds.sources import sql_dir
+from bds.sources import source_engine, sql_dir
 
 MEDIA = {"VOICE": 1, "CHAT": 2, "EMAIL": 3}
 INTERACTION_TYPES = {  # key: (INTERACTION_TYPE_CODE, INTERACTION_SUBTYPE_CODE)
@@ -340,6 +341,15 @@ def seed_sources(urls: dict[str, str], config: BillingConfig, days: list[date], 
     return counts
 
 
+def connection_url(source: str) -> str:
+    """The SQLAlchemy URL of the source's Airflow connection, as the pipeline reaches it."""
+    engine = source_engine(source, "demo sources")
+    try:
+        return engine.url.render_as_string(hide_password=False)
+    finally:
+        engine.dispose()
+
+
 def day_range(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
@@ -354,14 +364,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sqlite-dir", type=Path, help="write gim.db, gvp.db and cme.db here")
     for source in SOURCES:
         parser.add_argument(f"--{source}", help=f"SQLAlchemy URL of the {source} source")
+    parser.add_argument("--connections", action="store_true", help="seed the databases of the bds_gim, bds_gvp and bds_cme connections")
     args = parser.parse_args(argv)
-    if args.sqlite_dir:
+    if args.connections:
+        urls = {s: connection_url(s) for s in SOURCES}
+    elif args.sqlite_dir:
         args.sqlite_dir.mkdir(parents=True, exist_ok=True)
         urls = {s: f"sqlite:///{(args.sqlite_dir / f'{s}.db').resolve()}" for s in SOURCES}
     else:
         urls = {s: getattr(args, s) for s in SOURCES}
         if not all(urls.values()):
-            parser.error("give --sqlite-dir, or all of --gim, --gvp and --cme")
+            parser.error("give --sqlite-dir, --connections, or all of --gim, --gvp and --cme")
     counts = seed_sources(urls, load_billing_config(args.config), day_range(args.first, args.last), args.seed, args.scale)
     for source, tables in counts.items():
         print(f"{source}: " + ", ".join(f"{t} {n}" for t, n in tables.items()))

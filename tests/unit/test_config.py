@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from bds.config import Billable, BillingConfigError, load_billing_config, parse_billing_config
@@ -102,6 +104,29 @@ def test_yaml_none_billable_and_file_errors(tmp_path, monkeypatch):
     path.write_text("tenants: [\n")
     with pytest.raises(BillingConfigError, match="not valid YAML"):
         load_billing_config(path)
+
+
+def test_later_files_are_laid_over_earlier_ones(tmp_path, monkeypatch):
+    base = tmp_path / "tenants.yaml"
+    base.write_text(
+        "billing_process_enabled: true\n"
+        "billing_server: {kind: s3, transmit: false, bucket: first, key_prefix: billing}\n"
+        "sources: {gim_retention_days: 400}\n"
+        "tenants:\n  - {tenant_id: 5, name: Lab, billable: None}\n"
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text("billing_server: {transmit: true, bucket: site-bucket}\nsources: {timeout_minutes: 60}\n")
+    monkeypatch.setenv("BDS_CONFIG", f"{base}{os.pathsep}{site}")
+    config = load_billing_config()
+    assert (config.billing_server.transmit, config.billing_server.bucket, config.billing_server.key_prefix) == (True, "site-bucket", "billing")
+    assert (config.sources.timeout_minutes, config.sources.gim_retention_days) == (60, 400)
+    assert [t.tenant_id for t in config.tenants] == [5]
+    site.write_text("billing_server: {server_side_encryption: rot13}\n")
+    with pytest.raises(BillingConfigError, match=f"invalid billing configuration {site} over {base}"):
+        load_billing_config()
+    site.write_text("- not a mapping\n")
+    with pytest.raises(BillingConfigError, match=f"{site}: expected a mapping"):
+        load_billing_config()
 
 
 @pytest.mark.parametrize(
