@@ -8,11 +8,7 @@ every file byte-identical and untouched.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,53 +16,11 @@ from pathlib import Path
 import pendulum
 
 from bds.demo import day_range
+from tests.airflow_cli import Airflow, backfilled, free_port
 from tests.conftest import ROOT
 from tests.e2e.conftest import DEMO_CONFIG, files
 
 FIRST, LAST = pendulum.date(2026, 3, 27), pendulum.date(2026, 3, 29)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Airflow:
-    """An Airflow installation of its own, driven through its command line."""
-
-    def __init__(self, home: Path, env: dict[str, str]):
-        self.home, self.env = home, env
-
-    def cli(self, *args: str, check: bool = True, tolerate: str = "") -> str:
-        """stdout of ``airflow ARGS``; with ``tolerate``, a failure whose stderr names it
-        returns that stderr instead of raising."""
-        done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=300)
-        if done.returncode and tolerate and tolerate in done.stderr:
-            return done.stderr
-        if check and done.returncode:
-            raise AssertionError(f"airflow {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-        return done.stdout
-
-    def runs(self) -> list[dict]:
-        out = self.cli("dags", "list-runs", "bds_daily", "-o", "json", check=False)
-        lines = [line for line in out.splitlines() if line.startswith("[{") or line == "[]"]  # past any warnings
-        return json.loads(lines[-1]) if lines else []
-
-    def wait(self, what, predicate, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(3)
-        log = (self.home / "standalone.log").read_text(errors="replace")[-6000:]
-        raise AssertionError(f"timed out waiting for {what}; standalone log:\n{log}")
-
-
-def backfilled(runs, days) -> bool:
-    wanted = {f"{d}T00:00:00+00:00" for d in days}
-    got = {r["logical_date"]: r for r in runs if r["run_id"].startswith("backfill__")}
-    return wanted <= set(got) and all(got[w]["state"] == "success" for w in wanted)
 
 
 def test_backfill_a_range_then_reprocess_it_unchanged(sqlite_sources, tmp_path):
@@ -92,10 +46,7 @@ def test_backfill_a_range_then_reprocess_it_unchanged(sqlite_sources, tmp_path):
     airflow = Airflow(home, env)
     airflow.cli("db", "migrate")
     airflow.cli("pools", "import", str(ROOT / "include" / "airflow" / "pools.json"))
-    with (home / "standalone.log").open("w") as log:
-        standalone = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    try:
+    with airflow.running("standalone", "standalone"):
         airflow.wait("bds_daily to be parsed", lambda: "bds_daily" in airflow.cli("dags", "list", "-o", "plain", check=False))
         dry = airflow.cli("backfill", "create", "--dag-id", "bds_daily", "--from-date", str(FIRST), "--to-date", str(LAST), "--dry-run")
         assert all(str(d) in dry for d in day_range(FIRST, LAST))
@@ -121,9 +72,3 @@ def test_backfill_a_range_then_reprocess_it_unchanged(sqlite_sources, tmp_path):
         assert files(data) == built
         assert {p: p.stat().st_mtime_ns for p in (data / "archive").rglob("*") if p.is_file()} == mtimes
         assert not (data / "changes.jsonl").exists()
-    finally:
-        os.killpg(standalone.pid, signal.SIGTERM)
-        try:
-            standalone.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(standalone.pid, signal.SIGKILL)

@@ -1,0 +1,174 @@
+"""The docker-compose deployment's environment, run on this machine without Docker.
+
+Every Airflow process gets the environment docker-compose.yaml gives its container, verbatim
+but for where the other services are: the metadata database and the source databases on the
+local PostgreSQL, the Celery broker on the local Redis, MinIO replaced by the loopback S3
+server, the image's folders by this checkout. The source databases are made by the same
+init script as in the ``sources-db`` container and filled by the ``sources-seed`` command.
+
+Then an api-server, a scheduler, a dag-processor and two Celery workers, each with an Airflow
+home of its own (as on separate machines), bill two days by backfill and transmit them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pendulum
+import pytest
+import sqlalchemy as sa
+
+from bds.config import load_billing_config
+from bds.demo import day_range
+from bds.manifest import verify_archive
+from bds.transmission import Bucket
+from tests.airflow_cli import Airflow, backfilled, free_port
+from tests.conftest import PG_ADMIN_URL, ROOT, s3_client
+from tests.deploy.conftest import service_env
+from tests.e2e.conftest import expected_names, files
+
+FIRST, LAST = pendulum.date(2026, 3, 28), pendulum.date(2026, 3, 29)
+REDIS = os.environ.get("BDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+SOURCES = ("gim", "gvp", "cme")
+
+
+def run_script(script: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture
+def source_databases():
+    """Databases and a read-only account made by ``include/deploy/sources-init.sh``."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {s: f"bds_{s}_{suffix}" for s in SOURCES}
+    reader = f"bds_reader_{suffix}"
+    admin = sa.engine.make_url(PG_ADMIN_URL)
+    env = os.environ | {
+        "PGHOST": admin.host or "127.0.0.1", "PGPORT": str(admin.port or 5432), "PGUSER": admin.username or "postgres",
+        "POSTGRES_USER": admin.username or "postgres", "BDS_SOURCE_DATABASES": " ".join(names.values()),
+        "BDS_SOURCES_READER": reader, "BDS_SOURCES_READER_PASSWORD": uuid.uuid4().hex,
+    }  # fmt: skip
+    run_script(ROOT / "include/deploy/sources-init.sh", env)
+    run_script(ROOT / "include/deploy/sources-init.sh", env)  # a second start of the container changes nothing
+    yield names, reader
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for name in names.values():
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"DROP ROLE IF EXISTS {reader}"))
+    engine.dispose()
+
+
+def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int, s3_endpoint: str,
+                    databases: dict[str, str], reader: str, data_dir: Path, home: Path) -> dict[str, str]:  # fmt: skip
+    """The container's environment with the service names and image folders replaced."""
+    places = {
+        "http://airflow-apiserver:8080": f"http://127.0.0.1:{api_port}",
+        "http://minio:9000": s3_endpoint,
+        "/opt/airflow/include": str(ROOT / "include"),
+        "/opt/bds/data": str(data_dir),
+        "redis://:@redis:6379/0": REDIS,
+    }
+    env = {}
+    for key, value in compose_env.items():
+        for there, here in places.items():
+            value = value.replace(there, here)
+        env[key] = value
+    for source in SOURCES:
+        conn = json.loads(env[f"AIRFLOW_CONN_BDS_{source.upper()}"])
+        assert (conn["host"], conn["schema"]) == ("sources-db", source)
+        conn |= {"host": "127.0.0.1", "schema": databases[source], "login": reader if conn["login"] == "bds_reader" else "postgres"}
+        env[f"AIRFLOW_CONN_BDS_{source.upper()}"] = json.dumps(conn)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata.replace("postgresql+psycopg:", "postgresql+psycopg2:")
+    env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + metadata.replace("postgresql+psycopg:", "postgresql:")
+    unchanged = {k for k in env if env[k] == compose_env[k]}
+    assert {"AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__EXECUTOR", "BDS_STAGING_URL"} <= unchanged
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDS_"))} | env | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),  # the image's /opt/airflow/dags
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",  # two workers on a small machine
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+    }  # fmt: skip
+
+
+def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
+    compose, source_databases, pg_url, s3_endpoint, tmp_path, monkeypatch
+):
+    import redis
+
+    databases, reader = source_databases
+    data_dir = tmp_path / "shared-volume"
+    (data_dir / "outbox").mkdir(parents=True)  # what airflow-init makes on the shared volume
+    client = s3_client(s3_endpoint)
+    script = compose["services"]["minio-init"]["command"][0]
+    for bucket in script.split("for bucket in ", 1)[1].split(";", 1)[0].split():
+        client.create_bucket(Bucket=bucket)
+    redis.Redis.from_url(REDIS).flushdb()
+    api_port = free_port()
+
+    def machine(service: str, name: str) -> dict[str, str]:
+        home = tmp_path / name
+        home.mkdir(exist_ok=True)
+        return on_this_machine(service_env(compose, service), metadata=pg_url, api_port=api_port, s3_endpoint=s3_endpoint,
+                               databases=databases, reader=reader, data_dir=data_dir, home=home)  # fmt: skip
+
+    # sources-seed: its command, as the owner account of its environment
+    seed = compose["services"]["sources-seed"]["command"]
+    assert seed[:3] == ["python", "-m", "bds.demo"]
+    command = [sys.executable, *seed[1:]]
+    command = [arg.replace("/opt/airflow/include", str(ROOT / "include")) for arg in command]
+    done = subprocess.run(command, env=machine("sources-seed", "seed"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    gim = sa.create_engine(sa.engine.make_url(pg_url).set(database=databases["gim"]))
+    with gim.connect() as conn:  # the pipelines' account reads what the owner wrote, and only reads
+        conn.execute(sa.text(f"SET ROLE {reader}"))
+        assert conn.execute(sa.text("SELECT count(*) FROM INTERACTION_RESOURCE_FACT")).scalar() > 0
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            conn.execute(sa.text("DELETE FROM CTL_AUDIT_LOG"))
+    gim.dispose()
+
+    init = Airflow(tmp_path / "init", machine("airflow-init", "init"))
+    init.cli("db", "migrate")
+    init.cli("pools", "import", str(ROOT / "include/airflow/pools.json"))
+    api = Airflow(tmp_path / "api", machine("airflow-apiserver", "api"), logs=[])
+    with (
+        api.running("api-server", "api-server"),
+        api.running("scheduler", "scheduler", env=machine("airflow-scheduler", "scheduler")),
+        api.running("dag-processor", "dag-processor", env=machine("airflow-dag-processor", "dag-processor")),
+        api.running("worker-1", "celery", "worker", "--celery-hostname", "worker1@%h", env=machine("airflow-worker", "worker-1")),
+        api.running("worker-2", "celery", "worker", "--celery-hostname", "worker2@%h", env=machine("airflow-worker", "worker-2")),
+    ):
+        api.wait("bds_daily to be parsed", lambda: "bds_daily" in api.cli("dags", "list", "-o", "plain", check=False))
+        api.cli("backfill", "create", "--dag-id", "bds_daily", "--from-date", str(FIRST), "--to-date", str(LAST))
+        api.cli("dags", "unpause", "bds_daily")
+        api.wait("the backfill", lambda: backfilled(api.runs(), day_range(FIRST, LAST)), timeout=900)
+        api.cli("dags", "trigger", "bds_transmit")
+        api.cli("dags", "unpause", "bds_transmit")
+        api.wait("bds_transmit", lambda: any(r["state"] == "success" for r in api.runs("bds_transmit")), timeout=600)
+        worker_logs = [(tmp_path / "api" / f"worker-{n}.log").read_text(errors="replace") for n in (1, 2)]
+
+    # The mapped tenant tasks fanned out over both workers.
+    for log in worker_logs:
+        assert len(re.findall(r"Task execute_workload\[[0-9a-f-]+\] received", log)) >= 5, log[-3000:]
+    built = files(data_dir)
+    assert set(built) == expected_names(FIRST) | expected_names(LAST)
+    assert not (data_dir / "staging").exists()  # staged in the bucket, not on the shared volume
+    staged = {o["Key"] for o in client.list_objects_v2(Bucket="bds-staging", Prefix="staging/").get("Contents", [])}
+    assert f"staging/{LAST}/101/gim/_SUCCESS" in staged
+    layers = service_env(compose, "airflow-worker")["BDS_CONFIG"].replace("/opt/airflow/include", str(ROOT / "include"))
+    server = load_billing_config(layers).billing_server
+    monkeypatch.setenv("AIRFLOW_CONN_BDS_S3", machine("airflow-worker", "worker-1")["AIRFLOW_CONN_BDS_S3"])
+    assert verify_archive(data_dir, Bucket(server)) == (len(built), [])
+    assert list((data_dir / "outbox").rglob("*.*")) == []
+    logs = client.list_objects_v2(Bucket="bds-logs").get("Contents", [])  # the UI reads any worker's logs from here
+    assert any("dag_id=bds_daily" in o["Key"] for o in logs)
