@@ -4,7 +4,8 @@ By default a folder under the data directory; set ``BDS_STAGING_URL`` to an obje
 store URL (e.g. ``s3://bds_s3@bds-staging/staging``: the ``bds_s3`` connection, its bucket
 and prefix) when workers run on several machines, as the docker-compose deployment does.
 Paths go through Airflow's ObjectStoragePath, so tasks neither know nor care which. Every
-object is written whole (one PUT, or a local temporary file renamed), and a source's
+object is written whole (an object store publishes an object only once it is complete; a local
+file is written under a temporary name, then renamed), and a source's
 ``_SUCCESS`` marker is written after its datasets, so a reader never sees half a stage.
 
 Layout::
