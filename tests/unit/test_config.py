@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,15 @@ def test_billing_server_keys_and_upload_arguments(raw_config):
     assert server.upload_arguments() == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/billing"}
     off = parse_billing_config({"billing_server": {"server_side_encryption": "none"}}).billing_server
     assert off.upload_arguments() == {} and off.transmit is False and off.key("a/b.csv") == "a/b.csv"
+
+
+def test_every_shipped_configuration_loads():
+    """The demo's, the benchmark's, and the compose deployment's overlay on the demo's."""
+    folder = Path(__file__).resolve().parents[2] / "include" / "config"
+    demo = load_billing_config(folder / "demo.yaml")
+    bench = load_billing_config(folder / "bench.yaml")
+    deployed = load_billing_config(f"{folder / 'demo.yaml'}{os.pathsep}{folder / 'compose.yaml'}")
+    assert not demo.billing_server.transmit and deployed.billing_server.transmit
+    assert deployed.tenants == demo.tenants
+    assert [t.tenant_id for t in bench.tenants] == [301]
+    assert {p.name for p in folder.glob("*.yaml")} == {"demo.yaml", "bench.yaml", "compose.yaml"}
