@@ -12,10 +12,12 @@
 --   session's media between the session's start and the earlier of its end and the end
 --   of the billing day: a chat; a callback call (INTERACTION_SUBTYPE_CODE
 --   OUTBOUNDCALLBACK); an Outbound Contact Server call (OUTBOUND / OUTBOUNDCONTACT).
---   Interaction facts are read once, in one pass over the day's partitions.
+--   Each flag is an EXISTS probe of the index (RESOURCE_KEY, START_DATE_TIME_KEY) that
+--   stops at the first match; the probe's key range is the session's own 15-minute
+--   intervals (a fact starting at or after the session's start has a key of at least the
+--   session's start minus 899 seconds), within the day's partition keys.
 WITH sessions AS (
     SELECT
-        s.SM_RES_SESSION_FACT_KEY AS session_key,
         s.TENANT_KEY,
         s.RESOURCE_KEY,
         s.MEDIA_TYPE_KEY,
@@ -38,24 +40,38 @@ WITH sessions AS (
       AND s.START_TS >= :lookback_start AND s.START_TS < :day_end
       AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_start)
 ),
-handled AS (
+flagged AS (
     SELECT
-        s.session_key,
-        MAX(CASE WHEN s.media = 'CHAT' THEN 1 ELSE 0 END) AS handled_chat,
-        MAX(CASE WHEN s.media = 'VOICE' AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCALLBACK'
-                 THEN 1 ELSE 0 END) AS handled_callback,
-        MAX(CASE WHEN s.media = 'VOICE' AND it.INTERACTION_TYPE_CODE = 'OUTBOUND'
-                      AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCONTACT'
-                 THEN 1 ELSE 0 END) AS handled_outbound
+        s.*,
+        CASE WHEN s.media = 'CHAT' AND EXISTS (
+            SELECT 1 FROM INTERACTION_RESOURCE_FACT irf
+            WHERE irf.RESOURCE_KEY = s.RESOURCE_KEY
+              AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
+              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.qualify_until
+              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
+              AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+        ) THEN 1 ELSE 0 END AS handled_chat,
+        CASE WHEN s.media = 'VOICE' AND EXISTS (
+            SELECT 1 FROM INTERACTION_RESOURCE_FACT irf
+            JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
+            WHERE irf.RESOURCE_KEY = s.RESOURCE_KEY
+              AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
+              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.qualify_until
+              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
+              AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+              AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCALLBACK'
+        ) THEN 1 ELSE 0 END AS handled_callback,
+        CASE WHEN s.media = 'VOICE' AND EXISTS (
+            SELECT 1 FROM INTERACTION_RESOURCE_FACT irf
+            JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
+            WHERE irf.RESOURCE_KEY = s.RESOURCE_KEY
+              AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
+              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.qualify_until
+              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
+              AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+              AND it.INTERACTION_TYPE_CODE = 'OUTBOUND' AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCONTACT'
+        ) THEN 1 ELSE 0 END AS handled_outbound
     FROM sessions s
-    JOIN INTERACTION_RESOURCE_FACT irf
-      ON irf.RESOURCE_KEY = s.RESOURCE_KEY
-     AND irf.TENANT_KEY = s.TENANT_KEY
-     AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-     AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
-     AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
-    JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
-    GROUP BY s.session_key
 )
 SELECT DISTINCT
     s.agent,
@@ -63,11 +79,10 @@ SELECT DISTINCT
     sw.NAME AS switch,
     s.start_ts,
     s.end_ts,
-    COALESCE(h.handled_chat, 0) AS handled_chat,
-    COALESCE(h.handled_callback, 0) AS handled_callback,
-    COALESCE(h.handled_outbound, 0) AS handled_outbound
-FROM sessions s
-LEFT JOIN handled h ON h.session_key = s.session_key
+    s.handled_chat,
+    s.handled_callback,
+    s.handled_outbound
+FROM flagged s
 LEFT JOIN GIDB_GCX_LOGIN_INFO li
     ON s.media = 'VOICE'
    AND li.AGENTID = s.agent
