@@ -26,7 +26,7 @@ demo-env = \
 	BDS_DATA_DIR="$(DEMO)/data" \
 	DEMO="$(DEMO)" DEMO_FROM=$(DEMO_FROM) DEMO_TO=$(DEMO_TO) DEMO_MONTH=$(DEMO_MONTH)
 
-.PHONY: demo test airflow venv clean compose-env
+.PHONY: demo test bench airflow venv clean compose-env
 
 venv: $(VENV)/.installed
 
@@ -50,6 +50,12 @@ airflow: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# The benchmark (README.md, "Performance"): not part of `make test`; needs the PostgreSQL the
+# suite uses (BDS_TEST_PG_URL) and several GB of disk at scale 4.
+BENCH_ARGS ?= --scale 1 --scale 4 --runs 3
+bench: venv
+	$(BIN)/python -m bds.bench $(BENCH_ARGS)
 
 # .env for docker compose (README.md, "Deployment"): .env.example with fresh secrets.
 compose-env:

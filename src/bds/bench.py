@@ -1,0 +1,225 @@
+"""``make bench``: the pipeline's work for one large tenant-day against the database's floor.
+
+For each scale factor, a fresh PostgreSQL database gets the scale generator's sources
+(``bds.scale``), then, ``--runs`` times:
+
+* **floor**: ``COPY (...) TO STDOUT`` of exactly the columns the metrics need for the day
+  (``include/sql/bench/floor_*.sql``), read and discarded: what no pipeline can beat by
+  reading the same data;
+* **pipeline**: the tasks of ``bds_daily`` for the tenant-day, each in its own process as a
+  worker runs it (extract from each source, aggregate, render); the work is the time inside
+  each task, and the peak memory is the largest resident set of those processes.
+
+It prints medians, their ratio, and the plan of every dataset query, so that the index or
+partition predicate each one uses is shown.
+
+    python -m bds.bench --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres --scale 1 --scale 4 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bds import scale as scale_sources
+from bds.calendar import day_window
+from bds.sources import query_parameters, read_sql, sql_dir
+
+DAY = date(2026, 3, 18)
+FLOOR = ("agent_sessions", "interactions", "bot_sessions", "media_sessions", "voicemail_boxes")
+TASKS = ("extract_gim", "extract_gvp", "extract_cme", "aggregate", "render")
+DATASETS = (("gim", "agent_sessions"), ("gim", "bot_sessions"), ("gvp", "media_sessions"), ("cme", "voicemail_boxes"))
+CONFIG = Path(__file__).resolve().parents[2] / "include" / "config" / "bench.yaml"
+
+
+@dataclass
+class Measured:
+    """Seconds per run of each measure, and peak resident memory in bytes."""
+
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    peak_rss: int = 0
+
+    def add(self, name: str, value: float) -> None:
+        self.seconds.setdefault(name, []).append(value)
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.seconds[name])
+
+
+def parameters(tenant_id: int = scale_sources.BILLED.tenant_id, day: date = DAY) -> dict[str, int]:
+    window = day_window(day, scale_sources.BILLED.time_zone)
+    return query_parameters(tenant_id, window.start, window.end, lookback_days=1)
+
+
+def psycopg_style(sql: str) -> str:
+    """``:name`` placeholders as psycopg's ``%(name)s``: psycopg binds them (COPY takes no
+    server-side parameters)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+def conninfo(url: str) -> str:
+    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def floor(url: str, params: dict[str, int]) -> tuple[float, int]:
+    """Seconds and bytes to COPY the day's minimal columns out of the database."""
+    import psycopg
+
+    total = 0
+    started = time.perf_counter()
+    with psycopg.connect(conninfo(url)) as conn, conn.cursor() as cursor:
+        for name in FLOOR:
+            sql = (sql_dir() / "bench" / f"floor_{name}.sql").read_text(encoding="utf-8")
+            body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+            with cursor.copy(f"COPY ({psycopg_style(body)}) TO STDOUT", params) as copy:
+                for block in copy:
+                    total += len(block)
+    return time.perf_counter() - started, total
+
+
+def plans(url: str, params: dict[str, int]) -> dict[str, list[str]]:
+    """EXPLAIN of each dataset query: the lines that say how each table is reached."""
+    engine = sa.create_engine(url)
+    found = {}
+    try:
+        with engine.connect() as conn:
+            for source, dataset in DATASETS:
+                lines = [row[0] for row in conn.execute(sa.text("EXPLAIN " + read_sql(source, dataset, "postgresql")), params)]
+                found[f"{source}/{dataset}"] = [line.strip() for line in lines if re.search(r"Scan|Cond:", line)]
+    finally:
+        engine.dispose()
+    return found
+
+
+def task_environment(url: str, data_dir: Path) -> dict[str, str]:
+    database = sa.engine.make_url(url)
+    connection = {"conn_type": "postgres", "host": database.host or "127.0.0.1", "port": database.port or 5432,
+                  "login": database.username or "postgres", "password": database.password or "", "schema": database.database}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_BDS_", "BDS_"))}
+    env |= {f"AIRFLOW_CONN_BDS_{s.upper()}": json.dumps(connection) for s in scale_sources.SOURCES}
+    env |= {"BDS_CONFIG": str(CONFIG), "BDS_DATA_DIR": str(data_dir), "AIRFLOW_HOME": str(data_dir / "airflow")}
+    return env
+
+
+def run_task(task: str, env: dict[str, str]) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bds.bench", "--task", task], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"bench task {task} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def task(name: str) -> dict:
+    """One task of bds_daily for the benchmark's tenant-day, as a worker process runs it."""
+    import airflow.sdk  # noqa: F401  (a worker has Airflow and the DAG's imports loaded before a task starts)
+
+    import bds.dag_common  # noqa: F401
+    from bds import pipeline
+    from bds.config import load_billing_config
+
+    items, _ = pipeline.plan_day(load_billing_config(), DAY)
+    work = items[0]
+    started = time.perf_counter()
+    if name.startswith("extract_"):
+        pipeline.extract_source(work, name.removeprefix("extract_"))
+    elif name == "aggregate":
+        pipeline.aggregate(work)
+    else:
+        pipeline.render(work)
+    seconds = time.perf_counter() - started
+    return {"task": name, "seconds": seconds, "max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def measure(url: str, runs: int, log=print) -> Measured:
+    measured = Measured()
+    params = parameters()
+    for run in range(runs):
+        seconds, size = floor(url, params)
+        measured.add("floor", seconds)
+        with tempfile.TemporaryDirectory(prefix="bds-bench-") as folder:
+            env = task_environment(url, Path(folder))
+            total = 0.0
+            for name in TASKS:
+                result = run_task(name, env)
+                measured.add(name, result["seconds"])
+                measured.peak_rss = max(measured.peak_rss, result["max_rss"])
+                total += result["seconds"]
+            measured.add("pipeline", total)
+        log(f"  run {run + 1}: floor {seconds:.2f} s ({size / 2**20:.0f} MiB), pipeline {total:.2f} s")
+    return measured
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def report(results: dict[float, Measured], load_seconds: dict[float, float]) -> str:
+    lines = [f"{'scale':>6} {'load s':>8} {'floor s':>8} {'pipeline s':>10} {'pipeline/floor':>14} {'peak RSS MiB':>12}"]
+    for factor, measured in results.items():
+        floor_s, pipeline_s = measured.median("floor"), measured.median("pipeline")
+        lines.append(f"{factor:>6g} {load_seconds[factor]:>8.1f} {floor_s:>8.3f} {pipeline_s:>10.3f} "
+                     f"{pipeline_s / floor_s:>14.2f} {measured.peak_rss / 2**20:>12.0f}")  # fmt: skip
+    lines.append("")
+    lines.append("median seconds per task: " + "; ".join(
+        f"scale {factor:g}: " + ", ".join(f"{t} {m.median(t):.2f}" for t in TASKS) for factor, m in results.items()
+    ))  # fmt: skip
+    factors = sorted(results)
+    if len(factors) > 1:
+        low, high = factors[0], factors[-1]
+        ratio = results[high].median("pipeline") / results[low].median("pipeline")
+        lines.append(f"scale {high:g} takes {ratio:.2f}x the time of scale {low:g} ({high / low:g}x the data)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bds.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-url", default=os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--scale", type=float, action="append", help="scale factor (repeat for several); default 1 and 4")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--task", choices=TASKS, help=argparse.SUPPRESS)  # one task in its own process
+    args = parser.parse_args(argv)
+    if args.task:
+        print(json.dumps(task(args.task)))
+        return
+    results, load_seconds, admin = {}, {}, args.pg_url
+    for factor in args.scale or [1.0, 4.0]:
+        name = f"bds_bench_{str(factor).replace('.', '_')}"
+        url = fresh_database(admin, name)
+        print(f"scale {factor:g}: loading {name}")
+        started = time.perf_counter()
+        scale_sources.generate({s: url for s in scale_sources.SOURCES}, scale_sources.BILLED, scale_sources.NEIGHBOUR,
+                               DAY, factor, log=lambda line: print("  " + line))  # fmt: skip
+        load_seconds[factor] = time.perf_counter() - started
+        if factor == (args.scale or [1.0])[0]:
+            for query, lines in plans(url, parameters()).items():
+                print(f"  plan of {query}:\n    " + "\n    ".join(lines))
+        results[factor] = measure(url, args.runs, log=print)
+        if not args.keep:
+            engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            engine.dispose()
+    print()
+    print(report(results, load_seconds))
+
+
+if __name__ == "__main__":
+    main()
