@@ -8,7 +8,10 @@ For each scale factor, a fresh PostgreSQL database gets the scale generator's so
   reading the same data;
 * **pipeline**: the tasks of ``bds_daily`` for the tenant-day, each in its own process as a
   worker runs it (extract from each source, aggregate, render); the work is the time inside
-  each task, and the peak memory is the largest resident set of those processes.
+  each task, and the peak memory is the largest resident set of those processes;
+* **pushdown**: the peak-concurrency and distinct-count metrics (seats, GVP ports, mailboxes)
+  computed entirely in SQL with window functions (``include/sql/bench/pushdown_*.sql``) over
+  the same dataset queries. Its counts must equal the pipeline's exactly, or the run fails.
 
 It prints medians, their ratio, and the plan of every dataset query, so that the index or
 partition predicate each one uses is shown.
@@ -42,6 +45,11 @@ DAY = date(2026, 3, 18)
 FLOOR = ("agent_sessions", "interactions", "bot_sessions", "media_sessions", "voicemail_boxes")
 TASKS = ("extract_gim", "extract_gvp", "extract_cme", "aggregate", "render")
 DATASETS = (("gim", "agent_sessions"), ("gim", "bot_sessions"), ("gvp", "media_sessions"), ("cme", "voicemail_boxes"))
+# The peak-concurrency and distinct-count metrics, computed entirely in SQL over their dataset.
+PUSHDOWN = {"seats": ("gim", "agent_sessions", "switches"), "ports": ("gvp", "media_sessions", "gvp_components"),
+            "mailboxes": ("cme", "voicemail_boxes", None)}  # fmt: skip
+PUSHDOWN_METRICS = frozenset(("seats_inbound_voice", "seats_chat", "seats_callback", "seats_outbound", "seats_workspace",
+                              "gvp_asr_ports", "gvp_tts_ports", "voicemail_boxes"))  # fmt: skip
 CONFIG = Path(__file__).resolve().parents[2] / "include" / "config" / "bench.yaml"
 
 
@@ -51,6 +59,7 @@ class Measured:
 
     seconds: dict[str, list[float]] = field(default_factory=dict)
     peak_rss: int = 0
+    compared: int = 0  # counts checked equal to the pushdown reference
 
     def add(self, name: str, value: float) -> None:
         self.seconds.setdefault(name, []).append(value)
@@ -88,6 +97,47 @@ def floor(url: str, params: dict[str, int]) -> tuple[float, int]:
                 for block in copy:
                     total += len(block)
     return time.perf_counter() - started, total
+
+
+def sql_body(path: Path) -> str:
+    return "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("--"))
+
+
+def pushdown(url: str, params: dict[str, int], as_of: int) -> tuple[float, dict[tuple[str, str], dict[str, int]]]:
+    """Seconds, and counts per (metric, region), of the pushdown reference queries."""
+    from bds.config import load_billing_config
+
+    tenant = next(t for t in load_billing_config(CONFIG).tenants if t.tenant_id == params["tenant_id"])
+    engine = sa.create_engine(url)
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            for name, (source, dataset, attribute) in PUSHDOWN.items():
+                sql = f"WITH dataset AS (\n{read_sql(source, dataset, 'postgresql')}\n)\n" + sql_body(sql_dir() / "bench" / f"pushdown_{name}.sql")
+                placements = [{"name": k, "region": p.region if p.billed else None}
+                              for k, p in (tenant.placements(attribute) if attribute else {}).items()]  # fmt: skip
+                bound = params | {"as_of": as_of}
+                if attribute:
+                    bound["placements"] = json.dumps(placements)
+                for metric, region, concurrent, enabled in conn.execute(sa.text(sql), bound):
+                    found = {"concurrent": int(concurrent)} | ({} if enabled is None else {"enabled": int(enabled)})
+                    counts[(metric, region)] = found
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started, counts
+
+
+def differences(pipeline_results: list[dict], reference: dict[tuple[str, str], dict[str, int]]) -> list[str]:
+    """Where the pipeline's counts differ from the pushdown reference (a region without rows is zero there)."""
+    found = []
+    for result in pipeline_results:
+        if result["metric"] not in PUSHDOWN_METRICS:
+            continue
+        expected = reference.get((result["metric"], result["region"]), dict.fromkeys(result["counts"], 0))
+        if result["counts"] != expected:
+            found.append(f"{result['metric']} {result['region']}: pipeline {result['counts']}, pushdown {expected}")
+    return found
 
 
 def plans(url: str, params: dict[str, int]) -> dict[str, list[str]]:
@@ -157,7 +207,16 @@ def measure(url: str, runs: int, log=print) -> Measured:
                 measured.peak_rss = max(measured.peak_rss, result["max_rss"])
                 total += result["seconds"]
             measured.add("pipeline", total)
-        log(f"  run {run + 1}: floor {seconds:.2f} s ({size / 2**20:.0f} MiB), pipeline {total:.2f} s")
+            daily = json.loads((Path(folder) / "staging" / DAY.isoformat() / str(params["tenant_id"]) / "daily" / "results.json").read_text())
+        reference_seconds, reference = pushdown(url, params, daily["as_of"])
+        measured.add("pushdown", reference_seconds)
+        wrong = differences(daily["results"], reference)
+        if wrong:
+            raise AssertionError("the pipeline's counts differ from the pushdown reference:\n  " + "\n  ".join(wrong))
+        measured.compared = sum(len(r["counts"]) for r in daily["results"] if r["metric"] in PUSHDOWN_METRICS)
+        log(f"  run {run + 1}: floor {seconds:.2f} s ({size / 2**20:.0f} MiB), pipeline {total:.2f} s, "
+            f"pushdown {reference_seconds:.2f} s; the pipeline's {measured.compared} counts equal the pushdown reference's "
+            f"(their sum: {sum(sum(c.values()) for c in reference.values())})")
     return measured
 
 
@@ -171,11 +230,12 @@ def fresh_database(admin_url: str, name: str) -> str:
 
 
 def report(results: dict[float, Measured], load_seconds: dict[float, float]) -> str:
-    lines = [f"{'scale':>6} {'load s':>8} {'floor s':>8} {'pipeline s':>10} {'pipeline/floor':>14} {'peak RSS MiB':>12}"]
+    lines = [f"{'scale':>6} {'load s':>8} {'floor s':>8} {'pipeline s':>10} {'pushdown s':>10} "
+             f"{'pipeline/floor':>14} {'pipeline/pushdown':>17} {'peak RSS MiB':>12}"]  # fmt: skip
     for factor, measured in results.items():
-        floor_s, pipeline_s = measured.median("floor"), measured.median("pipeline")
-        lines.append(f"{factor:>6g} {load_seconds[factor]:>8.1f} {floor_s:>8.3f} {pipeline_s:>10.3f} "
-                     f"{pipeline_s / floor_s:>14.2f} {measured.peak_rss / 2**20:>12.0f}")  # fmt: skip
+        floor_s, pipeline_s, pushdown_s = (measured.median(k) for k in ("floor", "pipeline", "pushdown"))
+        lines.append(f"{factor:>6g} {load_seconds[factor]:>8.1f} {floor_s:>8.3f} {pipeline_s:>10.3f} {pushdown_s:>10.3f} "
+                     f"{pipeline_s / floor_s:>14.2f} {pipeline_s / pushdown_s:>17.2f} {measured.peak_rss / 2**20:>12.0f}")  # fmt: skip
     lines.append("")
     lines.append("median seconds per task: " + "; ".join(
         f"scale {factor:g}: " + ", ".join(f"{t} {m.median(t):.2f}" for t in TASKS) for factor, m in results.items()
