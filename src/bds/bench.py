@@ -39,7 +39,7 @@ import sqlalchemy as sa
 
 from bds import scale as scale_sources
 from bds.calendar import day_window
-from bds.sources import query_parameters, read_sql, sql_dir
+from bds.sources import psycopg_style, query_parameters, read_sql, sql_dir
 
 DAY = date(2026, 3, 18)
 FLOOR = ("agent_sessions", "interactions", "bot_sessions", "media_sessions", "voicemail_boxes")
@@ -71,12 +71,6 @@ class Measured:
 def parameters(tenant_id: int = scale_sources.BILLED.tenant_id, day: date = DAY) -> dict[str, int]:
     window = day_window(day, scale_sources.BILLED.time_zone)
     return query_parameters(tenant_id, window.start, window.end, lookback_days=1)
-
-
-def psycopg_style(sql: str) -> str:
-    """``:name`` placeholders as psycopg's ``%(name)s``: psycopg binds them (COPY takes no
-    server-side parameters)."""
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
 def conninfo(url: str) -> str:

@@ -9,7 +9,9 @@ the common-sql provider reaches. A source that needs its own dialect can ship
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -75,6 +77,36 @@ def run_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
         return pd.read_sql(text(sql), connection, params=parameters)
 
 
+def fetch_dataset(engine, sql: str, parameters: dict) -> pd.DataFrame:
+    """A dataset query's rows as a frame. On PostgreSQL (psycopg) the rows leave the server as
+    one ``COPY ... TO STDOUT`` stream parsed by Arrow's CSV reader, several times faster than
+    fetching rows one by one; elsewhere through the driver's cursor. ``conform`` sets the types."""
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return copy_query(engine, sql, parameters)
+    return run_query(engine, sql, parameters)
+
+
+def psycopg_style(sql: str) -> str:
+    """``:name`` placeholders as psycopg's ``%(name)s``: psycopg binds the values (COPY takes
+    no server-side parameters, so psycopg quotes them itself)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
+
+
+def copy_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
+    buffer = io.BytesIO()
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor, cursor.copy(f"COPY ({psycopg_style(sql)}) TO STDOUT WITH (FORMAT csv, HEADER)", parameters) as copy:
+            for block in copy:
+                buffer.write(block)
+    finally:
+        raw.close()
+    buffer.seek(0)
+    # Every dataset has several columns, so no row is an empty line; an empty field (NULL or
+    # '') is missing, as both mean "none" to every metric.
+    return pd.read_csv(buffer, engine="pyarrow")
+
+
 def source_engine(source: str, context: str):
     """SQLAlchemy engine of the source's Airflow connection (bds_gim, bds_gvp, bds_cme)."""
     from airflow.sdk import BaseHook
@@ -94,7 +126,7 @@ def extract_dataset(engine, source: str, dataset: str, parameters: dict, context
     except OSError as exc:
         raise SourceError(f"{context}: cannot read the SQL of {source}/{dataset}: {exc}") from None
     try:
-        frame = run_query(engine, sql, parameters)
+        frame = fetch_dataset(engine, sql, parameters)
     except Exception as exc:  # the drivers' errors share no base class worth naming
         raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
     return conform(source, dataset, frame)

@@ -8,11 +8,12 @@ import re
 import pytest
 
 from bds import bench
+from bds.sources import psycopg_style
 from tests.conftest import PG_ADMIN_URL
 
 
 def test_placeholders_become_psycopg_parameters():
-    assert bench.psycopg_style("a = :tenant_id AND b::text LIKE '5%' AND c < :day_end_ms") == (
+    assert psycopg_style("a = :tenant_id AND b::text LIKE '5%' AND c < :day_end_ms") == (
         "a = %(tenant_id)s AND b::text LIKE '5%%' AND c < %(day_end_ms)s"
     )
 
