@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bds.catalogue import SOURCES
-from bds.datasets import conform
+from bds.datasets import DATASETS, conform
 
 SQL_DIR_ENV = "BDS_SQL_DIR"
 
@@ -77,12 +77,13 @@ def run_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
         return pd.read_sql(text(sql), connection, params=parameters)
 
 
-def fetch_dataset(engine, sql: str, parameters: dict) -> pd.DataFrame:
+def fetch_dataset(engine, sql: str, parameters: dict, text_columns: list[str]) -> pd.DataFrame:
     """A dataset query's rows as a frame. On PostgreSQL (psycopg) the rows leave the server as
     one ``COPY ... TO STDOUT`` stream parsed by Arrow's CSV reader, several times faster than
-    fetching rows one by one; elsewhere through the driver's cursor. ``conform`` sets the types."""
+    fetching rows one by one; elsewhere through the driver's cursor. ``text_columns`` stay
+    text (a switch named ``007`` is not the number 7); ``conform`` sets the other types."""
     if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        return copy_query(engine, sql, parameters)
+        return copy_query(engine, sql, parameters, text_columns)
     return run_query(engine, sql, parameters)
 
 
@@ -92,7 +93,7 @@ def psycopg_style(sql: str) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
-def copy_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
+def copy_query(engine, sql: str, parameters: dict, text_columns: list[str]) -> pd.DataFrame:
     buffer = io.BytesIO()
     raw = engine.raw_connection()
     try:
@@ -104,7 +105,10 @@ def copy_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
     buffer.seek(0)
     # Every dataset has several columns, so no row is an empty line; an empty field (NULL or
     # '') is missing, as both mean "none" to every metric.
-    return pd.read_csv(buffer, engine="pyarrow")
+    from pyarrow import csv, string
+
+    options = csv.ConvertOptions(column_types=dict.fromkeys(text_columns, string()), strings_can_be_null=True)
+    return csv.read_csv(buffer, convert_options=options).to_pandas()
 
 
 def source_engine(source: str, context: str):
@@ -126,7 +130,8 @@ def extract_dataset(engine, source: str, dataset: str, parameters: dict, context
     except OSError as exc:
         raise SourceError(f"{context}: cannot read the SQL of {source}/{dataset}: {exc}") from None
     try:
-        frame = fetch_dataset(engine, sql, parameters)
+        text_columns = [c for c, kind in DATASETS[(source, dataset)].items() if kind == "string"]
+        frame = fetch_dataset(engine, sql, parameters, text_columns)
     except Exception as exc:  # the drivers' errors share no base class worth naming
         raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
     return conform(source, dataset, frame)

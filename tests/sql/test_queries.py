@@ -241,3 +241,18 @@ def test_undefined_connection_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_BDS_GVP", raising=False)
     with pytest.raises(SourceError, match=r"^tenant 101 day 2026-03-10: GVP Reporting Server: connection 'bds_gvp' is unusable: "):
         source_engine("gvp", "tenant 101 day 2026-03-10")
+
+
+def test_text_columns_stay_text_on_every_path(source_url):
+    """Switch and mailbox names made of digits keep their leading zeros, and NULL stays missing,
+    whether rows come through PostgreSQL's COPY stream or a driver's cursor."""
+    from bds.sources import fetch_dataset
+
+    engine = sa.create_engine(source_url)
+    sql = "SELECT '007' AS switch, 42 AS agent, NULL AS mailbox UNION ALL SELECT 'SW_A', 7, '0042'"
+    frame = fetch_dataset(engine, sql, {}, ["switch", "mailbox"]).sort_values("agent").reset_index(drop=True)
+    engine.dispose()
+    assert frame["switch"].tolist() == ["SW_A", "007"]
+    assert frame["agent"].astype("int64").tolist() == [7, 42]
+    assert frame["mailbox"].astype("string").tolist()[0] == "0042"
+    assert pd.isna(frame["mailbox"].astype("string").tolist()[1])
