@@ -79,3 +79,10 @@ def interpolated(node, env: dict[str, str]):
 
 def service_env(compose: dict, service: str) -> dict[str, str]:
     return {k: str(v) for k, v in compose["services"][service].get("environment", {}).items()}
+
+
+def minio_buckets(compose: dict) -> set[str]:
+    """The buckets the ``minio-init`` service creates."""
+    script = compose["services"]["minio-init"]["command"][0]
+    assert 'do mc mb --ignore-existing "local/$bucket"; done' in script
+    return set(re.search(r"for bucket in ([^;]+);", script).group(1).split())

@@ -30,7 +30,7 @@ from bds.manifest import verify_archive
 from bds.transmission import Bucket
 from tests.airflow_cli import Airflow, backfilled, free_port
 from tests.conftest import PG_ADMIN_URL, ROOT, s3_client
-from tests.deploy.conftest import service_env
+from tests.deploy.conftest import minio_buckets, service_env
 from tests.e2e.conftest import expected_names, files
 
 FIRST, LAST = pendulum.date(2026, 3, 28), pendulum.date(2026, 3, 29)
@@ -110,8 +110,7 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     data_dir = tmp_path / "shared-volume"
     (data_dir / "outbox").mkdir(parents=True)  # what airflow-init makes on the shared volume
     client = s3_client(s3_endpoint)
-    script = compose["services"]["minio-init"]["command"][0]
-    for bucket in script.split("for bucket in ", 1)[1].split(";", 1)[0].split():
+    for bucket in sorted(minio_buckets(compose)):
         client.create_bucket(Bucket=bucket)
     redis.Redis.from_url(REDIS).flushdb()
     api_port = free_port()

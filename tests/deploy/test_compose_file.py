@@ -16,7 +16,7 @@ import yaml
 from bds.config import load_billing_config
 from tests.conftest import ROOT
 from tests.deploy.conftest import (
-    AIRFLOW_SERVICES, COMPOSE, DOCKERFILE, ENV_EXAMPLE, MissingVariable, interpolate, interpolated, read_env_file, service_env,
+    AIRFLOW_SERVICES, COMPOSE, DOCKERFILE, ENV_EXAMPLE, MissingVariable, interpolate, interpolated, minio_buckets, read_env_file, service_env,
 )  # fmt: skip
 
 TASK_SERVICES = ("airflow-worker",)  # where tasks run under the CeleryExecutor
@@ -124,9 +124,7 @@ def test_every_airflow_container_has_the_same_secrets_executor_and_connections(c
 
 def test_the_pipelines_storage_is_the_object_store_and_one_shared_volume(compose):
     env = service_env(compose, "airflow-worker")
-    script = compose["services"]["minio-init"]["command"][0]
-    assert 'do mc mb --ignore-existing "local/$bucket"; done' in script
-    buckets = set(re.search(r"for bucket in ([^;]+);", script).group(1).split())
+    buckets = minio_buckets(compose)
     staging = urlsplit(env["BDS_STAGING_URL"])
     assert (staging.scheme, staging.username, staging.hostname) == ("s3", "bds_s3", "bds-staging")
     assert staging.hostname in buckets
