@@ -39,7 +39,7 @@ import sqlalchemy as sa
 
 from bds import scale as scale_sources
 from bds.calendar import day_window
-from bds.sources import psycopg_style, query_parameters, read_sql, sql_dir
+from bds.sources import psycopg_style, query_parameters, read_sql, sql_dir, sql_text
 
 DAY = date(2026, 3, 18)
 FLOOR = ("agent_sessions", "interactions", "bot_sessions", "media_sessions", "voicemail_boxes")
@@ -85,16 +85,11 @@ def floor(url: str, params: dict[str, int]) -> tuple[float, int]:
     started = time.perf_counter()
     with psycopg.connect(conninfo(url)) as conn, conn.cursor() as cursor:
         for name in FLOOR:
-            sql = (sql_dir() / "bench" / f"floor_{name}.sql").read_text(encoding="utf-8")
-            body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+            body = sql_text(sql_dir() / "bench" / f"floor_{name}.sql")
             with cursor.copy(f"COPY ({psycopg_style(body)}) TO STDOUT", params) as copy:
                 for block in copy:
                     total += len(block)
     return time.perf_counter() - started, total
-
-
-def sql_body(path: Path) -> str:
-    return "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("--"))
 
 
 def pushdown(url: str, params: dict[str, int], as_of: int) -> tuple[float, dict[tuple[str, str], dict[str, int]]]:
@@ -108,7 +103,7 @@ def pushdown(url: str, params: dict[str, int], as_of: int) -> tuple[float, dict[
     try:
         with engine.connect() as conn:
             for name, (source, dataset, attribute) in PUSHDOWN.items():
-                sql = f"WITH dataset AS (\n{read_sql(source, dataset, 'postgresql')}\n)\n" + sql_body(sql_dir() / "bench" / f"pushdown_{name}.sql")
+                sql = f"WITH dataset AS (\n{read_sql(source, dataset, 'postgresql')}\n)\n" + sql_text(sql_dir() / "bench" / f"pushdown_{name}.sql")
                 placements = [{"name": k, "region": p.region if p.billed else None}
                               for k, p in (tenant.placements(attribute) if attribute else {}).items()]  # fmt: skip
                 bound = params | {"as_of": as_of}
@@ -215,12 +210,17 @@ def measure(url: str, runs: int, log=print) -> Measured:
 
 
 def fresh_database(admin_url: str, name: str) -> str:
+    drop_database(admin_url, name, then=f"CREATE DATABASE {name}")
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, name: str, then: str | None = None) -> None:
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        if then:
+            conn.execute(sa.text(then))
     admin.dispose()
-    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def report(results: dict[float, Measured], load_seconds: dict[float, float]) -> str:
@@ -267,10 +267,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  plan of {query}:\n    " + "\n    ".join(lines))
         results[factor] = measure(url, args.runs, log=print)
         if not args.keep:
-            engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-            with engine.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            engine.dispose()
+            drop_database(admin, name)
     print()
     print(report(results, load_seconds))
 

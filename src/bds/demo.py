@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from bds.calendar import local_midnight
 from bds.config import BillingConfig, load_billing_config
-from bds.sources import source_engine, sql_dir
+from bds.sources import source_engine, sql_dir, sql_text
 
 MEDIA = {"VOICE": 1, "CHAT": 2, "EMAIL": 3}
 INTERACTION_TYPES = {  # key: (INTERACTION_TYPE_CODE, INTERACTION_SUBTYPE_CODE)
@@ -299,8 +299,7 @@ TABLES = {
 
 
 def ddl_statements(source: str, dialect: str) -> list[str]:
-    text = (sql_dir() / "ddl" / dialect / f"{source}.sql").read_text(encoding="utf-8")
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    body = sql_text(sql_dir() / "ddl" / dialect / f"{source}.sql")
     return [s.strip() for s in body.split(";") if s.strip()]
 
 

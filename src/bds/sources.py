@@ -43,7 +43,12 @@ def sql_file(source: str, dataset: str, dialect: str | None = None) -> Path:
 
 def read_sql(source: str, dataset: str, dialect: str | None = None) -> str:
     """The query text, without its comment lines (they may mention parameter names)."""
-    text = sql_file(source, dataset, dialect).read_text(encoding="utf-8")
+    return sql_text(sql_file(source, dataset, dialect))
+
+
+def sql_text(path: Path) -> str:
+    """A SQL file's text without its comment lines."""
+    text = path.read_text(encoding="utf-8")
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
