@@ -29,8 +29,13 @@ class Airflow:
 
     def cli(self, *args: str, check: bool = True, tolerate: str = "") -> str:
         """stdout of ``airflow ARGS``; with ``tolerate``, a failure whose stderr names it
-        returns that stderr instead of raising."""
-        done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=300)
+        returns that stderr instead of raising. A SQLite metadata database that a running
+        scheduler holds locked is waited for, as an operator would simply run the command again."""
+        for _ in range(10):
+            done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=300)
+            if not (done.returncode and "database is locked" in done.stderr):
+                break
+            time.sleep(3)
         if done.returncode and tolerate and tolerate in done.stderr:
             return done.stderr
         if check and done.returncode:
