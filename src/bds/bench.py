@@ -143,6 +143,15 @@ def plans(url: str, params: dict[str, int]) -> dict[str, list[str]]:
     return found
 
 
+def partitions_read(lines: list[str]) -> dict[str, list[str]]:
+    """Which partitions of each partitioned table a plan reads (``<table>_p<YYYYMMDD>`` or
+    ``<table>_default``): pruning to the day's partitions shows the partition predicate at work."""
+    found: dict[str, set[str]] = {}
+    for table, partition in re.findall(r" on (\w+?)_(p\d{8}|default)\b", "\n".join(lines)):
+        found.setdefault(table, set()).add(partition.removeprefix("p"))
+    return {table: sorted(partitions) for table, partitions in sorted(found.items())}
+
+
 def task_environment(url: str, data_dir: Path) -> dict[str, str]:
     database = sa.engine.make_url(url)
     connection = {"conn_type": "postgres", "host": database.host or "127.0.0.1", "port": database.port or 5432,
@@ -259,12 +268,14 @@ def main(argv: list[str] | None = None) -> None:
         url = fresh_database(admin, name)
         print(f"scale {factor:g}: loading {name}")
         started = time.perf_counter()
-        scale_sources.generate({s: url for s in scale_sources.SOURCES}, scale_sources.BILLED, scale_sources.NEIGHBOUR,
-                               DAY, factor, log=lambda line: print("  " + line))  # fmt: skip
+        scale_sources.generate({s: url for s in scale_sources.SOURCES}, scale_sources.benchmark_plan(scale_sources.BILLED, scale_sources.NEIGHBOUR, DAY),
+                               factor, log=lambda line: print("  " + line))  # fmt: skip
         load_seconds[factor] = time.perf_counter() - started
         if factor == (args.scale or [1.0])[0]:
             for query, lines in plans(url, parameters()).items():
                 print(f"  plan of {query}:\n    " + "\n    ".join(lines))
+                for table, partitions in partitions_read(lines).items():
+                    print(f"  {query} reads {table} partitions {', '.join(partitions)}")
         results[factor] = measure(url, args.runs, log=print)
         if not args.keep:
             drop_database(admin, name)

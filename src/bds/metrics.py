@@ -66,11 +66,12 @@ def in_seconds(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(start_ts=rows["start_ms"].astype("int64") // 1000, end_ts=-(-end_ms // 1000))
 
 
-def place(tenant: Tenant, rows: pd.DataFrame, column: str, attribute: str, metric: Metric, day) -> pd.Series:
-    """Region code of each row (None where its location is switched off)."""
+def place(tenant: Tenant, names: pd.Series, attribute: str, metric: Metric, day) -> np.ndarray:
+    """Region code of each row's switch or component (None where its location is switched off)."""
     table = tenant.placements(attribute)
-    names = rows[column].fillna("").astype(str)
-    unknown = sorted(set(names.unique()) - set(table))
+    codes, uniques = pd.factorize(names.fillna(""))  # each distinct name is looked up once
+    uniques = [str(u) for u in uniques]
+    unknown = sorted(set(uniques) - set(table))
     if unknown and "" not in table:
         shown = ", ".join(repr(u) if u else "(none)" for u in unknown)
         raise UnplacedRowsError(
@@ -78,43 +79,45 @@ def place(tenant: Tenant, rows: pd.DataFrame, column: str, attribute: str, metri
             f"and the tenant has no default location (a location without switches); add them to a location "
             f"in the billing configuration"
         )
-    region_of = {name: (table.get(name) or table[""]) for name in names.unique()}
-    region_of = {name: (p.region if p.billed else None) for name, p in region_of.items()}
-    return names.map(region_of).astype(object)
+    placements = [table.get(name) or table[""] for name in uniques]
+    return np.array([p.region if p.billed else None for p in placements] + [None], dtype=object)[codes]
 
 
 def _regional(tenant, metric, rows, window, as_of, column, attribute, measure) -> list[MetricResult]:
-    rows = select(metric, rows)
+    """``measure(region, keys, starts, ends)`` per billed region, over the rows active in the day.
+    ``rows`` are the metric's rows (see ``select``); keys are agents, where the rows have them."""
     starts, ends, keep = clip(rows["start_ts"].to_numpy(np.int64), effective_ends(rows, as_of), window.start, window.end)
-    rows, starts, ends = rows[keep], starts[keep], ends[keep]  # only rows active in the day are placed
-    regions = place(tenant, rows, column, attribute, metric, window.day).to_numpy()
+    regions = place(tenant, rows[column][keep], attribute, metric, window.day)  # only rows active in the day are placed
+    keys = rows["agent"].to_numpy()[keep] if "agent" in rows else None
+    starts, ends = starts[keep], ends[keep]
     results = []
     for region in tenant.billed_regions:
         mask = regions == region
-        results.append(measure(region, rows[mask], starts[mask], ends[mask]))
+        results.append(measure(region, None if keys is None else keys[mask], starts[mask], ends[mask]))
     return results
 
 
 def seats(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
     """Concurrent: peak distinct agents in one second. Enabled: distinct agents in the day."""
 
-    def measure(region, kept, starts, ends):
-        agents = kept["agent"].to_numpy()
+    def measure(region, agents, starts, ends):
         peak = peak_distinct(agents, starts, ends)
         counts = {"concurrent": peak.count, "enabled": distinct_active(agents, starts, ends)}
         return MetricResult(metric.key, region, counts, peak.at, tuple(int(a) for a in np.unique(agents)))
 
+    rows = select(metric, rows)[["agent", "switch", "start_ts", "end_ts"]]
     return _regional(tenant, metric, rows, window, as_of, "switch", "switches", measure)
 
 
 def peak(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
     """Peak number of simultaneous sessions (ports) in one second, per region."""
 
-    def measure(region, kept, starts, ends):
+    def measure(region, _, starts, ends):
         result = peak_concurrency(starts, ends)
         return MetricResult(metric.key, region, {"concurrent": result.count}, result.at)
 
-    return _regional(tenant, metric, in_seconds(rows), window, as_of, "component", "gvp_components", measure)
+    rows = in_seconds(select(metric, rows)[["component", "start_ms", "end_ms"]])
+    return _regional(tenant, metric, rows, window, as_of, "component", "gvp_components", measure)
 
 
 def max_configured(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
@@ -137,7 +140,7 @@ def bot_units(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWin
     SDR_BOTS_FACT.DURATION_MS, summed over the interaction's bot sessions.
     """
     rows = select(metric, rows)
-    rows = rows[rows["media"] == "VOICE"]
+    rows = rows.loc[(rows["media"] == "VOICE").to_numpy(), ["interaction_id", "start_ms", "duration_ms"]]
     per_interaction = rows.groupby("interaction_id").agg(first=("start_ms", "min"), ms=("duration_ms", "sum"))
     first = per_interaction["first"] // 1000
     in_day = per_interaction[(first >= window.start) & (first < window.end)]

@@ -19,13 +19,14 @@ from bds import changes, manifest, readiness, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, SourceReadiness, Tenant, load_billing_config
+from bds.datasets import to_frame
 from bds.files import (
     ARCHIVE, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name, render_csv,
     replace_keeping_previous,
 )  # fmt: skip
 from bds.metrics import compute_metric
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
-from bds.sources import extract_dataset, query_parameters, source_engine
+from bds.sources import query_parameters, source_engine, stage_dataset
 from bds.transmission import outbox_dir, queue
 
 log = logging.getLogger(__name__)
@@ -161,10 +162,9 @@ def extract_source(work: dict, source: str) -> dict:
         parameters = query_parameters(tenant.tenant_id, window.start, window.end, work["lookback_days"])
         try:
             for dataset in needed:
-                frame = extract_dataset(engine, source, dataset, parameters, context)
-                staging.write_frame(folder / f"{dataset}.parquet", frame)
-                rows[dataset] = len(frame)
-                log.info("%s: %s/%s staged %d rows", context, source, dataset, len(frame))
+                with staging.writing(folder / f"{dataset}.parquet") as parquet:
+                    rows[dataset] = stage_dataset(engine, source, dataset, parameters, context, parquet)
+                log.info("%s: %s/%s staged %d rows", context, source, dataset, rows[dataset])
         finally:
             engine.dispose()
     staging.write_json(marker, {"as_of": as_of, "rows": rows})
@@ -186,17 +186,21 @@ def _staged(work: dict, source: str) -> tuple[dict, object]:
 def aggregate(work: dict) -> dict:
     """Compute the tenant-day's metrics from the staged datasets."""
     tenant, day, window = unpack(work)
-    frames: dict[tuple[str, str], pd.DataFrame] = {}
-    as_of = None
+    folders, as_of = {}, None
     for source in dict.fromkeys(METRICS[k].source for k in tenant.enabled_metrics):
-        marker, folder = _staged(work, source)
+        marker, folders[source] = _staged(work, source)
         as_of = marker["as_of"] if as_of is None else min(as_of, marker["as_of"])
-        for dataset in marker["rows"]:
-            frames[(source, dataset)] = staging.read_frame(folder / f"{dataset}.parquet")
+    computed: dict[str, list] = {}
+    # One dataset in memory at a time: read it, compute its metrics, let it go.
+    for source, dataset in dict.fromkeys((METRICS[k].source, METRICS[k].dataset) for k in tenant.enabled_metrics):
+        rows = to_frame(source, dataset, staging.read_table(folders[source] / f"{dataset}.parquet"))
+        for key in tenant.enabled_metrics:
+            if (METRICS[key].source, METRICS[key].dataset) == (source, dataset):
+                computed[key] = compute_metric(tenant, key, rows, window, as_of)
+        del rows
     results, agents = [], []
     for key in tenant.enabled_metrics:
-        metric = METRICS[key]
-        for result in compute_metric(tenant, key, frames[(metric.source, metric.dataset)], window, as_of):
+        for result in computed[key]:
             results.append({"metric": key, "region": result.region, "counts": result.counts, "peak_at": result.peak_at})
             agents.extend((key, result.region, agent) for agent in result.agents)
     out = staging.tenant_day(day, tenant.tenant_id) / "daily"

@@ -270,6 +270,27 @@ def create_tables(engine: sa.Engine, source: str) -> list[str]:
     return [s for s in statements if s.upper().startswith("CREATE INDEX")]
 
 
+# Tables partitioned by day on a start time (include/sql/ddl/postgres), with the time's unit
+# per second; the generator gives each UTC day of the load its own partition.
+PARTITIONED = {"SM_RES_SESSION_FACT": 1, "INTERACTION_FACT": 1, "INTERACTION_RESOURCE_FACT": 1, "SDR_BOTS_FACT": 1,
+               "GVP_CDR": 1000, "GVP_SPEECH_SESSION": 1000}  # fmt: skip
+
+
+def add_day_partitions(engine: sa.Engine, source: str, first: date, last: date) -> None:
+    """One partition per UTC day from ``first`` to ``last`` for the source's partitioned tables
+    (before any row is loaded: the DEFAULT partition must not hold rows of these days)."""
+    midnight = int(pd.Timestamp(first, tz="UTC").timestamp())
+    days = (last - first).days + 1
+    with engine.begin() as conn:
+        for table, per_second in PARTITIONED.items():
+            if table not in TABLES[source]:
+                continue
+            for n in range(days):
+                low, high = (midnight + n * DAY) * per_second, (midnight + (n + 1) * DAY) * per_second
+                name = f"{table}_P{first + timedelta(days=n):%Y%m%d}"
+                conn.execute(sa.text(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ({low}) TO ({high})"))
+
+
 def build_indexes(engine: sa.Engine, source: str, statements: list[str]) -> None:
     with engine.begin() as conn:
         for statement in statements:
@@ -278,36 +299,46 @@ def build_indexes(engine: sa.Engine, source: str, statements: list[str]) -> None
             conn.execute(sa.text(f"ANALYZE {table}"))
 
 
-def generate(urls: dict[str, str], billed: ScaleTenant, neighbour: ScaleTenant, day: date, scale: float = 1.0,
+def benchmark_plan(billed: ScaleTenant, neighbour: ScaleTenant, day: date) -> list[tuple[ScaleTenant, list[date]]]:
+    """The benchmark's sources: ``billed`` on the day before, the day and the day after,
+    ``neighbour`` on the day."""
+    return [(billed, [day - timedelta(days=1), day, day + timedelta(days=1)]), (neighbour, [day])]
+
+
+def generate(urls: dict[str, str], plan: list[tuple[ScaleTenant, list[date]]], scale: float = 1.0,
              seed: int = 7, log=print) -> dict[str, int]:  # fmt: skip
-    """Create the three sources and fill them: ``billed`` on the day before, the day and the day
-    after, ``neighbour`` on the day. Returns rows per table."""
-    snapshot = local_midnight(day + timedelta(days=2), billed.time_zone)
+    """Create the three sources and fill each tenant's days in ``plan`` (the first tenant's zone
+    sets Info Mart's load status: loaded to the end of the last day). Returns
+    rows per table."""
+    tenants = [tenant for tenant, _ in plan]
+    days = [day for _, tenant_days in plan for day in tenant_days]
+    snapshot = local_midnight(max(days) + timedelta(days=1), tenants[0].time_zone)
     generator = ScaleGenerator(Volume.at(scale), seed, snapshot)
     engines = {s: sa.create_engine(urls[s]) for s in SOURCES}
     counts: dict[str, int] = {}
     try:
         indexes = {s: create_tables(engines[s], s) for s in SOURCES}
+        for source in SOURCES:  # sessions may start the day before a tenant's first local day
+            add_day_partitions(engines[source], source, min(days) - timedelta(days=1), max(days) + timedelta(days=1))
         static = {
-            "TENANT": pd.DataFrame({"TENANT_KEY": [billed.tenant_key, neighbour.tenant_key],
-                                    "TENANT_CFG_DBID": [billed.tenant_id, neighbour.tenant_id]}),
+            "TENANT": pd.DataFrame({"TENANT_KEY": [t.tenant_key for t in tenants],
+                                    "TENANT_CFG_DBID": [t.tenant_id for t in tenants]}),
             "MEDIA_TYPE": pd.DataFrame({"MEDIA_TYPE_KEY": list(MEDIA.values()), "MEDIA_NAME_CODE": list(MEDIA)}),
             "INTERACTION_TYPE": pd.DataFrame(
                 [(k, code, sub) for k, (code, sub) in INTERACTION_TYPES.items()],
                 columns=["INTERACTION_TYPE_KEY", "INTERACTION_TYPE_CODE", "INTERACTION_SUBTYPE_CODE"],
             ),
-            "CTL_AUDIT_LOG": audit_log(day, snapshot, billed.time_zone),
+            "CTL_AUDIT_LOG": audit_log(min(days), snapshot, tenants[0].time_zone),
         }  # fmt: skip
         for table, frame in static.items():
             write(engines, table, frame, counts)
-        plan = [(billed, [day - timedelta(days=1), day, day + timedelta(days=1)]), (neighbour, [day])]
-        for tenant, days in plan:
+        for tenant, tenant_days in plan:
             started = time.monotonic()
-            people = generator.people(tenant, days[0])
+            people = generator.people(tenant, tenant_days[0])
             agents = people.pop("_agents")
             for table, frame in people.items():
                 write(engines, table, frame, counts)
-            for one_day in days:
+            for one_day in tenant_days:
                 for table, frame in generator.day(tenant, agents, one_day).items():
                     write(engines, table, frame, counts)
                 log(f"tenant {tenant.tenant_id} day {one_day}: loaded in {time.monotonic() - started:.1f} s")
@@ -343,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     started = time.monotonic()
-    counts = generate({s: args.url for s in SOURCES}, BILLED, NEIGHBOUR, args.day, args.scale, args.seed)
+    counts = generate({s: args.url for s in SOURCES}, benchmark_plan(BILLED, NEIGHBOUR, args.day), args.scale, args.seed)
     print(", ".join(f"{t} {n}" for t, n in counts.items()), f"in {time.monotonic() - started:.0f} s")
 
 

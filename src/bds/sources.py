@@ -12,14 +12,16 @@ from __future__ import annotations
 import io
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from bds.catalogue import SOURCES
-from bds.datasets import DATASETS, conform
+from bds.datasets import DATASETS, DatasetShapeError, arrow_schema, conform, conform_batch
 
 SQL_DIR_ENV = "BDS_SQL_DIR"
+CSV_BLOCK = 8 * 2**20  # bytes of COPY output per record batch (and Parquet row group)
 
 
 class SourceError(RuntimeError):
@@ -98,22 +100,53 @@ def psycopg_style(sql: str) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
-def copy_query(engine, sql: str, parameters: dict, text_columns: list[str]) -> pd.DataFrame:
-    buffer = io.BytesIO()
+class CopyStream(io.RawIOBase):
+    """A ``COPY ... TO STDOUT`` as a readable file: the server's rows, read as they arrive."""
+
+    def __init__(self, copy) -> None:
+        self._rows, self._pending = iter(copy), memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        filled, size = 0, len(buffer)
+        while filled < size:
+            if not self._pending:
+                row = next(self._rows, None)
+                if row is None:
+                    break
+                self._pending = memoryview(row)
+            taken = min(size - filled, len(self._pending))
+            buffer[filled : filled + taken] = self._pending[:taken]
+            self._pending, filled = self._pending[taken:], filled + taken
+        return filled
+
+
+@contextmanager
+def copy_csv(engine, sql: str, parameters: dict, column_types: dict):
+    """Arrow's streaming CSV reader over ``COPY (sql) TO STDOUT`` (CSV with a header): record
+    batches of about ``CSV_BLOCK`` bytes, never the whole result at once. ``column_types``
+    (Arrow types by column) keeps text text, and spares guessing types from the first block."""
+    from pyarrow import csv
+
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cursor, cursor.copy(f"COPY ({psycopg_style(sql)}) TO STDOUT WITH (FORMAT csv, HEADER)", parameters) as copy:
-            for block in copy:
-                buffer.write(block)
+            stream = io.BufferedReader(CopyStream(copy), CSV_BLOCK)
+            # Every dataset has several columns, so no row is an empty line; an empty field (NULL
+            # or '') is missing, as both mean "none" to every metric.
+            yield csv.open_csv(stream, read_options=csv.ReadOptions(block_size=CSV_BLOCK),
+                               convert_options=csv.ConvertOptions(column_types=column_types, strings_can_be_null=True))  # fmt: skip
     finally:
         raw.close()
-    buffer.seek(0)
-    # Every dataset has several columns, so no row is an empty line; an empty field (NULL or
-    # '') is missing, as both mean "none" to every metric.
-    from pyarrow import csv, string
 
-    options = csv.ConvertOptions(column_types=dict.fromkeys(text_columns, string()), strings_can_be_null=True)
-    return csv.read_csv(buffer, convert_options=options).to_pandas()
+
+def copy_query(engine, sql: str, parameters: dict, text_columns: list[str]) -> pd.DataFrame:
+    from pyarrow import Table, string
+
+    with copy_csv(engine, sql, parameters, dict.fromkeys(text_columns, string())) as reader:
+        return Table.from_batches(list(reader), reader.schema).to_pandas()
 
 
 def source_engine(source: str, context: str):
@@ -127,16 +160,55 @@ def source_engine(source: str, context: str):
         raise SourceError(f"{context}: {title}: connection '{conn_id}' is unusable: {exc}") from exc
 
 
-def extract_dataset(engine, source: str, dataset: str, parameters: dict, context: str) -> pd.DataFrame:
-    """Run one dataset query and return its conformed frame; errors name ``context``."""
-    conn_id, title = SOURCES[source]
+def dataset_sql(engine, source: str, dataset: str, context: str) -> str:
     try:
-        sql = read_sql(source, dataset, engine.dialect.name)
+        return read_sql(source, dataset, engine.dialect.name)
     except OSError as exc:
         raise SourceError(f"{context}: cannot read the SQL of {source}/{dataset}: {exc}") from None
+
+
+@contextmanager
+def querying(source: str, dataset: str, context: str):
+    """Turn the driver's error, or a wrongly shaped result, into one that names ``context``."""
+    conn_id, title = SOURCES[source]
     try:
-        text_columns = [c for c, kind in DATASETS[(source, dataset)].items() if kind == "string"]
-        frame = fetch_dataset(engine, sql, parameters, text_columns)
+        yield
+    except DatasetShapeError as exc:
+        raise DatasetShapeError(f"{context}: {exc}") from None
     except Exception as exc:  # the drivers' errors share no base class worth naming
         raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
+
+
+def text_columns(source: str, dataset: str) -> list[str]:
+    return [c for c, kind in DATASETS[(source, dataset)].items() if kind == "string"]
+
+
+def extract_dataset(engine, source: str, dataset: str, parameters: dict, context: str) -> pd.DataFrame:
+    """Run one dataset query and return its conformed frame (rows sorted); errors name ``context``."""
+    sql = dataset_sql(engine, source, dataset, context)
+    with querying(source, dataset, context):
+        frame = fetch_dataset(engine, sql, parameters, text_columns(source, dataset))
     return conform(source, dataset, frame)
+
+
+def stage_dataset(engine, source: str, dataset: str, parameters: dict, context: str, target: Path) -> int:
+    """Run one dataset query into the Parquet file ``target``; returns its row count.
+
+    On PostgreSQL (psycopg) the rows stream from COPY through Arrow into Parquet row groups,
+    one block at a time, so a day of millions of rows never sits in memory whole; they keep
+    the order the database sent them. Elsewhere the conformed frame is written."""
+    import pyarrow.parquet as pq
+
+    sql = dataset_sql(engine, source, dataset, context)
+    schema = arrow_schema(source, dataset)
+    with querying(source, dataset, context):
+        if not (engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"):
+            frame = conform(source, dataset, fetch_dataset(engine, sql, parameters, text_columns(source, dataset)))
+            frame.to_parquet(target, index=False)
+            return len(frame)
+        rows = 0
+        with copy_csv(engine, sql, parameters, {f.name: f.type for f in schema}) as reader, pq.ParquetWriter(target, schema) as writer:
+            for batch in reader:
+                writer.write_batch(conform_batch(source, dataset, batch))
+                rows += batch.num_rows
+        return rows

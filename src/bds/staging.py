@@ -21,6 +21,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import tempfile
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -31,6 +33,7 @@ import pandas as pd
 STAGING_ENV = "BDS_STAGING_URL"
 DATA_DIR_ENV = "BDS_DATA_DIR"
 MARKER = "_SUCCESS"
+COPY_BUFFER = 8 * 2**20
 
 
 class StagingError(RuntimeError):
@@ -83,9 +86,13 @@ def remove(path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _is_local(path) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
 def write_bytes(path, data: bytes) -> None:
     with _named("write", path):
-        if path.protocol in ("", "file", "local"):
+        if _is_local(path):
             _write_local(Path(path.path), data)
         else:
             with path.open("wb") as handle:
@@ -98,6 +105,32 @@ def _write_local(target: Path, data: bytes) -> None:
     temporary = target.with_name(f".{target.name}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, target)
+
+
+@contextmanager
+def writing(path):
+    """A local file for the block to write ``path``'s content into, as it goes (a dataset too
+    large to hold in memory); published whole when the block succeeds, discarded otherwise."""
+    local = _is_local(path)
+    with _named("write", path):
+        if local:
+            target = Path(path.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.tmp")
+        else:
+            handle, name = tempfile.mkstemp(prefix="bds-stage-", suffix=".part")
+            os.close(handle)
+            temporary = Path(name)
+    try:
+        yield temporary
+        with _named("write", path):
+            if local:
+                os.replace(temporary, target)
+            else:
+                with temporary.open("rb") as source, path.open("wb") as handle:
+                    shutil.copyfileobj(source, handle, COPY_BUFFER)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def read_bytes(path) -> bytes:
@@ -114,6 +147,15 @@ def write_frame(path, frame: pd.DataFrame) -> None:
 
 def read_frame(path) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(read_bytes(path)))
+
+
+def read_table(path):
+    """A staged Parquet file as an Arrow table, read from the file as it goes."""
+    import pyarrow.parquet as pq
+
+    with _named("read", path):
+        with path.open("rb") as handle:
+            return pq.read_table(handle)
 
 
 def write_json(path, payload) -> None:

@@ -38,13 +38,13 @@ def peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> Peak:
     starts, ends = starts[nonempty], ends[nonempty]
     if starts.size == 0:
         return Peak(0, None)
-    times = np.concatenate([starts, ends])
-    deltas = np.concatenate([np.ones(starts.size, np.int64), -np.ones(ends.size, np.int64)])
-    # Ends sort before starts at the same second: [s, e) is half-open.
-    order = np.lexsort((deltas, times))
-    running = np.cumsum(deltas[order])
-    best = int(np.argmax(running))
-    return Peak(int(running[best]), int(times[order][best]))
+    # The count only rises at a start, so the peak is at one: the intervals active at second t
+    # are those started at or before t less those ended at or before t ([s, e) is half-open).
+    # Two sorted arrays and two binary searches: a quarter of the memory of sorting 2n events.
+    starts, ends = np.sort(starts), np.sort(ends)
+    active = np.searchsorted(starts, starts, side="right") - np.searchsorted(ends, starts, side="right")
+    best = int(np.argmax(active))
+    return Peak(int(active[best]), int(starts[best]))
 
 
 def merge_per_key(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pd.DataFrame:

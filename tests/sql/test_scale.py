@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from bds.calendar import day_window
-from bds.scale import BILLED, NEIGHBOUR, SOURCES, Volume, generate
+from bds.scale import BILLED, NEIGHBOUR, SOURCES, Volume, benchmark_plan, generate
 from bds.sources import extract_dataset, query_parameters
 
 DAY = date(2026, 3, 18)
@@ -28,7 +28,7 @@ def test_volume_at_scale_one_is_a_large_contact_centre():
 
 @pytest.mark.postgres
 def test_a_small_scale_load_has_its_volumes_indexes_and_neighbours(pg_url):
-    counts = generate({s: pg_url for s in SOURCES}, BILLED, NEIGHBOUR, DAY, scale=SCALE, log=lambda _: None)
+    counts = generate({s: pg_url for s in SOURCES}, benchmark_plan(BILLED, NEIGHBOUR, DAY), scale=SCALE, log=lambda _: None)
     v = Volume.at(SCALE)  # 100 agents, 20,000 interactions, 7,500 calls, 1,000 objects, 150 boxes, 2,500 bots
     tenant_days = 4  # the billed tenant on the day before, the day and the day after; the neighbour on the day
     assert counts["INTERACTION_RESOURCE_FACT"] == tenant_days * v.interactions == 80_000
