@@ -14,7 +14,11 @@ For each scale factor, a fresh PostgreSQL database gets the scale generator's so
   the same dataset queries. Its counts must equal the pipeline's exactly, or the run fails.
 
 It prints medians, their ratio, and the plan of every dataset query, so that the index or
-partition predicate each one uses is shown.
+partition predicate each one uses is shown, with the partitions each query reads.
+
+Then, unless ``--overhead-tenants 0``, the Airflow overhead (``bds.overhead``): a whole
+``bds_daily`` run for ten small tenants through a scheduler and the LocalExecutor, against
+the sum of its tasks' work.
 
     python -m bds.bench --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres --scale 1 --scale 4 --runs 3
 """
@@ -59,6 +63,7 @@ class Measured:
 
     seconds: dict[str, list[float]] = field(default_factory=dict)
     peak_rss: int = 0
+    task_rss: dict[str, int] = field(default_factory=dict)  # the largest resident set of each task
     compared: int = 0  # counts checked equal to the pushdown reference
 
     def add(self, name: str, value: float) -> None:
@@ -203,6 +208,7 @@ def measure(url: str, runs: int, log=print) -> Measured:
                 result = run_task(name, env)
                 measured.add(name, result["seconds"])
                 measured.peak_rss = max(measured.peak_rss, result["max_rss"])
+                measured.task_rss[name] = max(measured.task_rss.get(name, 0), result["max_rss"])
                 total += result["seconds"]
             measured.add("pipeline", total)
             daily = json.loads((Path(folder) / "staging" / DAY.isoformat() / str(params["tenant_id"]) / "daily" / "results.json").read_text())
@@ -243,6 +249,9 @@ def report(results: dict[float, Measured], load_seconds: dict[float, float]) -> 
     lines.append("median seconds per task: " + "; ".join(
         f"scale {factor:g}: " + ", ".join(f"{t} {m.median(t):.2f}" for t in TASKS) for factor, m in results.items()
     ))  # fmt: skip
+    lines.append("peak RSS MiB per task: " + "; ".join(
+        f"scale {factor:g}: " + ", ".join(f"{t} {m.task_rss[t] / 2**20:.0f}" for t in TASKS) for factor, m in results.items()
+    ))  # fmt: skip
     factors = sorted(results)
     if len(factors) > 1:
         low, high = factors[0], factors[-1]
@@ -257,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, action="append", help="scale factor (repeat for several); default 1 and 4")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--overhead-tenants", type=int, default=10, help="tenants of the Airflow overhead run (0: not measured)")
+    parser.add_argument("--overhead-scale", type=float, default=0.005, help="scale factor of each of those tenants")
     parser.add_argument("--task", choices=TASKS, help=argparse.SUPPRESS)  # one task in its own process
     args = parser.parse_args(argv)
     if args.task:
@@ -279,8 +290,20 @@ def main(argv: list[str] | None = None) -> None:
         results[factor] = measure(url, args.runs, log=print)
         if not args.keep:
             drop_database(admin, name)
+    overhead_report = None
+    if args.overhead_tenants:
+        from bds import overhead
+
+        print(f"Airflow overhead: bds_daily for {args.overhead_tenants} tenants at scale {args.overhead_scale:g}")
+        measured = overhead.measure_overhead(admin, args.overhead_tenants, args.overhead_scale, args.runs, keep=args.keep,
+                                             log=lambda line: print("  " + line))  # fmt: skip
+        overhead_report = overhead.report(measured)
     print()
     print(report(results, load_seconds))
+    if overhead_report:
+        print()
+        print("Airflow overhead (a whole bds_daily run through the scheduler and the LocalExecutor):")
+        print(overhead_report)
 
 
 if __name__ == "__main__":

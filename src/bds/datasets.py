@@ -8,8 +8,10 @@ byte-for-byte the same frame.
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 DATASETS = MappingProxyType(
     {
@@ -124,6 +126,8 @@ def to_frame(source: str, dataset: str, table) -> pd.DataFrame:
     """A staged Arrow table as a frame with the dataset's pandas types, column by column (a
     column that may hold NULL converts straight to its nullable type, never through floats)."""
     import pyarrow as pa
+
+    import pandas as pd
 
     nullable = {"Int64": {pa.int64(): pd.Int64Dtype()}.get, "string": {pa.string(): pd.StringDtype()}.get}
     schema = DATASETS[(source, dataset)]

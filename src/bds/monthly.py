@@ -19,12 +19,14 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bds.catalogue import METRICS
 from bds.config import Tenant
 from bds.files import GLOBAL_REGION, daily_dir, daily_file_name, read_counts
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class MissingDailyFilesError(RuntimeError):

@@ -12,8 +12,7 @@ import logging
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bds import changes, manifest, readiness, staging
 from bds.calendar import DayWindow, billing_day, day_window
@@ -24,10 +23,12 @@ from bds.files import (
     ARCHIVE, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name, render_csv,
     replace_keeping_previous,
 )  # fmt: skip
-from bds.metrics import compute_metric
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
 from bds.sources import query_parameters, source_engine, stage_dataset
 from bds.transmission import outbox_dir, queue
+
+if TYPE_CHECKING:  # pandas and the metrics are imported by the steps that compute: the others start faster
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,10 @@ def _staged(work: dict, source: str) -> tuple[dict, object]:
 
 def aggregate(work: dict) -> dict:
     """Compute the tenant-day's metrics from the staged datasets."""
+    import pandas as pd
+
+    from bds.metrics import compute_metric
+
     tenant, day, window = unpack(work)
     folders, as_of = {}, None
     for source in dict.fromkeys(METRICS[k].source for k in tenant.enabled_metrics):
@@ -277,6 +282,8 @@ def render(work: dict, data_dir=None) -> dict:
 
 def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:
     """The per-day agent sets that aggregate staged, with their day."""
+    import pandas as pd
+
     frames = []
     for day in days:
         path = staging.tenant_day(day, tenant.tenant_id) / "daily" / "agents.parquet"

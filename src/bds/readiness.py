@@ -21,7 +21,7 @@ from datetime import date, datetime, timezone
 from bds.calendar import DayWindow
 from bds.catalogue import SOURCES
 from bds.config import SourceReadiness
-from bds.sources import database_cause, read_sql, run_query
+from bds.sources import database_cause, read_sql, scalar_query
 
 
 class SourceNotReadyError(RuntimeError):
@@ -52,11 +52,11 @@ def info_mart_loaded_until(engine, window: DayWindow) -> tuple[int | None, str]:
     """The newest time Info Mart has loaded (UTC epoch seconds), and where that was read."""
     parameters = {"day_start": window.start}
     try:
-        value = run_query(engine, read_sql("gim", "load_status", engine.dialect.name), parameters).iloc[0, 0]
+        value = scalar_query(engine, read_sql("gim", "load_status", engine.dialect.name), parameters)
         how = "CTL_AUDIT_LOG.MAX_CHUNK_TS"
     except Exception as audit_error:  # no audit table (or no access to it): use the facts
         try:
-            value = run_query(engine, read_sql("gim", "facts_high_water_mark", engine.dialect.name), parameters).iloc[0, 0]
+            value = scalar_query(engine, read_sql("gim", "facts_high_water_mark", engine.dialect.name), parameters)
         except Exception as exc:
             raise SourceNotReadyError(
                 f"cannot read Info Mart's load status: {database_cause(audit_error)}; nor its facts: {database_cause(exc)}"

@@ -14,11 +14,13 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bds.catalogue import SOURCES
 from bds.datasets import DATASETS, DatasetShapeError, arrow_schema, conform, conform_batch
+
+if TYPE_CHECKING:  # pandas is imported where rows are read: the steps that read none start faster
+    import pandas as pd
 
 SQL_DIR_ENV = "BDS_SQL_DIR"
 CSV_BLOCK = 8 * 2**20  # bytes of COPY output per record batch (and Parquet row group)
@@ -78,10 +80,19 @@ def query_parameters(tenant_id: int, window_start: int, window_end: int, lookbac
 
 
 def run_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
+    import pandas as pd
     from sqlalchemy import text
 
     with engine.connect() as connection:
         return pd.read_sql(text(sql), connection, params=parameters)
+
+
+def scalar_query(engine, sql: str, parameters: dict):
+    """The first column of the query's first row (None without rows)."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return connection.execute(text(sql), parameters).scalar()
 
 
 def fetch_dataset(engine, sql: str, parameters: dict, text_columns: list[str]) -> pd.DataFrame:

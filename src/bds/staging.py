@@ -26,9 +26,11 @@ import tempfile
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 STAGING_ENV = "BDS_STAGING_URL"
 DATA_DIR_ENV = "BDS_DATA_DIR"
@@ -146,6 +148,8 @@ def write_frame(path, frame: pd.DataFrame) -> None:
 
 
 def read_frame(path) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_parquet(io.BytesIO(read_bytes(path)))
 
 

@@ -22,7 +22,7 @@ def test_placeholders_become_psycopg_parameters():
 
 @pytest.mark.postgres
 def test_a_small_benchmark_runs_end_to_end(capsys):
-    bench.main(["--pg-url", PG_ADMIN_URL, "--scale", "0.01", "--scale", "0.05", "--runs", "1"])
+    bench.main(["--pg-url", PG_ADMIN_URL, "--scale", "0.01", "--scale", "0.05", "--runs", "1", "--overhead-tenants", "0"])
     out = capsys.readouterr().out
     # The plans are shown; what each handled, an index probe of the day's interaction facts.
     assert re.search(r"Index Scan using interaction_resource_fact_p\w+ on interaction_resource_fact_p20260318", out)
