@@ -1,8 +1,9 @@
 """Staged datasets: what each source query returns, with the types the metrics rely on.
 
 Each dataset is the result of ``include/sql/<source>/<dataset>.sql`` for one tenant and
-one day. Columns are checked and cast here, so a SQLite and a PostgreSQL source stage
-byte-for-byte the same frame.
+one day. Columns are checked and cast here, so a SQLite and a PostgreSQL source stage the
+same rows with the same types (rows streamed from PostgreSQL keep the order it sent them in;
+no metric depends on the order).
 """
 
 from __future__ import annotations
@@ -125,9 +126,8 @@ def conform_batch(source: str, dataset: str, batch):
 def to_frame(source: str, dataset: str, table) -> pd.DataFrame:
     """A staged Arrow table as a frame with the dataset's pandas types, column by column (a
     column that may hold NULL converts straight to its nullable type, never through floats)."""
-    import pyarrow as pa
-
     import pandas as pd
+    import pyarrow as pa
 
     nullable = {"Int64": {pa.int64(): pd.Int64Dtype()}.get, "string": {pa.string(): pd.StringDtype()}.get}
     schema = DATASETS[(source, dataset)]

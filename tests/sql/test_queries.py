@@ -6,16 +6,20 @@ non-agent resources, sessions outside the day, options of other sections.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
 from bds.calendar import day_window
-from bds.datasets import conform
+from bds.datasets import SORT_KEYS, DatasetShapeError, conform, to_frame
 from bds.demo import create_schema, load
-from bds.sources import SourceError, extract_dataset, query_parameters
+from bds.sources import SQL_DIR_ENV, SourceError, extract_dataset, query_parameters, sql_dir, stage_dataset
 
 WINDOW = day_window(date(2026, 3, 10))
 T0 = WINDOW.start
@@ -163,9 +167,17 @@ def expected(source, dataset, rows, columns):
 
 
 def check(engine, source, dataset, want):
+    """The dataset as a frame, and as staged (streamed into Parquet on PostgreSQL), equals ``want``."""
     got = extract_dataset(engine, source, dataset, PARAMS, "tenant 101 day 2026-03-10")
     pd.testing.assert_frame_equal(got, want)
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / f"{dataset}.parquet"
+        rows = stage_dataset(engine, source, dataset, PARAMS, "tenant 101 day 2026-03-10", target)
+        staged = to_frame(source, dataset, pq.read_table(target))
     engine.dispose()
+    assert rows == len(want)
+    order = SORT_KEYS[(source, dataset)]  # staged rows keep the database's order
+    pd.testing.assert_frame_equal(staged.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True), want)
 
 
 def test_agent_sessions(source_url):
@@ -256,3 +268,34 @@ def test_text_columns_stay_text_on_every_path(source_url):
     assert frame["agent"].astype("int64").tolist() == [7, 42]
     assert frame["mailbox"].astype("string").tolist()[0] == "0042"
     assert pd.isna(frame["mailbox"].astype("string").tolist()[1])
+
+
+@pytest.mark.parametrize(
+    "select, cause",
+    [
+        ("sp.RESOURCE_TYPE AS resource, c.COMPONENT_NAME AS component, sp.START_TIME_MS AS start_ms",
+         r"include/sql/gvp/media_sessions.sql returned no column\(s\) end_ms"),
+        ("sp.RESOURCE_TYPE AS resource, c.COMPONENT_NAME AS component, NULL AS start_ms, sp.END_TIME_MS AS end_ms",
+         r"include/sql/gvp/media_sessions.sql returned (NULL in start_ms|values of the wrong type)"),
+    ],
+)  # fmt: skip
+def test_a_wrongly_shaped_result_stages_nothing(source_url, tmp_path, monkeypatch, select, cause):
+    """A query returning a column short, or NULL where a value is needed, fails naming the
+    tenant-day and the SQL file, and leaves no staged file behind, on either path."""
+    from bds import staging
+
+    sql = tmp_path / "sql"
+    shutil.copytree(sql_dir(), sql)
+    query = sql / "gvp" / "media_sessions.sql"
+    text = query.read_text()
+    query.write_text(text[: text.index("SELECT")] + f"SELECT {select}\n" + text[text.index("FROM GVP_SPEECH_SESSION"):])
+    monkeypatch.setenv(SQL_DIR_ENV, str(sql))
+    monkeypatch.setenv(staging.DATA_DIR_ENV, str(tmp_path / "data"))
+    engine = stage(source_url, "gvp", GVP)
+    target = staging.tenant_day(date(2026, 3, 10), 101) / "gvp" / "media_sessions.parquet"
+    with pytest.raises(DatasetShapeError, match=r"^tenant 101 day 2026-03-10: " + cause):
+        with staging.writing(target) as parquet:
+            stage_dataset(engine, "gvp", "media_sessions", PARAMS, "tenant 101 day 2026-03-10", parquet)
+    engine.dispose()
+    assert not staging.exists(target)
+    assert list(Path(target.parent.path).iterdir()) == []  # no temporary file either
