@@ -48,3 +48,17 @@ def test_clip_to_window():
     assert keep.tolist() == [True, True, True, True]
     _, _, keep = clip(np.array([-10, 100]), np.array([0, 110]), 0, 100)
     assert keep.tolist() == [False, False]
+
+
+def test_peak_and_its_first_second_match_counting_every_second():
+    """Against a count of the intervals active in each second, on many random small cases
+    with ties, touching and empty intervals."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(1, 30))
+        starts = rng.integers(0, 40, n)
+        ends = starts + rng.integers(-2, 12, n)  # some empty or reversed
+        active = [int(((starts <= t) & (t < ends)).sum()) for t in range(60)]
+        peak = peak_concurrency(starts, ends)
+        assert peak.count == max(active)
+        assert peak.at == (active.index(max(active)) if max(active) else None)
