@@ -43,7 +43,7 @@ import sqlalchemy as sa
 
 from bds import scale as scale_sources
 from bds.calendar import day_window
-from bds.sources import psycopg_style, query_parameters, read_sql, sql_dir, sql_text, without_jit, WITHOUT_JIT
+from bds.sources import WITHOUT_JIT, psycopg_style, query_parameters, read_sql, sql_dir, sql_text, without_jit
 
 DAY = date(2026, 3, 18)
 FLOOR = ("agent_sessions", "interactions", "bot_sessions", "media_sessions", "voicemail_boxes")
@@ -293,8 +293,8 @@ def main(argv: list[str] | None = None) -> None:
         url = fresh_database(admin, name)
         print(f"scale {factor:g}: loading {name}")
         started = time.perf_counter()
-        scale_sources.generate({s: url for s in scale_sources.SOURCES}, scale_sources.benchmark_plan(scale_sources.BILLED, scale_sources.NEIGHBOUR, DAY),
-                               factor, log=lambda line: print("  " + line))  # fmt: skip
+        plan = scale_sources.benchmark_plan(scale_sources.BILLED, scale_sources.NEIGHBOUR, DAY)
+        scale_sources.generate({s: url for s in scale_sources.SOURCES}, plan, factor, log=lambda line: print("  " + line))
         load_seconds[factor] = time.perf_counter() - started
         if factor == (args.scale or [1.0])[0]:
             for query, lines in plans(url, parameters()).items():

@@ -7,8 +7,9 @@ with ASR, 30% with TTS), 200,000 configuration objects of which 30,000 carry a m
 the billed day, get the same volume, so every query has to filter by tenant and day.
 
 Rows are drawn with numpy (the same seed gives the same rows) and written with PostgreSQL's
-``COPY ... FROM STDIN`` in chunks; indexes are built after the load, then the tables are
-analysed, as a real installation's statistics would be.
+``COPY ... FROM STDIN`` in chunks, into fact tables partitioned by day (a partition per UTC
+day of the load); indexes are built after the load, then the tables are analysed, as a real
+installation's statistics would be.
 
     python -m bds.scale --url postgresql+psycopg://postgres@127.0.0.1/bench --day 2026-03-18 --scale 1
 """
