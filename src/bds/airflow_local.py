@@ -18,6 +18,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def source_connections(url: str) -> dict[str, str]:
+    """``AIRFLOW_CONN_BDS_GIM/GVP/CME``, each the JSON form of a postgres connection to the
+    database of the SQLAlchemy ``url`` (the benchmark keeps all three sources in one)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url)
+    connection = json.dumps({"conn_type": "postgres", "host": database.host or "127.0.0.1", "port": database.port or 5432,
+                             "login": database.username or "postgres", "password": database.password or "",
+                             "schema": database.database})  # fmt: skip
+    return {f"AIRFLOW_CONN_BDS_{source}": connection for source in ("GIM", "GVP", "CME")}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

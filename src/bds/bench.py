@@ -42,6 +42,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bds import scale as scale_sources
+from bds.airflow_local import source_connections
 from bds.calendar import day_window
 from bds.sources import WITHOUT_JIT, psycopg_style, query_parameters, read_sql, sql_dir, sql_text, without_jit
 
@@ -161,11 +162,8 @@ def partitions_read(lines: list[str]) -> dict[str, list[str]]:
 
 
 def task_environment(url: str, data_dir: Path) -> dict[str, str]:
-    database = sa.engine.make_url(url)
-    connection = {"conn_type": "postgres", "host": database.host or "127.0.0.1", "port": database.port or 5432,
-                  "login": database.username or "postgres", "password": database.password or "", "schema": database.database}  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_BDS_", "BDS_"))}
-    env |= {f"AIRFLOW_CONN_BDS_{s.upper()}": json.dumps(connection) for s in scale_sources.SOURCES}
+    env |= source_connections(url)
     env |= {"BDS_CONFIG": str(CONFIG), "BDS_DATA_DIR": str(data_dir), "AIRFLOW_HOME": str(data_dir / "airflow")}
     return env
 

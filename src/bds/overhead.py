@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 import yaml
 
-from bds.airflow_local import Airflow, free_port
+from bds.airflow_local import Airflow, free_port, source_connections
 from bds.catalogue import SOURCES
 
 if TYPE_CHECKING:
@@ -154,9 +154,6 @@ def billing_config(tenants: list[ScaleTenant]) -> dict:
 
 def airflow_environment(home: Path, metadata_url: str, api_port: int, sources_url: str, config: Path, data_dir: Path) -> dict[str, str]:
     """The environment of every Airflow process of the installation, and of the work passes."""
-    source = sa.engine.make_url(sources_url)
-    connection = {"conn_type": "postgres", "host": source.host or "127.0.0.1", "port": source.port or 5432,
-                  "login": source.username or "postgres", "password": source.password or "", "schema": source.database}  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDS_"))}
     return env | {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -173,7 +170,7 @@ def airflow_environment(home: Path, metadata_url: str, api_port: int, sources_ur
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         # No scheduled run on unpausing: only the triggered runs are measured.
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        **{f"AIRFLOW_CONN_BDS_{s.upper()}": json.dumps(connection) for s in SOURCES},
+        **source_connections(sources_url),
         "BDS_CONFIG": str(config),
         "BDS_DATA_DIR": str(data_dir),
     }  # fmt: skip
