@@ -93,26 +93,15 @@ def _is_local(path) -> bool:
 
 
 def write_bytes(path, data: bytes) -> None:
-    with _named("write", path):
-        if _is_local(path):
-            _write_local(Path(path.path), data)
-        else:
-            with path.open("wb") as handle:
-                handle.write(data)
-
-
-def _write_local(target: Path, data: bytes) -> None:
-    # A local staging folder gets the same whole-or-nothing guarantee as an object store.
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, target)
+    with _named("write", path), writing(path) as temporary:
+        temporary.write_bytes(data)
 
 
 @contextmanager
 def writing(path):
     """A local file for the block to write ``path``'s content into, as it goes (a dataset too
-    large to hold in memory); published whole when the block succeeds, discarded otherwise."""
+    large to hold in memory); published whole when the block succeeds, discarded otherwise.
+    A local staging folder so gets the same whole-or-nothing guarantee as an object store."""
     local = _is_local(path)
     with _named("write", path):
         if local:
