@@ -117,9 +117,9 @@ with DAG(
         return staged >> aggregate(work) >> render(work)
 
     @task(trigger_rule="all_done", retries=0, on_failure_callback=None)  # the tenants' failures alerted already
-    def summary(rendered, ti=None):
-        """Report what the run did; fail the run if any tenant (or the plan) failed."""
-        return report_run(ti, rendered)
+    def summary(ti=None):
+        """Report what the run did (what each tenant's render returned); fail the run if any tenant (or the plan) failed."""
+        return report_run(ti, results_of="bill_tenant.render")
 
     @task(outlets=[MONTH_END], retries=0)
     def announce_month_end(ti=None, outlet_events=None):
@@ -129,4 +129,4 @@ with DAG(
             raise AirflowSkipException(f"{day} is not the last day of its month")
         outlet_events[MONTH_END].extra = {"month": f"{day:%Y-%m}"}
 
-    summary(bill_tenant.expand(work=plan())) >> announce_month_end()
+    bill_tenant.expand(work=plan()) >> summary() >> announce_month_end()

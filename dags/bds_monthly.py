@@ -73,8 +73,8 @@ with DAG(
         return render_month(work)
 
     @task(trigger_rule="all_done", retries=0, on_failure_callback=None)  # the tenants' failures alerted already
-    def summary(rendered, ti=None):
-        """Report what the run did; fail the run if any tenant (or the plan) failed."""
-        return report_run(ti, rendered)
+    def summary(ti=None):
+        """Report what the run did (what each tenant's roll_up returned); fail the run if any tenant (or the plan) failed."""
+        return report_run(ti, results_of="roll_up")
 
-    summary(roll_up.expand(work=plan()))
+    roll_up.expand(work=plan()) >> summary()

@@ -51,9 +51,14 @@ with DAG(
 
     @task(retries=0)
     def plan(ti=None) -> list[dict]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from bds.transmission import plan_transmission_run
 
-        return run_plan(ti, plan_transmission_run)
+        work = run_plan(ti, plan_transmission_run)
+        if not work:  # emptied since the sensor looked: nothing to send, like an empty outbox
+            raise AirflowSkipException("nothing to send: the outbox holds no billing file")
+        return work
 
     @task(map_index_template=TENANT_LABEL)
     def send(work: dict) -> dict:
@@ -68,10 +73,10 @@ with DAG(
             raise AirflowFailException(str(exc)) from None
 
     @task(trigger_rule="none_skipped", retries=0, on_failure_callback=None)  # the tenants' failures alerted already
-    def summary(results, ti=None):
-        """Report what was sent; fail the run if a tenant failed or files were set aside."""
-        return report_run(ti, results)
+    def summary(ti=None):
+        """Report what was sent (what each tenant's send returned); fail the run if a tenant failed or files were set aside."""
+        return report_run(ti, results_of="send")
 
     planned = plan()
     wait_for_outbox >> planned
-    summary(send.expand(work=planned))
+    send.expand(work=planned) >> summary()

@@ -63,6 +63,23 @@ class Airflow:
         lines = [line for line in out.splitlines() if line.startswith("[{") or line == "[]"]  # past any warnings
         return json.loads(lines[-1]) if lines else []
 
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        """The api-server's REST API (``/api/v2/...``) as its ``admin`` user, with the password
+        the simple auth manager generated in this home; the answer's JSON."""
+        import urllib.request
+
+        base = f"http://{self.env['AIRFLOW__API__HOST']}:{self.env['AIRFLOW__API__PORT']}"
+        password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+
+        def call(url: str, payload: dict | None, method: str, token: str = "") -> dict:
+            request = urllib.request.Request(url, method=method, data=None if payload is None else json.dumps(payload).encode(),
+                                             headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})  # fmt: skip
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return json.loads(answer.read() or b"{}")
+
+        token = call(f"{base}/auth/token", {"username": "admin", "password": password}, "POST")["access_token"]
+        return call(f"{base}{path}", body, method, token)
+
     def tails(self, extra: list[Path] = ()) -> str:
         """The last lines of every process log (and of ``extra`` files), for an error message."""
         return "".join(f"\n--- {p.name}:\n{p.read_text(errors='replace')[-4000:]}" for p in [*self.logs, *extra] if p.exists())

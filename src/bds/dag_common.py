@@ -100,15 +100,27 @@ def run_plan(ti, planner) -> list[dict]:
     return work
 
 
-def report_run(ti, results) -> str:
+def mapped_results(ti, task_id: str) -> list:
+    """What every instance of a mapped task (or of a task in a mapped task group) returned, as a
+    list, however many instances there were. Asked for a single task id, ``xcom_pull`` hands back
+    a lone instance's value by itself rather than in a list, and None when there is none; asked
+    for a list of task ids, it always returns a list (None where an instance returned nothing)."""
+    return [value for value in ti.xcom_pull(task_ids=[task_id]) if value is not None]
+
+
+def report_run(ti, results_of: str) -> str:
     """Body of a ``summary`` task: the run's summary, in the task log and as the task's
-    return value (the run's XCom in the UI); fails the run if the plan or a tenant failed, or
-    the plan set something aside (XCom ``rejected`` of the plan task)."""
+    return value (the run's XCom in the UI), from what the plan and every instance of the mapped
+    task ``results_of`` returned. Fails the run if the plan or a tenant failed, or the plan set
+    something aside (XCom ``rejected`` of the plan task)."""
     from bds.pipeline import finish_run
 
     plan = {"task_ids": "plan"}
     text = finish_run(
-        ti.xcom_pull(**plan), ti.xcom_pull(**plan, key="notes") or [], results, ti.xcom_pull(**plan, key="rejected") or []
+        ti.xcom_pull(**plan),
+        ti.xcom_pull(**plan, key="notes") or [],
+        mapped_results(ti, results_of),
+        ti.xcom_pull(**plan, key="rejected") or [],
     )
     print(text)
     return text

@@ -8,44 +8,21 @@ every file byte-identical and untouched.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from pathlib import Path
 
 import pendulum
 
 from bds.demo import day_range
-from tests.airflow_cli import Airflow, backfilled, free_port
-from tests.conftest import ROOT
+from tests.airflow_cli import backfilled, standalone
 from tests.e2e.conftest import DEMO_CONFIG, files
 
 FIRST, LAST = pendulum.date(2026, 3, 27), pendulum.date(2026, 3, 29)
 
 
 def test_backfill_a_range_then_reprocess_it_unchanged(sqlite_sources, tmp_path):
-    home = tmp_path / "airflow"
-    home.mkdir()
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDS_"))} | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone starts `airflow ...`
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(free_port()),
-        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
-        "BDS_DAILY_DEADLINE": "06:00 UTC",  # deadlines work under the scheduler (dag.test() cannot run them)
-        "BDS_CONFIG": str(DEMO_CONFIG),
-        "BDS_DATA_DIR": str(data),
-        **{f"AIRFLOW_CONN_BDS_{s.upper()}": v for s, v in sqlite_sources.items()},
-    }
-    env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}/execution/"
-    airflow = Airflow(home, env)
-    airflow.cli("db", "migrate")
-    airflow.cli("pools", "import", str(ROOT / "include" / "airflow" / "pools.json"))
+    # Deadlines work under the scheduler (dag.test() cannot run them).
+    airflow = standalone(tmp_path / "airflow", DEMO_CONFIG, data, sqlite_sources, BDS_DAILY_DEADLINE="06:00 UTC")
     with airflow.running("standalone", "standalone"):
         airflow.wait("bds_daily to be parsed", lambda: "bds_daily" in airflow.cli("dags", "list", "-o", "plain", check=False))
         dry = airflow.cli("backfill", "create", "--dag-id", "bds_daily", "--from-date", str(FIRST), "--to-date", str(LAST), "--dry-run")
