@@ -18,22 +18,39 @@ class DayWindow:
     time_zone: str
     start: int  # UTC epoch seconds of local midnight
     end: int  # UTC epoch seconds of the next local midnight
+    # Seconds after ``end`` in which facts that belong to the day may still start (a voicebot
+    # interaction's later bot sessions); 0 for a tenant with no metric that looks ahead.
+    lookahead: int = 0
 
     @property
     def hours(self) -> float:
         return (self.end - self.start) / 3600
 
     @property
+    def horizon(self) -> int:
+        """The end of what the day's billing reads: the day's end plus its look-ahead."""
+        return self.end + self.lookahead
+
+    @property
     def end_utc(self) -> datetime:
         return datetime.fromtimestamp(self.end, tz=timezone.utc)
+
+    @property
+    def horizon_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.horizon, tz=timezone.utc)
 
 
 def local_midnight(day: date, time_zone: str) -> int:
     return int(datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).timestamp())
 
 
-def day_window(day: date, time_zone: str = "UTC") -> DayWindow:
-    return DayWindow(day, time_zone, local_midnight(day, time_zone), local_midnight(day + timedelta(days=1), time_zone))
+def day_window(day: date, time_zone: str = "UTC", lookahead: int = 0) -> DayWindow:
+    return DayWindow(day, time_zone, local_midnight(day, time_zone), local_midnight(day + timedelta(days=1), time_zone), lookahead)
+
+
+def local_day(ts: int, time_zone: str) -> date:
+    """The calendar day, in ``time_zone``, of the UTC epoch second ``ts``."""
+    return datetime.fromtimestamp(ts, tz=ZoneInfo(time_zone)).date()
 
 
 def parse_day(value: str | date) -> date:

@@ -57,6 +57,9 @@ class Metric:
     # Rows of the dataset that qualify: column -> accepted values.
     where: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     codes_from: str = "chosen"  # "BDS" where Genesys documents the codes
+    # Reads facts that start after the day's end (up to voicebot_lookahead_minutes): the day
+    # is then billable, and Info Mart must have loaded it, only that much later.
+    looks_ahead: bool = False
 
     @property
     def conn_id(self) -> str:
@@ -112,7 +115,7 @@ METRICS: MappingProxyType[str, Metric] = MappingProxyType(
                 title="Designer voicebot interactions: 15-minute units of bot time per voice interaction",
                 source="gim", dataset="bot_sessions", rule="bot_units", scope="global",
                 channel_type="1", service_class="34", activity_type="12", status="TRANSACTION",
-                counts=(UNITS,), monthly=True, codes_from="BDS",
+                counts=(UNITS,), monthly=True, codes_from="BDS", looks_ahead=True,
             ),
         )
     }

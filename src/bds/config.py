@@ -244,6 +244,11 @@ class BillingConfig(_Model):
     billing_server: BillingServer = BillingServer()
     # Info Mart only keeps sessions that started before the day; how far back to look.
     session_lookback_days: int = Field(7, ge=1, le=400)
+    # How long after the end of a day an interaction's later bot sessions may start and still
+    # be billed with it (on the day its first bot session started); see docs/metrics.md. A
+    # tenant billing voicebot_interactions is billable, and Info Mart must have loaded it,
+    # only this long after its day has ended. At most a day, which the look-back always covers.
+    voicebot_lookahead_minutes: int = Field(120, ge=0, le=24 * 60)
     # Minutes to wait after a tenant's local midnight before its day may be billed.
     settle_minutes: int = Field(15, ge=0, le=24 * 60)
     sources: SourceReadiness = SourceReadiness()

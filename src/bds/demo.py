@@ -116,9 +116,10 @@ class Generator:
         return self.rows.tables
 
     def etl_audit(self) -> None:
-        """Info Mart's ETL commits every 15 minutes, up to the snapshot (its load status)."""
+        """Info Mart's ETL commits every 15 minutes (its load status), up to a day past the
+        snapshot: nothing happens after it, and a day covers any voicebot look-ahead."""
         first = min(local_midnight(self.days[0] - timedelta(days=1), s.time_zone) for s in shapes(self.config))
-        for n, chunk_end in enumerate(range(first + 900, self.snapshot + 1, 900), start=1):
+        for n, chunk_end in enumerate(range(first + 900, self.snapshot + 86_400 + 1, 900), start=1):
             self.rows.add("CTL_AUDIT_LOG", AUDIT_KEY=n, JOB_ID="Job_TransformGIM", CREATED_TS=chunk_end + 90, MAX_CHUNK_TS=chunk_end)
 
     # --- people and configuration -------------------------------------------------------

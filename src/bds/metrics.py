@@ -21,11 +21,12 @@ a session active during any part of a second is active in that second.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 
-from bds.calendar import DayWindow
+from bds.calendar import DayWindow, day_window, local_day
 from bds.catalogue import METRICS, Metric
 from bds.config import Tenant
 from bds.files import GLOBAL_REGION
@@ -45,6 +46,7 @@ class MetricResult:
     counts: dict[str, int]
     peak_at: int | None = None  # epoch second of the first peak, for the run summary
     agents: tuple = field(default=(), repr=False)  # distinct agents behind an Enabled count
+    warnings: tuple[str, ...] = ()  # what the count leaves out and an operator must know, by name
 
 
 def select(metric: Metric, rows: pd.DataFrame) -> pd.DataFrame:
@@ -135,17 +137,41 @@ def max_configured(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: D
 def bot_units(tenant: Tenant, metric: Metric, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
     """Per voice interaction, ceil(total bot seconds / 900); summed over interactions of the day.
 
-    An interaction belongs to the day in which its first bot session started; its bot
-    time is not clipped at midnight, because the unit is per interaction. Bot time is
-    SDR_BOTS_FACT.DURATION_MS, summed over the interaction's bot sessions.
+    An interaction belongs to the day in which its first bot session started; its bot time
+    is SDR_BOTS_FACT.DURATION_MS summed over its bot sessions that start before the day's end
+    plus the look-ahead (``window.horizon``), never clipped at midnight, because the unit is
+    per interaction. A bot session of an earlier day's interaction that starts in this day
+    but after that day's horizon is billed on no day: each is named in a warning, by the day
+    it starts in (so exactly once).
     """
     rows = select(metric, rows)
     rows = rows.loc[(rows["media"] == "VOICE").to_numpy(), ["interaction_id", "start_ms", "duration_ms"]]
+    rows = rows[(rows["start_ms"] < window.horizon * 1000).to_numpy()]
     per_interaction = rows.groupby("interaction_id").agg(first=("start_ms", "min"), ms=("duration_ms", "sum"))
     first = per_interaction["first"] // 1000
     in_day = per_interaction[(first >= window.start) & (first < window.end)]
     units = -(-in_day["ms"].to_numpy(np.int64) // (BOT_UNIT_SECONDS * 1000))  # ceiling division
-    return [MetricResult(metric.key, GLOBAL_REGION, {"units": int(units.sum())})]
+    return [MetricResult(metric.key, GLOBAL_REGION, {"units": int(units.sum())}, warnings=late_bot_sessions(tenant, rows, window))]
+
+
+def late_bot_sessions(tenant: Tenant, rows: pd.DataFrame, window: DayWindow) -> tuple[str, ...]:
+    """The bot sessions starting in this day whose interaction's first bot session started on an
+    earlier day, after that day's end plus the look-ahead: billed on no day, so named."""
+    first = rows.groupby("interaction_id")["start_ms"].transform("min")
+    starts = rows["start_ms"]
+    candidates = rows[((first < window.start * 1000) & (starts >= window.start * 1000) & (starts < window.end * 1000)).to_numpy()]
+    found = []
+    for row, first_ms in zip(candidates.itertuples(index=False), first[candidates.index]):
+        first_day = day_window(local_day(int(first_ms) // 1000, window.time_zone), window.time_zone, window.lookahead)
+        if row.start_ms >= first_day.horizon * 1000:
+            started = datetime.fromtimestamp(row.start_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+            found.append(
+                f"{tenant.label} day {window.day} voicebot_interactions: interaction {row.interaction_id}'s bot session "
+                f"starting {started} ({row.duration_ms} ms) began after its first day {first_day.day} had ended plus the "
+                f"look-ahead ({window.lookahead // 60} minutes, voicebot_lookahead_minutes): it is billed on no day; "
+                f"raise the look-ahead and rebill {first_day.day} to include it"
+            )
+    return tuple(found)
 
 
 RULES = {"seats": seats, "peak": peak, "max_configured": max_configured, "bot_units": bot_units}

@@ -52,6 +52,8 @@ def _skip_reason(tenant: Tenant, last_day: date, metrics: list[str]) -> str | No
         return f"{last_day} is before the production date {tenant.production_date}; skipped"
     if not metrics:
         return "no metric is enabled; skipped"
+    if not tenant.billed_regions and all(METRICS[k].scope == "region" for k in metrics):
+        return "every region (or every location of it) is switched off and only regional metrics are enabled: no file; skipped"
     return None
 
 
@@ -76,6 +78,7 @@ def plan_day(config: BillingConfig, day: date) -> tuple[list[dict], list[str]]:
         "day": day.isoformat(),
         "settle_minutes": config.settle_minutes,
         "lookback_days": config.session_lookback_days,
+        "lookahead_minutes": config.voicebot_lookahead_minutes,
         "readiness": config.sources.model_dump(mode="json"),
     }
     return _plan(config, day.isoformat(), day, lambda t: t.enabled_metrics, item)
@@ -101,9 +104,12 @@ def plan_monthly_run(requested: str | None, announced: list[str], interval_start
 
 
 def unpack(work: dict) -> tuple[Tenant, date, DayWindow]:
+    """The tenant, its billing day, and the day's window: with the look-ahead when one of the
+    tenant's metrics reads facts that start after the day's end (voicebot_interactions)."""
     tenant = Tenant.model_validate(work["tenant"])
     day = date.fromisoformat(work["day"])
-    return tenant, day, day_window(day, tenant.time_zone)
+    looks_ahead = any(METRICS[k].looks_ahead for k in tenant.enabled_metrics)
+    return tenant, day, day_window(day, tenant.time_zone, work["lookahead_minutes"] * 60 if looks_ahead else 0)
 
 
 def label(work: dict) -> str:
@@ -112,9 +118,10 @@ def label(work: dict) -> str:
 
 
 def ready_at(work: dict) -> datetime:
-    """When the tenant's day may be billed: its local day has ended, plus the settle time."""
+    """When the tenant's day may be billed: its local day has ended, plus its look-ahead (if a
+    metric reads past the day's end), plus the settle time."""
     _, _, window = unpack(work)
-    return window.end_utc + timedelta(minutes=work["settle_minutes"])
+    return window.horizon_utc + timedelta(minutes=work["settle_minutes"])
 
 
 def sources_ready(work: dict, now: datetime | None = None) -> tuple[bool, list[str]]:
@@ -160,7 +167,7 @@ def extract_source(work: dict, source: str) -> dict:
     as_of = int(time.time())
     if needed:
         engine = source_engine(source, context)
-        parameters = query_parameters(tenant.tenant_id, window.start, window.end, work["lookback_days"])
+        parameters = query_parameters(tenant.tenant_id, window, work["lookback_days"])
         try:
             for dataset in needed:
                 with staging.writing(folder / f"{dataset}.parquet") as parquet:
@@ -203,20 +210,23 @@ def aggregate(work: dict) -> dict:
             if (METRICS[key].source, METRICS[key].dataset) == (source, dataset):
                 computed[key] = compute_metric(tenant, key, rows, window, as_of)
         del rows
-    results, agents = [], []
+    results, agents, warnings = [], [], []
     for key in tenant.enabled_metrics:
         for result in computed[key]:
             results.append({"metric": key, "region": result.region, "counts": result.counts, "peak_at": result.peak_at})
             agents.extend((key, result.region, agent) for agent in result.agents)
+            warnings.extend(result.warnings)
     out = staging.tenant_day(day, tenant.tenant_id) / "daily"
     staging.write_frame(out / "agents.parquet", pd.DataFrame(agents, columns=["metric", "region", "agent"]))
-    staging.write_json(out / "results.json", {"day": day.isoformat(), "as_of": as_of, "results": results})
+    staging.write_json(out / "results.json", {"day": day.isoformat(), "as_of": as_of, "results": results, "warnings": warnings})
+    for warning in warnings:
+        log.warning("%s", warning)
     for r in results:
         peak = ""
         if r["peak_at"] is not None:
             peak = " (first peak " + datetime.fromtimestamp(r["peak_at"], timezone.utc).isoformat() + ")"
         log.info("%s day %s: %s %s %s%s", tenant.label, day, r["metric"], r["region"], r["counts"], peak)
-    return {"results": len(results)}
+    return {"results": len(results), "warnings": len(warnings)}
 
 
 def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool) -> dict:
@@ -268,7 +278,8 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
 def render(work: dict, data_dir=None) -> dict:
     """Write the tenant-day's billing files into the local store."""
     tenant, day, _ = unpack(work)
-    results = staging.read_json(staging.tenant_day(day, tenant.tenant_id) / "daily" / "results.json")["results"]
+    computed = staging.read_json(staging.tenant_day(day, tenant.tenant_id) / "daily" / "results.json")
+    results = computed["results"]
     files = {
         daily_file_name(tenant, METRICS[r["metric"]], r["region"], day): render_csv(
             billing_rows(tenant, METRICS[r["metric"]], r["region"], day.isoformat(), r["counts"])
@@ -277,7 +288,10 @@ def render(work: dict, data_dir=None) -> dict:
     }
     data_dir = data_dir or staging.data_dir()
     folder = daily_dir(data_dir, tenant.tenant_id, day)
-    return store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False))
+    stored = store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False))
+    stored["warnings"] = computed.get("warnings", [])  # what aggregate logged: into the run's summary too
+    stored["summary"] += "".join(f"\n  WARNING {warning}" for warning in stored["warnings"])
+    return stored
 
 
 def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:

@@ -66,11 +66,16 @@ def info_mart_loaded_until(engine, window: DayWindow) -> tuple[int | None, str]:
 
 
 def check_info_mart(engine, window: DayWindow) -> Verdict:
+    """Info Mart has the day once it has loaded past the day's end, and past its look-ahead
+    when the tenant bills a metric that reads facts starting after the day's end."""
     loaded, how = info_mart_loaded_until(engine, window)
-    if loaded is not None and loaded >= window.end:
-        return Verdict("gim", True, f"Info Mart has loaded up to {_utc(loaded)} ({how}); the day ends {_utc(window.end)}")
+    needed = f"the day ends {_utc(window.end)}"
+    if window.lookahead:
+        needed += f"; with its look-ahead, {_utc(window.horizon)}"
+    if loaded is not None and loaded >= window.horizon:
+        return Verdict("gim", True, f"Info Mart has loaded up to {_utc(loaded)} ({how}); {needed}")
     reached = _utc(loaded) if loaded is not None else "nothing since the day began"
-    return Verdict("gim", False, f"Info Mart has loaded {reached} ({how}); the day ends {_utc(window.end)}")
+    return Verdict("gim", False, f"Info Mart has loaded {reached} ({how}); {needed}")
 
 
 def overdue(ready_at: int, now: int, settings: SourceReadiness) -> bool:

@@ -357,8 +357,9 @@ def write(engines: dict[str, sa.Engine], table: str, frame: pd.DataFrame, counts
 
 
 def audit_log(day: date, snapshot: int, time_zone: str) -> pd.DataFrame:
-    """Info Mart's load status: a chunk every 15 minutes up to the snapshot."""
-    ends = np.arange(local_midnight(day - timedelta(days=2), time_zone) + 900, snapshot + 1, 900)
+    """Info Mart's load status: a chunk every 15 minutes up to a day past the snapshot (nothing
+    happens after it; a day covers any voicebot look-ahead the readiness check waits for)."""
+    ends = np.arange(local_midnight(day - timedelta(days=2), time_zone) + 900, snapshot + DAY + 1, 900)
     return pd.DataFrame({"AUDIT_KEY": np.arange(1, len(ends) + 1), "JOB_ID": "Job_TransformGIM",
                          "CREATED_TS": ends + 90, "MAX_CHUNK_TS": ends})  # fmt: skip
 

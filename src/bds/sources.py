@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bds.calendar import DayWindow
 from bds.catalogue import SOURCES
 from bds.datasets import DATASETS, DatasetShapeError, arrow_schema, conform, conform_batch
 
@@ -67,14 +68,16 @@ def database_cause(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:500]
 
 
-def query_parameters(tenant_id: int, window_start: int, window_end: int, lookback_days: int) -> dict[str, int]:
+def query_parameters(tenant_id: int, window: DayWindow, lookback_days: int) -> dict[str, int]:
     """Bound parameters every dataset query may use: UTC epoch seconds, and the same in
     milliseconds with a ``_ms`` suffix (for sources that keep milliseconds)."""
     seconds = {
-        "day_start": window_start,
-        "day_end": window_end,
+        "day_start": window.start,
+        "day_end": window.end,
         # Also bounds Info Mart's partition keys (the 15-minute interval a fact starts in).
-        "lookback_start": window_start - lookback_days * 86_400,
+        "lookback_start": window.start - lookback_days * 86_400,
+        # The day's end plus its look-ahead: facts that belong to the day start before it.
+        "lookahead_end": window.horizon,
     }
     return {"tenant_id": tenant_id, **seconds, **{f"{k}_ms": v * 1000 for k, v in seconds.items()}}
 

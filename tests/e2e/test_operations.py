@@ -137,13 +137,14 @@ def test_a_day_info_mart_has_not_loaded_waits_then_fails(bds_daily, own_sources,
     due = ready_at(work)
     assert sources_ready(work, now=due + timedelta(minutes=119)) == (False, [
         "tenant 'Northwind Care' (101) day 2026-03-29: Info Mart has loaded 2026-03-29 12:00 UTC "
-        "(CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC"
+        "(CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC; with its look-ahead, 2026-03-30 06:00 UTC"
     ])  # fmt: skip
     with pytest.raises(SourceNotReadyError) as late:
         sources_ready(work, now=due + timedelta(minutes=120))
     assert str(late.value) == (
         "tenant 'Northwind Care' (101) day 2026-03-29: Info Mart (bds_gim) has not loaded the day: Info Mart has loaded "
-        "2026-03-29 12:00 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC; gave up 120 minutes "
+        "2026-03-29 12:00 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC; with its look-ahead, "
+        "2026-03-30 06:00 UTC; gave up 120 minutes "
         "after the day became billable (sources.timeout_minutes)"
     )
     run = run_day(bds_daily)  # months later, far past the timeout: every tenant-day fails at its first look

@@ -6,6 +6,7 @@ non-agent resources, sessions outside the day, options of other sections.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from datetime import date
@@ -19,13 +20,13 @@ import sqlalchemy as sa
 from bds.calendar import day_window
 from bds.datasets import SORT_KEYS, DatasetShapeError, conform, to_frame
 from bds.demo import create_schema, load
-from bds.sources import SQL_DIR_ENV, SourceError, extract_dataset, query_parameters, sql_dir, stage_dataset
+from bds.sources import SQL_DIR_ENV, SourceError, extract_dataset, query_parameters, sql_dir, sql_text, stage_dataset
 
-WINDOW = day_window(date(2026, 3, 10))
+WINDOW = day_window(date(2026, 3, 10), lookahead=7_200)  # a two-hour voicebot look-ahead
 T0 = WINDOW.start
 END = WINDOW.end
 FUTURE_KEY = 2_147_482_800
-PARAMS = query_parameters(101, WINDOW.start, WINDOW.end, lookback_days=7)
+PARAMS = query_parameters(101, WINDOW, lookback_days=7)
 
 
 def key(ts):
@@ -59,6 +60,10 @@ GIM = {
         dict(RESOURCE_KEY=10, TENANT_KEY=1, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=5001),
         dict(RESOURCE_KEY=11, TENANT_KEY=1, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=5002),
         dict(RESOURCE_KEY=12, TENANT_KEY=1, RESOURCE_TYPE_CODE="QUEUE", RESOURCE_CFG_DBID=5999),
+        dict(RESOURCE_KEY=13, TENANT_KEY=1, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=5001),  # Person 5001's second row
+        dict(RESOURCE_KEY=14, TENANT_KEY=1, RESOURCE_TYPE_CODE="QUEUE", RESOURCE_CFG_DBID=5003),  # a queue, DBID as Person 5003's
+        dict(RESOURCE_KEY=15, TENANT_KEY=1, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=5003),
+        dict(RESOURCE_KEY=16, TENANT_KEY=1, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=5004),
         dict(RESOURCE_KEY=20, TENANT_KEY=2, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=6001),
     ],
     "GIDB_GC_SWITCH": [dict(ID=1, NAME="SW_A"), dict(ID=2, NAME="SW_B")],
@@ -68,6 +73,7 @@ GIM = {
         dict(ID=2, LOGINID=101, AGENTID=5002, CREATED_TS=T0 - 99_000, DELETED_TS=T0 + 3_600),
         dict(ID=3, LOGINID=101, AGENTID=5001, CREATED_TS=END + 10, DELETED_TS=None),  # only after the day
         dict(ID=4, LOGINID=200, AGENTID=6001, CREATED_TS=T0 - 99_000, DELETED_TS=None),
+        dict(ID=5, LOGINID=200, AGENTID=5002, CREATED_TS=T0 - 99_000, DELETED_TS=None),  # another tenant's login: no switch of 101
     ],
     "SM_RES_SESSION_FACT": [
         sm(1, 10, 1, T0 - 3_600, T0 + 1_800),  # across midnight
@@ -79,7 +85,12 @@ GIM = {
         sm(7, 20, 1, T0 + 100, T0 + 200),  # another tenant
         sm(8, 10, 1, T0 - 7_200, T0 - 3_600),  # the day before
         sm(9, 10, 1, END + 10, END + 100),  # the day after
-        sm(10, 10, 1, T0 - 9 * 86_400, None, active=1),  # older than the look-back
+        sm(10, 10, 1, T0 - 9 * 86_400, None, active=1),  # older than the look-back, still open
+        sm(11, 13, 2, T0 + 100, T0 + 500),  # Person 5001's chat under its second row: handled one under its first
+        sm(12, 15, 2, T0 + 100, T0 + 500),  # Person 5003's chat: only the queue of its DBID handled a chat
+        sm(13, 16, 1, T0 - 10 * 86_400, T0 + 60),  # older than the look-back, ended during the day
+        sm(14, 16, 1, T0 - 11 * 86_400, T0 - 60),  # older than the look-back, ended before the day
+        sm(15, 16, 2, T0 - 12 * 86_400, T0 + 9_000, active=1),  # open for twelve days (a tentative END_TS)
     ],
     "INTERACTION_RESOURCE_FACT": [
         irf(1, 10, 1, 1, T0 + 100),  # inbound call
@@ -88,6 +99,9 @@ GIM = {
         irf(4, 10, 1, 2, END + 100),  # OCS call after the day: does not qualify session 1
         irf(5, 11, 2, 1, T0 + 200),  # chat in session 4
         irf(6, 10, 2, 1, T0 + 600),  # chat after session 5 ended
+        irf(7, 10, 2, 1, T0 + 300),  # chat under Person 5001's first row, during session 11 (its second row)
+        irf(8, 14, 2, 1, T0 + 200),  # chat of the queue sharing Person 5003's DBID
+        irf(9, 16, 2, 1, T0 - 11 * 86_400),  # a chat eleven days ago, in session 15
     ],
     "INTERACTION_FACT": [
         dict(INTERACTION_ID=1000, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G1", START_DATE_TIME_KEY=key(T0 + 100)),
@@ -101,6 +115,9 @@ GIM = {
         dict(SESSION_ID="S2", START_DATE_TIME_KEY=key(T0 + 100), SEQUENCE_ID=0, INTERACTION_ID="G2", MEDIA_TYPE_KEY=1, START_TS_MS=(T0 + 100) * 1000, DURATION_MS=5_000),
         dict(SESSION_ID="S3", START_DATE_TIME_KEY=key(T0 + 900), SEQUENCE_ID=0, INTERACTION_ID="G3", MEDIA_TYPE_KEY=2, START_TS_MS=(T0 + 900) * 1000, DURATION_MS=7_000),
         dict(SESSION_ID="S4", START_DATE_TIME_KEY=key(END + 50), SEQUENCE_ID=0, INTERACTION_ID="G4", MEDIA_TYPE_KEY=1, START_TS_MS=(END + 50) * 1000, DURATION_MS=7_000),
+        # Interaction G1's later bot sessions: within the look-ahead (read), at its end (not read).
+        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(END + 7_199), SEQUENCE_ID=2, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(END + 7_200) * 1000 - 1, DURATION_MS=1_000),
+        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(END + 7_200), SEQUENCE_ID=3, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(END + 7_200) * 1000, DURATION_MS=1_000),
     ],
 }  # fmt: skip
 
@@ -185,20 +202,62 @@ def test_agent_sessions(source_url):
         "gim", "agent_sessions",
         [
             (5001, "VOICE", "SW_A", T0 - 3_600, T0 + 1_800, 0, 0, 0),
-            (5001, "CHAT", None, T0 + 100, T0 + 500, 0, 0, 0),
+            (5001, "CHAT", None, T0 + 100, T0 + 500, 1, 0, 0),  # sessions 5 and 11: the Person handled a chat at +300
+            (5001, "VOICE", "SW_A", T0 - 9 * 86_400, None, 0, 0, 1),  # open nine days: its OCS call at +8000
             (5001, "VOICE", "SW_A", T0 + 7_200, None, 0, 0, 1),
             (5002, "CHAT", None, T0 + 100, T0 + 5_000, 1, 0, 0),
-            (5002, "VOICE", "SW_B", T0 + 600, T0 + 7_000, 0, 1, 0),
+            (5002, "VOICE", "SW_B", T0 + 600, T0 + 7_000, 0, 1, 0),  # no NULL row for its login of another tenant
+            (5003, "CHAT", None, T0 + 100, T0 + 500, 0, 0, 0),  # a queue's chat is not the Person's
+            (5004, "CHAT", None, T0 - 12 * 86_400, None, 1, 0, 0),  # handled a chat eleven days ago
+            (5004, "VOICE", None, T0 - 10 * 86_400, T0 + 60, 0, 0, 0),  # no login: the default location
         ],
         ["agent", "media", "switch", "start_ts", "end_ts", "handled_chat", "handled_callback", "handled_outbound"],
     )  # fmt: skip
     check(stage(source_url, "gim", GIM), "gim", "agent_sessions", want)
 
 
+def agent_rows(source_url):
+    engine = stage(source_url, "gim", GIM)
+    rows = extract_dataset(engine, "gim", "agent_sessions", PARAMS, "tenant 101 day 2026-03-10")
+    engine.dispose()
+    return rows
+
+
+def test_what_a_person_handled_under_any_of_its_agent_rows_qualifies_its_sessions(source_url):
+    """Person 5001 logged in to chat under its second RESOURCE_ row and took the chat under its
+    first: the chat qualifies. A queue that happens to share Person 5003's DBID does not."""
+    chats = agent_rows(source_url).query("media == 'CHAT'").set_index("agent")["handled_chat"]
+    assert chats[5001] == 1 and chats[5003] == 0
+
+
+def test_sessions_older_than_the_lookback_are_read_while_they_touch_the_day(source_url):
+    """Sessions of any age count while they touch the day: open for nine or twelve days, or
+    ended during the day; one that ended before the day does not come back. What they handled
+    is read back to their start, beyond the look-back."""
+    rows = agent_rows(source_url)
+    old = rows[rows["start_ts"] < PARAMS["lookback_start"]]
+    assert sorted(zip(old["agent"], old["media"], old["start_ts"], old["end_ts"].astype(object), old["handled_chat"])) == [
+        (5001, "VOICE", T0 - 9 * 86_400, pd.NA, 0),
+        (5004, "CHAT", T0 - 12 * 86_400, pd.NA, 1),
+        (5004, "VOICE", T0 - 10 * 86_400, T0 + 60, 0),
+    ]
+
+
+def test_bot_sessions_are_read_until_the_end_of_the_lookahead(source_url):
+    """Interaction G1's bot session a millisecond before the day's end plus the two-hour
+    look-ahead is read; the one at that moment is not."""
+    engine = stage(source_url, "gim", GIM)
+    rows = extract_dataset(engine, "gim", "bot_sessions", PARAMS, "tenant 101 day 2026-03-10")
+    engine.dispose()
+    assert rows.loc[rows["interaction_id"] == 1000, "start_ms"].max() == (END + 7_200) * 1000 - 1
+    assert PARAMS["lookahead_end_ms"] == (END + 7_200) * 1000
+
+
 def test_bot_sessions(source_url):
     want = expected(
         "gim", "bot_sessions",
-        [(1000, "VOICE", (T0 + 100) * 1000, 600_000), (1000, "VOICE", (T0 + 800) * 1000, 400_000), (1002, "CHAT", (T0 + 900) * 1000, 7_000)],
+        [(1000, "VOICE", (T0 + 100) * 1000, 600_000), (1000, "VOICE", (T0 + 800) * 1000, 400_000),
+         (1000, "VOICE", (END + 7_200) * 1000 - 1, 1_000), (1002, "CHAT", (T0 + 900) * 1000, 7_000)],
         ["interaction_id", "media", "start_ms", "duration_ms"],
     )  # fmt: skip
     check(stage(source_url, "gim", GIM), "gim", "bot_sessions", want)
@@ -299,3 +358,27 @@ def test_a_wrongly_shaped_result_stages_nothing(source_url, tmp_path, monkeypatc
     engine.dispose()
     assert not staging.exists(target)
     assert list(Path(target.parent.path).iterdir()) == []  # no temporary file either
+
+
+def test_sessions_older_than_the_lookback_are_probed_by_index_not_scanned(pg_url):
+    """In a partitioned Info Mart, the older partitions are reached through the indexes of
+    open and recently ended sessions: a partition of a month ago with 20,000 closed sessions is
+    probed, not read, and its two open sessions come back."""
+    engine = stage(pg_url, "gim", GIM)
+    old_day = T0 - 30 * 86_400
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE SM_RES_SESSION_FACT_OLD PARTITION OF SM_RES_SESSION_FACT "
+                             f"FOR VALUES FROM ({old_day}) TO ({old_day + 86_400})"))  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO SM_RES_SESSION_FACT SELECT 1000 + n, :day + n, :day + n + 600, 1, 1, 10, :day + n, :day + n + 600, 0 "
+            "FROM generate_series(0, 19999) AS n"), {"day": old_day})  # fmt: skip
+        conn.execute(sa.text(
+            "INSERT INTO SM_RES_SESSION_FACT VALUES (90001, :day, 2147482800, 1, 1, 11, :day, NULL, 1), "
+            "(90002, :day, :key, 1, 2, 11, :day, :end, 0)"), {"day": old_day, "key": T0 - T0 % 900, "end": T0 + 30})  # fmt: skip
+        conn.execute(sa.text("ANALYZE SM_RES_SESSION_FACT"))
+        plan = "\n".join(row[0] for row in conn.execute(sa.text("EXPLAIN " + sql_text(sql_dir() / "gim" / "agent_sessions.sql")), PARAMS))
+    rows = extract_dataset(engine, "gim", "agent_sessions", PARAMS, "tenant 101 day 2026-03-10")
+    engine.dispose()
+    assert "Seq Scan on sm_res_session_fact_old" not in plan
+    assert re.search(r"Index Scan using \w+ on sm_res_session_fact_old|Bitmap Index Scan on sm_res_session_fact_old", plan), plan
+    assert sorted(rows.loc[rows["start_ts"] == old_day, "media"]) == ["CHAT", "VOICE"]

@@ -45,6 +45,19 @@ def test_loaded_past_the_end_of_the_day(gim):
     assert verdict.detail == "Info Mart has loaded up to 2026-03-11 04:02 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-11 04:00 UTC"
 
 
+def test_a_day_with_a_lookahead_waits_for_it(gim):
+    """A tenant billing voicebots needs Info Mart loaded past the day's end plus the look-ahead."""
+    ahead = day_window(date(2026, 3, 10), "America/New_York", lookahead=7_200)
+    load(gim, "gim", {"CTL_AUDIT_LOG": [audit(1, END + 300, END + 7_199)]})
+    verdict = check_info_mart(gim, ahead)
+    assert not verdict.ready
+    assert verdict.detail == ("Info Mart has loaded 2026-03-11 05:59 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); "
+                              "the day ends 2026-03-11 04:00 UTC; with its look-ahead, 2026-03-11 06:00 UTC")  # fmt: skip
+    assert check_info_mart(gim, WINDOW).ready  # without a look-ahead the day is there
+    load(gim, "gim", {"CTL_AUDIT_LOG": [audit(2, END + 7_300, END + 7_200)]})
+    assert check_info_mart(gim, ahead).ready
+
+
 def test_not_loaded_yet(gim):
     load(gim, "gim", {"CTL_AUDIT_LOG": [audit(1, END - 3_000, END - 3_600)]})
     verdict = check_info_mart(gim, WINDOW)

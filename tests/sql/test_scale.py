@@ -4,6 +4,7 @@ neighbouring days' rows there for the queries to leave out."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -53,7 +54,7 @@ def test_a_small_scale_load_has_its_volumes_indexes_and_neighbours(pg_url):
 
     # The day's queries see the billed tenant's day and nothing of the neighbour or other days.
     window = day_window(DAY, BILLED.time_zone)
-    parameters = query_parameters(BILLED.tenant_id, window.start, window.end, lookback_days=1)
+    parameters = query_parameters(BILLED.tenant_id, window, lookback_days=1)
     calls = extract_dataset(engine, "gvp", "media_sessions", parameters, "scale test")
     assert set(calls["component"]) <= set(BILLED.components)
     assert len(calls) > 0 and (calls["start_ms"] < window.end * 1000).all()
@@ -61,7 +62,8 @@ def test_a_small_scale_load_has_its_volumes_indexes_and_neighbours(pg_url):
     assert len(boxes) == v.mailboxes  # every box of the billed tenant, none of the neighbour's
     everything = extract_dataset(
         engine, "gvp", "media_sessions",
-        query_parameters(BILLED.tenant_id, window.start - 86_400, window.end + 86_400, lookback_days=1), "scale test",
+        query_parameters(BILLED.tenant_id, replace(window, start=window.start - 86_400, end=window.end + 86_400), lookback_days=1),
+        "scale test",
     )  # fmt: skip
     assert len(everything) > len(calls)  # the neighbouring days are there, and were left out
     engine.dispose()

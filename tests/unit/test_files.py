@@ -24,6 +24,17 @@ def test_blank_garn_and_unsafe_characters():
     assert name_part("___", "NOGARN") == "-"
 
 
+def test_leading_and_trailing_dots_are_dropped_from_a_name_part():
+    """A name part never starts or ends with '.', so it is never '.' or '..' nor hides a file;
+    dots inside stay, and a part left empty becomes the blank value."""
+    assert name_part(".GARN.", "NOGARN") == "GARN"
+    assert name_part("  ..v1.2..  ", "NOGARN") == "v1.2"
+    assert name_part(". x .", "NOGARN") == "-x-"  # the spaces become '-' first; then the dots go
+    assert name_part("...", "NOGARN") == "NOGARN"
+    assert name_part(".", "GLOBAL") == "GLOBAL"
+    assert file_name("US", "seats_chat", "..", 7, "20260307") == "CNT_US_PES_seats_chat_NOGARN_7_20260307.csv"
+
+
 @pytest.mark.parametrize("text", ["=1+2", "+SUM(A1)", "-3", "@cmd", "\tx", "\rx"])
 def test_formulas_are_neutralised(text):
     assert neutralise(text) == "'" + text

@@ -162,3 +162,52 @@ def test_voicebot_units(tenant):
     )
     results = compute_metric(tenant, "voicebot_interactions", rows, WINDOW, as_of=AFTER_DAY)
     assert by_region(results) == {"GLOBAL": {"units": 7}}
+
+
+# Defect: voicebot time after local midnight was billed on no day. With a 120-minute look-ahead
+# the 23-hour New York day above reads bot sessions until 02:00 the next morning (its horizon).
+LOOKAHEAD = day_window(date(2026, 3, 8), "America/New_York", lookahead=120 * 60)
+HORIZON_MS = LOOKAHEAD.horizon * 1000
+
+
+def bots(*rows):
+    return pd.DataFrame(list(rows), columns=["interaction_id", "media", "start_ms", "duration_ms"])
+
+
+def test_voicebot_sessions_after_midnight_are_billed_with_their_interaction(tenant):
+    end_ms = LOOKAHEAD.end * 1000
+    rows = bots(
+        (1, "VOICE", end_ms - 600_000, 300_000),  # 23:50: 300 s ...
+        (1, "VOICE", end_ms + 300_000, 700_000),  # ... and 00:05 the next day: 1000 s -> 2 units, on this day
+        (2, "VOICE", end_ms - 1_000, 1),  # 23:59:59 ...
+        (2, "VOICE", HORIZON_MS - 1, 900_000),  # ... and the last millisecond of the look-ahead: 2 units
+        (3, "VOICE", end_ms - 1_000, 1),  # 23:59:59 ...
+        (3, "VOICE", HORIZON_MS, 900_000),  # ... and at the horizon: not read (the day after names it)
+        (4, "VOICE", end_ms, 60_000),  # first bot session at 00:00: the next day's interaction
+    )
+    results = compute_metric(tenant, "voicebot_interactions", rows, LOOKAHEAD, as_of=AFTER_DAY)
+    assert by_region(results) == {"GLOBAL": {"units": 2 + 2 + 1}}  # interaction 3: its 1 ms only
+    assert results[0].warnings == ()
+
+
+def test_the_next_day_leaves_an_interaction_of_the_day_before_and_names_what_came_too_late(tenant):
+    """The next day reads the day before through its look-back: interaction 1 is not billed again;
+    interaction 3's session at the horizon of its first day is billed on no day, and said so once,
+    by the day it starts in."""
+    next_day = day_window(date(2026, 3, 9), "America/New_York", lookahead=120 * 60)
+    end_ms = LOOKAHEAD.end * 1000
+    rows = bots(
+        (1, "VOICE", end_ms - 600_000, 300_000),
+        (1, "VOICE", end_ms + 300_000, 700_000),
+        (3, "VOICE", end_ms - 1_000, 1),
+        (3, "VOICE", HORIZON_MS, 900_000),  # 02:00:00.000 on the 9th
+        (5, "VOICE", end_ms + 3_600_000, 60_000),  # 01:00 on the 9th: the 9th's own interaction, 1 unit
+    )
+    [result] = compute_metric(tenant, "voicebot_interactions", rows, next_day, as_of=AFTER_DAY)
+    assert result.counts == {"units": 1}
+    [warning] = result.warnings
+    assert warning.startswith("tenant 'Northwind Care' (101) day 2026-03-09 voicebot_interactions: interaction 3's bot session "
+                              "starting 2026-03-09T06:00:00.000+00:00 (900000 ms) began after its first day 2026-03-08 had "
+                              "ended plus the look-ahead (120 minutes, voicebot_lookahead_minutes): it is billed on no day")
+    day_before = compute_metric(tenant, "voicebot_interactions", rows, LOOKAHEAD, as_of=AFTER_DAY)[0]
+    assert day_before.warnings == ()  # named once, by the day the late session starts in

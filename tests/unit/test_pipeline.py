@@ -3,7 +3,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from bds.config import parse_billing_config
-from bds.pipeline import RunIncompleteError, finish_run, plan_day, ready_at, summarise, unfinished
+from bds.pipeline import RunIncompleteError, finish_run, plan_day, ready_at, summarise, unfinished, unpack
 
 
 def config_with(raw_config, **tenants):
@@ -21,9 +21,16 @@ def test_plan_bills_only_enabled_pureconnect_tenants_from_their_production_date(
         disabled={"enabled": False},
         later={"production_date": "2026-03-09"},
         no_metrics={"metrics": {}},
+        regions_off={"metrics": {"seats_chat": True}, "regions": [
+            {"code": "US", "enabled": False, "locations": [{"code": "HQ"}]},
+            {"code": "EU", "locations": [{"code": "FRA", "enabled": False, "switches": ["SW_FR"]}]},
+        ]},
+        regions_off_but_global={"metrics": {"seats_chat": True, "voicebot_interactions": True}, "regions": [
+            {"code": "US", "enabled": False, "locations": [{"code": "HQ"}]},
+        ]},
     )
     work, notes = plan_day(config, date(2026, 3, 8))
-    assert [w["tenant"]["name"] for w in work] == ["billed"]
+    assert [w["tenant"]["name"] for w in work] == ["billed", "regions_off_but_global"]
     assert work[0]["day"] == "2026-03-08"
     assert notes == [
         "tenant 'billed' (1) 2026-03-08: billing 9 metric(s)",
@@ -32,6 +39,9 @@ def test_plan_bills_only_enabled_pureconnect_tenants_from_their_production_date(
         "tenant 'disabled' (4) 2026-03-08: tenant is disabled; skipped",
         "tenant 'later' (5) 2026-03-08: 2026-03-08 is before the production date 2026-03-09; skipped",
         "tenant 'no_metrics' (6) 2026-03-08: no metric is enabled; skipped",
+        "tenant 'regions_off' (7) 2026-03-08: every region (or every location of it) is switched off and only "
+        "regional metrics are enabled: no file; skipped",
+        "tenant 'regions_off_but_global' (8) 2026-03-08: billing 2 metric(s)",
     ]
 
 
@@ -43,12 +53,24 @@ def test_billing_process_switched_off_plans_nothing_and_says_why(raw_config):
 
 
 def test_a_western_tenant_is_ready_after_its_own_midnight(raw_config):
-    config = config_with(raw_config, west={"time_zone": "America/Los_Angeles"}, east={"time_zone": "Asia/Tokyo"})
+    no_bots = {k: k != "voicebot_interactions" for k in raw_config["tenants"][0]["metrics"]}
+    config = config_with(raw_config, west={"time_zone": "America/Los_Angeles", "metrics": no_bots},
+                         east={"time_zone": "Asia/Tokyo", "metrics": no_bots})  # fmt: skip
     work, _ = plan_day(config, date(2026, 3, 8))
     # Los Angeles switches to PDT (UTC-7) on 2026-03-08: its day ends at 07:00 UTC on the 9th.
     assert ready_at(work[0]) == datetime(2026, 3, 9, 7, 15, tzinfo=timezone.utc)
     # Tokyo (UTC+9) ends the 8th at 15:00 UTC the same day.
     assert ready_at(work[1]) == datetime(2026, 3, 8, 15, 15, tzinfo=timezone.utc)
+
+
+def test_a_tenant_billing_voicebots_is_ready_after_the_lookahead(raw_config):
+    """Bot sessions that start up to voicebot_lookahead_minutes after midnight belong to the day:
+    the day is billable (and Info Mart must have loaded it) only once they can have started."""
+    raw_config["voicebot_lookahead_minutes"] = 90
+    config = config_with(raw_config, west={"time_zone": "America/Los_Angeles"})
+    [work], _ = plan_day(config, date(2026, 3, 8))
+    assert ready_at(work) == datetime(2026, 3, 9, 8, 45, tzinfo=timezone.utc)  # 07:00 + 90 min + 15 min settle
+    assert unpack(work)[2].horizon == int(datetime(2026, 3, 9, 8, 30, tzinfo=timezone.utc).timestamp())
 
 
 def test_unfinished_and_summary(raw_config):
