@@ -60,7 +60,9 @@ with DAG(
 
         return run_plan(ti, lambda: plan_daily_run(params.get("date"), dag_run.data_interval_start, dag_run.run_after))
 
-    @task.sensor(mode="reschedule", poke_interval=600, timeout=36 * 3600, map_index_template=TENANT_LABEL)
+    # The run starts after midnight UTC; the latest a tenant's day can become billable is 60 hours
+    # later: a day ending at 12:00 UTC (UTC-12), plus a look-ahead and a settle time of a day each.
+    @task.sensor(mode="reschedule", poke_interval=600, timeout=60 * 3600, map_index_template=TENANT_LABEL)
     def wait_for_day_end(work: dict) -> PokeReturnValue:
         from bds.pipeline import label, ready_at
 

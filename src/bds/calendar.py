@@ -39,6 +39,11 @@ class DayWindow:
     def horizon_utc(self) -> datetime:
         return datetime.fromtimestamp(self.horizon, tz=timezone.utc)
 
+    def days_before(self, days: int) -> int:
+        """Local midnight ``days`` calendar days before the day (UTC epoch seconds): a look-back
+        of whole local days, 23 or 25 hours long across a change of the clocks."""
+        return local_midnight(self.day - timedelta(days=days), self.time_zone)
+
 
 def local_midnight(day: date, time_zone: str) -> int:
     return int(datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).timestamp())

@@ -104,7 +104,7 @@ def mapped_results(ti, task_id: str) -> list:
     """What every instance of a mapped task (or of a task in a mapped task group) returned, as a
     list, however many instances there were. Asked for a single task id, ``xcom_pull`` hands back
     a lone instance's value by itself rather than in a list, and None when there is none; asked
-    for a list of task ids, it always returns a list (None where an instance returned nothing)."""
+    for a list of task ids, it always returns a list ([None] when no instance returned anything)."""
     return [value for value in ti.xcom_pull(task_ids=[task_id]) if value is not None]
 
 

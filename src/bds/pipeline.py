@@ -109,7 +109,10 @@ def unpack(work: dict) -> tuple[Tenant, date, DayWindow]:
     tenant = Tenant.model_validate(work["tenant"])
     day = date.fromisoformat(work["day"])
     looks_ahead = any(METRICS[k].looks_ahead for k in tenant.enabled_metrics)
-    return tenant, day, day_window(day, tenant.time_zone, work["lookahead_minutes"] * 60 if looks_ahead else 0)
+    # A work item planned before the look-ahead existed (a task of an older run, cleared) has
+    # none: it gets the setting's default.
+    minutes = work.get("lookahead_minutes", BillingConfig.model_fields["voicebot_lookahead_minutes"].default)
+    return tenant, day, day_window(day, tenant.time_zone, minutes * 60 if looks_ahead else 0)
 
 
 def label(work: dict) -> str:
@@ -195,10 +198,10 @@ def aggregate(work: dict) -> dict:
     """Compute the tenant-day's metrics from the staged datasets."""
     import pandas as pd
 
-    from bds.metrics import compute_metric
+    from bds.metrics import compute_metric, sessions_before_lookback
 
     tenant, day, window = unpack(work)
-    folders, as_of = {}, None
+    folders, as_of, warnings = {}, None, []
     for source in dict.fromkeys(METRICS[k].source for k in tenant.enabled_metrics):
         marker, folders[source] = _staged(work, source)
         as_of = marker["as_of"] if as_of is None else min(as_of, marker["as_of"])
@@ -209,8 +212,11 @@ def aggregate(work: dict) -> dict:
         for key in tenant.enabled_metrics:
             if (METRICS[key].source, METRICS[key].dataset) == (source, dataset):
                 computed[key] = compute_metric(tenant, key, rows, window, as_of)
+        if (source, dataset) == ("gim", "agent_sessions"):
+            lookback = work["lookback_days"]
+            warnings.extend(sessions_before_lookback(tenant, rows, window, window.days_before(lookback), lookback))
         del rows
-    results, agents, warnings = [], [], []
+    results, agents = [], []
     for key in tenant.enabled_metrics:
         for result in computed[key]:
             results.append({"metric": key, "region": result.region, "counts": result.counts, "peak_at": result.peak_at})

@@ -74,8 +74,9 @@ def query_parameters(tenant_id: int, window: DayWindow, lookback_days: int) -> d
     seconds = {
         "day_start": window.start,
         "day_end": window.end,
-        # Also bounds Info Mart's partition keys (the 15-minute interval a fact starts in).
-        "lookback_start": window.start - lookback_days * 86_400,
+        # Local midnight lookback_days before the day; also bounds Info Mart's partition keys
+        # (the 15-minute interval a fact starts in).
+        "lookback_start": window.days_before(lookback_days),
         # The day's end plus its look-ahead: facts that belong to the day start before it.
         "lookahead_end": window.horizon,
     }

@@ -90,9 +90,9 @@ def seats(world: World) -> dict[tuple[str, str], dict[str, int]]:
             "seats_outbound": took_part("VOICE", "OUTBOUND", "OUTBOUNDCONTACT"),
             "seats_workspace": True,
         }
-        if session.media == "VOICE":  # the switches of the Agent Logins held at some time during the session
+        if session.media == "VOICE":  # the switches of the Agent Logins held during the session's part of the day
             switches = {g.switch for g in world.logins if g.person == person and g.tenant == TENANT
-                        and g.created < end and (g.deleted is None or g.deleted > session.start)}  # fmt: skip
+                        and g.created < until and (g.deleted is None or g.deleted > max(session.start, day.start))}  # fmt: skip
             regions = {region_of(s, table, default) for s in switches} if switches else {default}
         else:  # multimedia has no switch: the default location
             regions = {default}
@@ -178,6 +178,19 @@ def late_bot_sessions(world: World) -> set[tuple[int, int]]:
             if first < world.start * 1000 and world.start * 1000 <= start < world.end * 1000 and start >= horizon_ms:
                 late.add((interaction.key, start))
     return late
+
+
+def sessions_before_lookback(world: World) -> set[tuple[int, int]]:
+    """(Person, start) of the login sessions that count on the day although they started before
+    the look-back (local midnight ``lookback_days`` days before the day): named, each once."""
+    if not any(metric.startswith("seats_") for metric in world.metrics):
+        return set()
+    agents = {r.key: r.dbid for r in world.resources if r.tenant == TENANT and r.kind == "AGENT"}
+    return {
+        (agents[s.resource], s.start) for s in world.sessions
+        if s.tenant == TENANT and s.resource in agents and s.start < world.lookback_start
+        and (s.active or s.end is None or s.end > world.start)
+    }  # fmt: skip
 
 
 def counts(world: World) -> dict[tuple[str, str], dict[str, int]]:

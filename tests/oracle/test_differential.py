@@ -40,7 +40,9 @@ EXAMPLES = int(os.environ.get("BDS_ORACLE_EXAMPLES", "200"))
 SEED = int(os.environ.get("BDS_ORACLE_SEED", "20261201"))
 SOURCES = ("gim", "gvp", "cme")
 LATE_CASE = "a voicebot session after its first day's look-ahead, named"
+OLD_CASE = "a login session older than the look-back, named"
 LATE = re.compile(r"interaction (\d+)'s bot session starting (\S+) ")
+OLD = re.compile(r"agent (\d+)'s \w+ session that started (\S+),")
 
 
 def source_connections_to(url: str) -> dict[str, str]:
@@ -51,12 +53,13 @@ def source_connections_to(url: str) -> dict[str, str]:
     return source_connections(url)
 
 
-def pipeline_counts(world: World) -> tuple[dict[tuple[str, str], dict[str, int]], set[tuple[int, int]]]:
+def pipeline_counts(world: World) -> tuple[dict[tuple[str, str], dict[str, int]], set[tuple[int, int]], set[tuple[int, int]]]:
     """Bill the world's tenant-day with the pipeline's steps: the counts of the files it wrote,
-    and the late bot sessions its warnings name (interaction, start in ms)."""
+    the late bot sessions its warnings name (interaction, start in ms), and the login sessions
+    older than the look-back they name (agent, start)."""
     planned, _ = plan_day(parse_billing_config(world.config()), world.day)
     if not planned:  # no file to write: the plan says why
-        return {}, set()
+        return {}, set(), set()
     [work] = planned
     for source in SOURCES:
         extract_source(work, source)
@@ -70,7 +73,9 @@ def pipeline_counts(world: World) -> tuple[dict[tuple[str, str], dict[str, int]]
     assert all(f"WARNING {warning}" in stored["summary"] for warning in stored["warnings"])  # the run's summary says it too
     late = {(int(interaction), int(datetime.fromisoformat(started).timestamp() * 1000))
             for warning in stored["warnings"] for interaction, started in LATE.findall(warning)}  # fmt: skip
-    return counts, late
+    old = {(int(agent), int(datetime.fromisoformat(started).timestamp()))
+           for warning in stored["warnings"] for agent, started in OLD.findall(warning)}  # fmt: skip
+    return counts, late, old
 
 
 def differences(got: dict, want: dict) -> list[str]:
@@ -100,12 +105,13 @@ def test_every_count_equals_the_reference(source_url, monkeypatch):
             load(engine, source, tables(world))
         with tempfile.TemporaryDirectory() as data:
             os.environ["BDS_DATA_DIR"] = data
-            got, late = pipeline_counts(world)
+            got, late, old = pipeline_counts(world)
         want = reference.counts(world)
         assert got == want, "\n".join(differences(got, want))
         assert late == reference.late_bot_sessions(world)
+        assert old == reference.sessions_before_lookback(world)
         ran.append(sum(len(v) for v in want.values()))
-        covered.update(world.hard_cases() | ({LATE_CASE} if late else set()))
+        covered.update(world.hard_cases() | ({LATE_CASE} if late else set()) | ({OLD_CASE} if old else set()))
 
     try:
         check()
@@ -116,4 +122,4 @@ def test_every_count_equals_the_reference(source_url, monkeypatch):
     print("\n".join(f"  {n:5d}  {case}" for case, n in sorted(covered.items())))
     assert len(ran) == EXAMPLES  # every example was a world the pipeline billed and checked
     if EXAMPLES >= 100:  # the hard cases were there to be got wrong: at least one world in fifty each
-        assert {case for case, n in covered.items() if n >= EXAMPLES / 50} == {*HARD_CASES, LATE_CASE}, covered
+        assert {case for case, n in covered.items() if n >= EXAMPLES / 50} == {*HARD_CASES, LATE_CASE, OLD_CASE}, covered

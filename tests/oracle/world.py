@@ -29,12 +29,14 @@ METRICS = (
     "seats_inbound_voice", "seats_chat", "seats_callback", "seats_outbound", "seats_workspace",
     "voicemail_boxes", "gvp_asr_ports", "gvp_tts_ports", "voicebot_interactions",
 )  # fmt: skip
-# Days where the local day is not 24 hours, or the zone's offset is not whole hours.
+# Days where the local day is not 24 hours (or the next one is not), or the zone's offset is not whole hours.
 DAYS = (
     ("UTC", date(2026, 3, 10)),
+    ("America/New_York", date(2026, 3, 7)),  # the eve of a change: its look-ahead crosses it
     ("America/New_York", date(2026, 3, 8)),  # 23 hours
     ("America/New_York", date(2026, 11, 1)),  # 25 hours
     ("Europe/Berlin", date(2026, 3, 29)),
+    ("Europe/Berlin", date(2026, 10, 24)),  # the eve of a change
     ("Europe/Berlin", date(2026, 10, 25)),
     ("Asia/Kolkata", date(2026, 6, 15)),  # +05:30
     ("Australia/Lord_Howe", date(2026, 4, 5)),  # clocks go back 30 minutes: 24.5 hours
@@ -182,6 +184,11 @@ class World:
     objects: tuple[ConfigObject, ...] = ()
     options: tuple[Option, ...] = ()
 
+    @property
+    def lookback_start(self) -> int:
+        """Local midnight ``lookback_days`` calendar days before the day."""
+        return local_midnight(self.day - timedelta(days=self.lookback_days), self.zone)
+
     def agent_rows(self, resource: int) -> set[int]:
         """The agent RESOURCE_ rows of the Person behind ``resource``."""
         person = next((r.dbid for r in self.resources if r.key == resource and r.kind == "AGENT"), None)
@@ -219,8 +226,7 @@ HARD_CASES = {
     "a session across midnight": lambda w: any(_touches_midnight(s, w) for s in w.sessions if s.tenant == TENANT),
     "an open session": lambda w: any(s.active or s.end is None for s in w.sessions if s.tenant == TENANT),
     "a session older than the look-back, still touching the day": lambda w: any(
-        s.start < w.start - w.lookback_days * 86_400 and (s.active or s.end is None or s.end > w.start)
-        for s in w.sessions if s.tenant == TENANT),
+        s.start < w.lookback_start and (s.active or s.end is None or s.end > w.start) for s in w.sessions if s.tenant == TENANT),
     "handled under another RESOURCE_ row of the Person": lambda w: any(
         h.resource != s.resource and h.start >= s.start and {h.resource, s.resource} <= w.agent_rows(s.resource)
         for s in w.sessions for h in w.handled if s.tenant == TENANT),
@@ -285,9 +291,16 @@ def worlds(draw) -> World:
         if draw(st.integers(0, 4)) == 0:  # a queue whose DBID happens to equal the Person's
             rows.append(Resource(next(keys), tenant, "QUEUE", person))
         resources += rows
+        # Agent Logins held for a while: from anywhere, or taken just after the day ended, or given
+        # back just before it began (held during a session, but not during its part of the day).
         for _ in range(draw(st.integers(0, 2))):
-            created = draw(when)
-            deleted = draw(st.none() | st.integers(created + 1, created + 2 * 86_400))
+            edge = draw(st.sampled_from(("anywhere", "after the day", "before the day")))
+            created = draw(when) if edge != "after the day" else end + draw(st.integers(0, 600))
+            if edge == "before the day":
+                created = min(created, start - 1)
+                deleted = start - draw(st.integers(0, min(600, start - created - 1)))
+            else:
+                deleted = draw(st.none() | st.integers(created + 1, created + 2 * 86_400))
             logins.append(Login(next(keys), tenant, draw(st.sampled_from((*SWITCHES, "SW_ELSEWHERE"))), person, created, deleted))
         for _ in range(draw(st.integers(0, 4))):
             resource = draw(st.sampled_from(rows))

@@ -83,6 +83,7 @@ GIM = {
         sm(5, 10, 2, T0 + 100, T0 + 500),  # chat, handled none during the session
         sm(6, 12, 1, T0 + 100, T0 + 200),  # a queue, not an agent
         sm(7, 20, 1, T0 + 100, T0 + 200),  # another tenant
+        dict(sm(16, 20, 1, T0 + 100, T0 + 200), TENANT_KEY=1),  # this tenant's key on another tenant's agent row
         sm(8, 10, 1, T0 - 7_200, T0 - 3_600),  # the day before
         sm(9, 10, 1, END + 10, END + 100),  # the day after
         sm(10, 10, 1, T0 - 9 * 86_400, None, active=1),  # older than the look-back, still open

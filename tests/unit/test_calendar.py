@@ -25,6 +25,19 @@ def test_spring_forward_day_has_23_hours():
     assert window.hours == 23
 
 
+def test_the_lookback_and_lookahead_are_counted_on_the_local_clock():
+    """The look-back is whole local days (a 25-hour day inside it counts as one day); the
+    look-ahead is elapsed time after the day's end (on the eve of a change, 02:00 becomes 03:00)."""
+    from bds.sources import query_parameters
+
+    monday = day_window(date(2026, 10, 26), "Europe/Berlin", lookahead=7_200)
+    parameters = query_parameters(101, monday, lookback_days=1)
+    assert parameters["lookback_start"] == epoch(2026, 10, 24, 22)  # Sunday 00:00 CEST: 25 hours before Monday
+    assert parameters["lookahead_end"] == epoch(2026, 10, 27, 1) and parameters["lookahead_end_ms"] == epoch(2026, 10, 27, 1) * 1000
+    eve = day_window(date(2026, 3, 7), "America/New_York", lookahead=7_200)
+    assert eve.horizon == epoch(2026, 3, 8, 7)  # 03:00 EDT: two hours after midnight, clocks sprang forward at 02:00
+
+
 def test_fall_back_day_has_25_hours():
     # Berlin: CEST (UTC+2) until 2026-10-25 03:00, then CET (UTC+1).
     window = day_window(date(2026, 10, 25), "Europe/Berlin")

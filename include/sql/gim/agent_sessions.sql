@@ -15,9 +15,10 @@
 -- open session whatever its end key, the index of open sessions (ACTIVE_FLAG = 1 or no END_TS).
 -- agent: the Person (RESOURCE_CFG_DBID) behind the session's RESOURCE_ row; a Person may
 --   have several such rows and counts once.
--- switch: the switch of each Agent Login the agent held at some time during the session
---   (GIDB_GCX_LOGIN_INFO -> GIDB_GC_LOGIN -> GIDB_GC_SWITCH): one row per switch; NULL for
---   multimedia sessions, which have no switch, and for a voice session with no login.
+-- switch: the switch of each Agent Login of the tenant the agent held at some time during
+--   the part of the session inside the day (GIDB_GCX_LOGIN_INFO -> GIDB_GC_LOGIN ->
+--   GIDB_GC_SWITCH): one row per switch; NULL for multimedia sessions, which have no switch,
+--   and for a voice session with no such login. What happens after the day never changes it.
 -- end_ts: NULL while the session is still open (ACTIVE_FLAG = 1).
 -- handled_*: 1 when the Person, under any of its agent RESOURCE_ rows, had an
 --   INTERACTION_RESOURCE_FACT of the kind on the session's media between the session's
@@ -52,12 +53,12 @@ sessions AS (
         CASE
             WHEN s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_end THEN :day_end
             ELSE s.END_TS
-        END AS qualify_until
+        END AS end_in_day
     FROM touching s
     JOIN TENANT t ON t.TENANT_KEY = s.TENANT_KEY
     JOIN RESOURCE_ r ON r.RESOURCE_KEY = s.RESOURCE_KEY
     JOIN MEDIA_TYPE m ON m.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-    WHERE r.RESOURCE_TYPE_CODE = 'AGENT'
+    WHERE r.RESOURCE_TYPE_CODE = 'AGENT' AND r.TENANT_KEY = s.TENANT_KEY
       AND s.START_TS < :day_end
       AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_start)
 ),
@@ -68,8 +69,8 @@ flagged AS (
             SELECT 1 FROM RESOURCE_ p JOIN INTERACTION_RESOURCE_FACT irf ON irf.RESOURCE_KEY = p.RESOURCE_KEY
             WHERE p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
               AND irf.START_DATE_TIME_KEY < :day_end
-              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.qualify_until
-              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
+              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
+              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
               AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
         ) THEN 1 ELSE 0 END AS handled_chat,
         CASE WHEN s.media = 'VOICE' AND EXISTS (
@@ -77,8 +78,8 @@ flagged AS (
             JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
             WHERE p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
               AND irf.START_DATE_TIME_KEY < :day_end
-              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.qualify_until
-              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
+              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
+              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
               AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
               AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCALLBACK'
         ) THEN 1 ELSE 0 END AS handled_callback,
@@ -87,8 +88,8 @@ flagged AS (
             JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
             WHERE p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
               AND irf.START_DATE_TIME_KEY < :day_end
-              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.qualify_until
-              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.qualify_until
+              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
+              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
               AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
               AND it.INTERACTION_TYPE_CODE = 'OUTBOUND' AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCONTACT'
         ) THEN 1 ELSE 0 END AS handled_outbound
@@ -114,5 +115,5 @@ LEFT JOIN (
     ON s.media = 'VOICE'
    AND li.AGENTID = s.agent
    AND lg.TENANTID = s.TENANT_CFG_DBID
-   AND li.CREATED_TS < COALESCE(s.end_ts, :day_end)
-   AND (li.DELETED_TS IS NULL OR li.DELETED_TS > s.start_ts)
+   AND li.CREATED_TS < s.end_in_day
+   AND (li.DELETED_TS IS NULL OR li.DELETED_TS > s.start_ts AND li.DELETED_TS > :day_start)
