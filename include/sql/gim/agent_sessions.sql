@@ -7,7 +7,7 @@
 -- days).
 --
 -- Which sessions: every session of one of the tenant's agents that started before the end
--- of the day and is still open or ended after its start. Two paths reach them. Sessions that
+-- of the day and is still open or ended after the day began. Two paths reach them. Sessions that
 -- started within the look-back come from the partitions of those days (START_DATE_TIME_KEY).
 -- Older ones, few (an agent logged in for days), come from the older partitions through the
 -- index on END_DATE_TIME_KEY (a session that ended after the day began has an end key past
