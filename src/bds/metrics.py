@@ -175,11 +175,12 @@ def late_bot_sessions(tenant: Tenant, rows: pd.DataFrame, first: pd.Series, wind
     return tuple(found)
 
 
-def sessions_before_lookback(tenant: Tenant, rows: pd.DataFrame, window: DayWindow, lookback_start: int, lookback_days: int) -> tuple[str, ...]:
+def sessions_before_lookback(tenant: Tenant, rows: pd.DataFrame, window: DayWindow, lookback_days: int) -> tuple[str, ...]:
     """The login sessions (``agent_sessions`` rows) that count on this day although they started
-    before the look-back: right to count (an agent logged in for days), but worth a look, since
-    a session Info Mart never closed would be billed every day. Named, one warning each."""
-    old = rows[(rows["start_ts"] < lookback_start).to_numpy()]
+    before the look-back (local midnight ``lookback_days`` days before the day): right to count
+    (an agent logged in for days), but worth a look, since a session Info Mart never closed
+    would be billed every day. Named, one warning each."""
+    old = rows[(rows["start_ts"] < window.days_before(lookback_days)).to_numpy()]
     old = old.drop_duplicates(["agent", "media", "start_ts", "end_ts"]).sort_values(["agent", "start_ts", "media"])
     found = []
     for row in old.itertuples(index=False):

@@ -213,8 +213,7 @@ def aggregate(work: dict) -> dict:
             if (METRICS[key].source, METRICS[key].dataset) == (source, dataset):
                 computed[key] = compute_metric(tenant, key, rows, window, as_of)
         if (source, dataset) == ("gim", "agent_sessions"):
-            lookback = work["lookback_days"]
-            warnings.extend(sessions_before_lookback(tenant, rows, window, window.days_before(lookback), lookback))
+            warnings.extend(sessions_before_lookback(tenant, rows, window, work["lookback_days"]))
         del rows
     results, agents = [], []
     for key in tenant.enabled_metrics:
