@@ -183,8 +183,8 @@ def late_bot_sessions(world: World) -> set[tuple[int, int]]:
 def sessions_before_lookback(world: World) -> set[tuple[int, int]]:
     """(Person, start) of the login sessions that count on the day although they started before
     the look-back (local midnight ``lookback_days`` days before the day): named, each once."""
-    if not any(metric.startswith("seats_") for metric in world.metrics):
-        return set()
+    if not any(metric.startswith("seats_") for metric in world.metrics) or not counts(world):
+        return set()  # no seat metric, or no file at all: the tenant-day is not billed
     agents = {r.key: r.dbid for r in world.resources if r.tenant == TENANT and r.kind == "AGENT"}
     return {
         (agents[s.resource], s.start) for s in world.sessions
