@@ -1,5 +1,9 @@
 """Restatements: when a rerun changes a billing file that was already produced.
 
+A file that a rerun no longer produces (its name changed, e.g. with the tenant's GARN, or its
+metric or region is no longer billed) is superseded: it leaves the period's current set and
+its manifest, is kept the same way, and is logged with the reason.
+
 The earlier version stays in the archive (``archive/<tenant_id>/versions/...``, named by its
 SHA-256), the new one becomes current (and, with transmission on, is queued again), and the
 change is recorded, row by row with the old and new ``MessageSize``, in the task log and in
@@ -43,9 +47,15 @@ def row_changes(old: bytes, new: bytes) -> tuple[list[dict], list[str]]:
     return rows, sorted(other, key=COLUMNS.index)
 
 
-def restatement(named, old: bytes, new: bytes, kept: Path, archive: Path) -> dict:
-    rows, other = row_changes(old, new)
-    return {
+def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path, superseded_by: str = "") -> dict:
+    """A change log entry. ``new`` is None when the file was superseded: no longer part of the
+    period's current set (its name changed, or its metric or region is no longer billed);
+    ``superseded_by`` then says why."""
+    if new is None:
+        rows, other = [{"AgentGroupName": r["AgentGroupName"], "old": r["MessageSize"], "new": None} for r in _rows(old)], []
+    else:
+        rows, other = row_changes(old, new)
+    entry = {
         "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
         "tenant_id": named.tenant_id,
@@ -55,10 +65,16 @@ def restatement(named, old: bytes, new: bytes, kept: Path, archive: Path) -> dic
         "other_columns": other,
         "previous_version": kept.relative_to(archive).as_posix(),
     }
+    if new is None:
+        entry["superseded"] = superseded_by
+    return entry
 
 
 def describe(entry: dict) -> str:
     """One line for the task log and the report."""
+    if "superseded" in entry:
+        return (f"SUPERSEDED tenant {entry['tenant_id']} {entry['period']} {entry['file']}: {entry['superseded']} "
+                f"(no longer current; kept as {entry['previous_version']})")  # fmt: skip
     rows = ", ".join(f"AgentGroupName {r['AgentGroupName']}: {r['old']} -> {r['new']}" for r in entry["rows"])
     parts = [rows or "counts unchanged"]
     if entry["other_columns"]:

@@ -20,6 +20,7 @@ import csv
 import fcntl
 import hashlib
 import io
+import logging
 import os
 import re
 import tempfile
@@ -37,6 +38,8 @@ COLUMNS = (
     "Tier3AccountName", "ExternalID", "SourceID", "Region", "Metric", "AgentGroupName", "ChannelType",
     "ServiceClass", "ActivityType", "Status", "MessageSize",
 )  # fmt: skip
+
+log = logging.getLogger(__name__)
 
 ARCHIVE = "archive"
 GLOBAL_REGION = "GLOBAL"
@@ -102,6 +105,8 @@ class NamedFile:
     tenant_id: int
     period: str  # YYYYMMDD (a day) or YYYYMM (a month)
     metric: str = ""
+    region: str = ""  # the region segment of a billing file's name (GLOBAL for global metrics)
+    garn: str = ""  # the GARN segment (NOGARN for a blank GARN)
 
     @property
     def folder(self) -> PurePosixPath:
@@ -133,7 +138,7 @@ def parse_name(name: str) -> NamedFile:
     elif match := _BILLING_NAME.match(name):
         if match["metric"] not in METRICS:
             raise ValueError(f"{name}: unknown metric '{match['metric']}'")
-        named = NamedFile(name, "billing", int(match["tenant"]), match["period"], match["metric"])
+        named = NamedFile(name, "billing", int(match["tenant"]), match["period"], match["metric"], match["region"], match["garn"])
     else:
         raise ValueError(
             f"{name}: not a billing file name (CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMMDD|YYYYMM>.csv) "
@@ -235,6 +240,14 @@ def render_csv(rows: list[dict]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def is_temporary(name: str) -> bool:
+    """A temporary file of ``write_atomic`` (``.<name>.<random>.tmp``)."""
+    return name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)
+
+
 def write_atomic(path: Path, data: bytes) -> str:
     """Write ``data`` to ``path`` atomically. Returns 'created', 'changed' or 'unchanged'."""
     path = Path(path)
@@ -245,7 +258,7 @@ def write_atomic(path: Path, data: bytes) -> str:
     else:
         status = "created"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -259,6 +272,14 @@ def write_atomic(path: Path, data: bytes) -> str:
     return status
 
 
+def version_path(archive: Path, named: NamedFile, data: bytes) -> Path:
+    """Where an earlier version of an archived file is kept: ``<tenant_id>/versions/``, then
+    the file's folder, named by its SHA-256."""
+    folder = Path(archive) / str(named.tenant_id) / "versions" / named.folder.relative_to(str(named.tenant_id))
+    stem, suffix = os.path.splitext(named.name)
+    return folder / f"{stem}.{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+
+
 def replace_keeping_previous(archive: Path, named: NamedFile, data: bytes) -> tuple[str, Path | None]:
     """Write ``data`` as the archived file ``named``; a different earlier version is kept
     first under ``<tenant_id>/versions/`` (named by its SHA-256), never overwritten.
@@ -269,22 +290,48 @@ def replace_keeping_previous(archive: Path, named: NamedFile, data: bytes) -> tu
         previous = path.read_bytes()
         if previous == data:
             return "unchanged", None
-        digest = hashlib.sha256(previous).hexdigest()[:16]
-        folder = Path(archive) / str(named.tenant_id) / "versions" / named.folder.relative_to(str(named.tenant_id))
-        kept = folder / f"{path.stem}.{digest}{path.suffix}"
+        kept = version_path(archive, named, previous)
         write_atomic(kept, previous)
     return write_atomic(path, data), kept
+
+
+def supersede(archive: Path, named: NamedFile) -> tuple[bytes, Path]:
+    """Take the archived file ``named`` out of the current set: it is kept under
+    ``<tenant_id>/versions/`` (as a changed file's earlier version is), then removed.
+    Returns its bytes and where it is kept."""
+    path = Path(archive) / named.relative_path
+    data = path.read_bytes()
+    kept = version_path(archive, named, data)
+    write_atomic(kept, data)
+    path.unlink()
+    return data, kept
 
 
 @contextmanager
 def folder_lock(folder: Path) -> Iterator[Path]:
     """Hold an exclusive lock on a period folder of the archive: the steps that write its
-    files, its manifest or its outbox copies never interleave (flock; not re-entrant)."""
+    files, its manifest or its outbox copies never interleave (flock; not re-entrant). Every
+    writer of the folder (and of its ``versions/`` folder) holds the lock, so a temporary file
+    found there once it is held was left by a writer that died: it is removed."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        for left in dead_temporaries(folder):
+            log.warning("removed %s: a temporary file left by a writer that died", left)
+            left.unlink(missing_ok=True)
         yield folder
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def dead_temporaries(folder: Path) -> list[Path]:
+    """Temporary files in an archive period folder and in its ``versions/`` counterpart."""
+    folders = [folder]
+    parts = folder.parts
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] in ("daily", "monthly") and parts[i - 1].isdigit():
+            folders.append(Path(*parts[:i], "versions", *parts[i:]))
+            break
+    return [p for f in folders if f.is_dir() for p in sorted(f.iterdir()) if is_temporary(p.name) and p.is_file()]

@@ -23,7 +23,9 @@ import os
 import sys
 from pathlib import Path
 
-from bds.files import ARCHIVE, NamedFile, archived_files, count_rows, manifest_name, parse_name, period_label, write_atomic
+from bds.files import (
+    ARCHIVE, NamedFile, archived_files, count_rows, is_temporary, manifest_name, parse_name, period_label, write_atomic,
+)  # fmt: skip
 
 FORMAT = 1
 
@@ -52,13 +54,15 @@ def read(path: Path) -> dict | None:
         raise ValueError(f"{path}: not a readable manifest ({exc})") from None
 
 
-def render(tenant_id: int, period: str, entries: dict[str, dict]) -> bytes:
+def render(tenant_id: int, period: str, entries: dict[str, dict], superseded: dict[str, dict] | None = None) -> bytes:
     payload = {
         "format": FORMAT,
         "tenant_id": tenant_id,
         "period": period,
         "files": [entries[name] for name in sorted(entries)],
     }
+    if superseded:  # only present once a rerun superseded a file: other manifests stay as they were
+        payload["superseded"] = [superseded[name] for name in sorted(superseded)]
     return (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
@@ -70,13 +74,24 @@ def _period_of(names) -> tuple[int, str]:
     return periods.pop()
 
 
-def record_rendered(folder: Path, files: dict[str, bytes]) -> tuple[str, Path]:
-    """After a run has written ``files`` into ``folder``: list them, keeping the upload
-    record of every file whose bytes did not change. Entries of other files stay while
-    the archive still holds them unchanged. Returns (created/changed/unchanged, path)."""
+def superseded_entry(listed: dict | None, name: str, data: bytes, reason: str, previous_version: str) -> dict:
+    """What a manifest keeps of a superseded file: its identity, where it was sent (if it was),
+    why it left the current set, where the archive keeps it, and (``moved_to``) where the
+    billing server keeps it once transmission has moved it aside."""
+    sent = listed if listed and listed["sha256"] == sha256(data) else {}
+    return entry(name, data, sent.get("s3_uri"), sent.get("uploaded_at")) | {
+        "reason": reason, "previous_version": previous_version, "moved_to": None,
+    }  # fmt: skip
+
+
+def record_rendered(folder: Path, files: dict[str, bytes], superseded: list[tuple[str, bytes, str, str]] = ()) -> tuple[str, Path]:
+    """After a run has written ``files`` into ``folder`` (the period's whole current set) and
+    superseded the others (name, bytes, reason, previous version): list them, keeping the
+    upload record of every file whose bytes did not change. Returns (created/changed/unchanged, path)."""
     tenant_id, period = _period_of(files)
     path = folder / manifest_name(tenant_id, period)
-    old = {e["name"]: e for e in (read(path) or {}).get("files", [])}
+    manifest = read(path) or {}
+    old = {e["name"]: e for e in manifest.get("files", [])}
     entries = {}
     for name, data in files.items():
         kept = old.get(name)
@@ -84,11 +99,16 @@ def record_rendered(folder: Path, files: dict[str, bytes]) -> tuple[str, Path]:
             entries[name] = entry(name, data, kept["s3_uri"], kept["uploaded_at"])
         else:
             entries[name] = entry(name, data)
-    for name, kept in old.items():
-        other = folder / name
-        if name not in entries and other.is_file() and sha256(other.read_bytes()) == kept["sha256"]:
-            entries[name] = kept
-    return write_atomic(path, render(tenant_id, period_label(period), entries)), path
+    # Earlier supersessions stay on record, unless the name is current again.
+    gone = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] not in entries}
+    for name, data, reason, previous_version in superseded:
+        gone[name] = superseded_entry(old.get(name), name, data, reason, previous_version)
+    return write_atomic(path, render(tenant_id, period_label(period), entries, gone)), path
+
+
+def to_move_aside(manifest: dict) -> list[dict]:
+    """Superseded files that are still in the bucket under their old name."""
+    return [e for e in manifest.get("superseded", []) if e["s3_uri"] and not e["moved_to"]]
 
 
 def record_sent(folder: Path, named: NamedFile, data: bytes, s3_uri: str, uploaded_at: str) -> tuple[str, Path]:
@@ -97,7 +117,17 @@ def record_sent(folder: Path, named: NamedFile, data: bytes, s3_uri: str, upload
     manifest = read(path) or {}
     entries = {e["name"]: e for e in manifest.get("files", [])}
     entries[named.name] = entry(named.name, data, s3_uri, uploaded_at)
-    return write_atomic(path, render(named.tenant_id, named.period_label, entries)), path
+    superseded = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] != named.name}
+    return write_atomic(path, render(named.tenant_id, named.period_label, entries, superseded)), path
+
+
+def record_moved_aside(path: Path, name: str, moved_to: str) -> None:
+    """Record that the billing server now keeps the superseded file ``name`` at ``moved_to``."""
+    manifest = read(path)
+    superseded = {e["name"]: e for e in manifest.get("superseded", [])}
+    superseded[name] = superseded[name] | {"moved_to": moved_to}
+    entries = {e["name"]: e for e in manifest["files"]}
+    write_atomic(path, render(manifest["tenant_id"], manifest["period"], entries, superseded))
 
 
 def unsent(manifest: dict) -> list[str]:
@@ -107,7 +137,8 @@ def unsent(manifest: dict) -> list[str]:
 
 def verify_archive(data_dir: Path, bucket=None) -> tuple[int, list[str]]:
     """Check every manifest under the archive against the files beside it (and, given a
-    ``transmission.Bucket``, against the objects it names). Returns (files checked, problems)."""
+    ``transmission.Bucket``, against the objects it names), and look for stray files. Returns
+    (files checked, problems)."""
     root = Path(data_dir) / ARCHIVE
     problems: list[str] = []
     checked = 0
@@ -132,10 +163,49 @@ def verify_archive(data_dir: Path, bucket=None) -> tuple[int, list[str]]:
                     problems.append(f"{file}: {field} is {actual[field]}, {path.name} says {e[field]}")
             if bucket is not None and e["s3_uri"]:
                 problems.extend(f"{e['s3_uri']}: {p}" for p in bucket.compare(e["s3_uri"], data)[0])
+        for e in manifest.get("superseded", []):
+            problems.extend(_check_superseded(root, path, e, bucket))
     for file in archived_files(root):
         if file not in listed:
             problems.append(f"{file}: in the archive but in no manifest")
+    problems.extend(f"{file}: {why}" for file, why in stray_files(root))
     return checked, problems
+
+
+def _check_superseded(root: Path, manifest: Path, e: dict, bucket) -> list[str]:
+    problems = []
+    if (manifest.parent / e["name"]).exists():
+        problems.append(f"{manifest.parent / e['name']}: {manifest.name} says it was superseded, but it is still current")
+    kept = root / e["previous_version"]
+    if not kept.is_file() or sha256(kept.read_bytes()) != e["sha256"]:
+        problems.append(f"{kept}: the superseded {e['name']} of {manifest.name} is not kept there with SHA-256 {e['sha256']}")
+    elif bucket is not None and e["moved_to"]:
+        problems.extend(f"{e['moved_to']}: {p}" for p in bucket.compare(e["moved_to"], kept.read_bytes())[0])
+        if bucket.head(e["s3_uri"].removeprefix(f"s3://{bucket.server.bucket}/")) is not None:
+            problems.append(f"{e['s3_uri']}: superseded and moved aside, but still in the bucket")
+    return problems
+
+
+def stray_files(root: Path) -> list[tuple[Path, str]]:
+    """Files under the archive that are neither billing files, manifests nor kept versions, with
+    what they are: above all the temporary files of writers that died (the next writer of the
+    folder removes them)."""
+    found = []
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        if is_temporary(path.name):
+            found.append((path, "temporary file of a writer that died; the next run of this period removes it"))
+            continue
+        try:
+            parse_name(path.name if "versions" not in path.relative_to(root).parts else _unversioned(path.name))
+        except ValueError:
+            found.append((path, "stray file: not a billing file, manifest or kept version"))
+    return found
+
+
+def _unversioned(name: str) -> str:
+    """A kept version's name (``<stem>.<sha256 prefix><suffix>``) without its digest."""
+    stem, digest_and_suffix = name.rsplit(".", 2)[0], name.rsplit(".", 2)[1:]
+    return f"{stem}.{digest_and_suffix[-1]}" if len(digest_and_suffix) == 2 else name
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,8 @@ from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, SourceReadiness, Tenant, load_billing_config
 from bds.datasets import to_frame
 from bds.files import (
-    ARCHIVE, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name, render_csv,
-    replace_keeping_previous,
+    ARCHIVE, NamedFile, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name,
+    render_csv, replace_keeping_previous, supersede,
 )  # fmt: skip
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
 from bds.sources import query_parameters, source_engine, stage_dataset
@@ -237,15 +237,19 @@ def aggregate(work: dict) -> dict:
 def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
 
-    A file that changes is a restatement: its earlier version is kept under ``versions/`` and
-    the change is logged (task log and ``changes.jsonl``). With transmission on, every file
-    not yet sent, and the manifest, go into the outbox. Files of the period that this run did
-    not render (a metric or region switched off since) are left as they are, and reported."""
+    ``files`` is the period's whole current set. A file that changes is a restatement: its
+    earlier version is kept under ``versions/`` and the change is logged (task log and
+    ``changes.jsonl``). A file of the period that this run did not render (its name changed,
+    or its metric or region is no longer billed) is superseded: kept under ``versions/``,
+    taken out of the folder, the manifest and the outbox, and logged with the reason; the
+    manifest keeps a record of it, so transmission moves it aside on the billing server. With
+    transmission on, every file not yet sent, and the manifest, go into the outbox."""
     outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
     archive = Path(data_dir) / ARCHIVE
     label = f"{tenant.label} {period}"
-    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": [], "not_rebuilt": []}
+    outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": [], "superseded": []}
     restated = []
+    period_code = period.replace("-", "")  # as in the file names: YYYYMMDD or YYYYMM
     with folder_lock(folder):
         for name, data in files.items():
             named = parse_name(name)
@@ -253,7 +257,19 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
             outcome[status].append(name)
             if kept is not None:  # the earlier version, now under versions/
                 restated.append(changes.restatement(named, kept.read_bytes(), data, kept, archive))
-        manifest_status, manifest_path = manifest.record_rendered(folder, files)
+        superseded = []
+        for path in sorted(folder.glob("CNT_*.csv")):
+            named = parse_name(path.name)
+            if path.name in files or named.period != period_code:
+                continue
+            reason = superseded_because(tenant, named, files)
+            data, kept = supersede(archive, named)
+            superseded.append((named.name, data, reason, kept.relative_to(archive).as_posix()))
+            restated.append(changes.restatement(named, data, None, kept, archive, reason))
+            outcome["superseded"].append(named.name)
+            if outbox is not None:
+                (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
+        manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded)
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))
             for name in sorted(waiting & set(files)):
@@ -261,10 +277,6 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
                 outcome["queued"].append(name)
             if outcome["queued"] or manifest_status != "unchanged":
                 queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
-        period_code = parse_name(manifest_path.name).period
-        outcome["not_rebuilt"] = sorted(
-            p.name for p in folder.glob("CNT_*.csv") if p.name not in files and parse_name(p.name).period == period_code
-        )
         changes.append(data_dir, restated)  # before the lock is released: no restatement goes unlogged
     for entry in restated:
         log.warning("%s", changes.describe(entry))
@@ -272,12 +284,22 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
     summary = f"{label}: {counts} in {folder}; manifest {manifest_status}"
     if transmit:
         summary += f"; {len(outcome['queued'])} file(s) queued for transmission"
-    if outcome["not_rebuilt"]:
-        summary += (f"; {len(outcome['not_rebuilt'])} earlier file(s) not rebuilt (metric or region switched off), "
-                    f"left as they were: {', '.join(outcome['not_rebuilt'])}")  # fmt: skip
+    if outcome["superseded"]:
+        summary += f"; {len(outcome['superseded'])} earlier file(s) superseded (kept under versions/)"
     log.info("%s", summary)
     summary += "".join(f"\n  {changes.describe(entry)}" for entry in restated)
     return {"label": label, "summary": summary, "folder": str(folder), "restated": restated, **outcome}
+
+
+def superseded_because(tenant: Tenant, named: NamedFile, files: dict[str, bytes]) -> str:
+    """Why the archived file ``named`` is not in the current set ``files`` of its period."""
+    successors = [n for n in map(parse_name, files) if (n.metric, n.region) == (named.metric, named.region)]
+    if successors:
+        renamed = f"replaced by {successors[0].name}: the file name changed"
+        return renamed + (f" (GARN '{named.garn}' is now '{successors[0].garn}')" if successors[0].garn != named.garn else "")
+    if named.metric not in tenant.enabled_metrics:
+        return f"metric {named.metric} is no longer billed for the tenant (switched off)"
+    return f"region {named.region} is no longer billed for metric {named.metric} (switched off, renamed or removed)"
 
 
 def render(work: dict, data_dir=None) -> dict:

@@ -30,7 +30,7 @@ from pathlib import Path
 from bds.config import BillingConfig, BillingServer, Encryption
 from bds.files import ARCHIVE, NamedFile, check_billing_file, folder_lock, parse_name, replace_keeping_previous, write_atomic
 from bds.manifest import read as read_manifest
-from bds.manifest import record_sent, unsent
+from bds.manifest import record_moved_aside, record_sent, to_move_aside, unsent
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,21 @@ class Bucket:
     def upload(self, path: Path, key: str) -> None:
         self.hooks[path.suffix].load_file(path, key, bucket_name=self.server.bucket, replace=True)
 
+    def move_aside(self, key: str, to_key: str, data: bytes) -> list[str]:
+        """Copy the object ``key`` (which must hold ``data``) to ``to_key``, verify the copy,
+        then delete ``key``. Returns what differs (nothing: moved); an object already gone
+        from ``key`` with a verified copy at ``to_key`` counts as moved."""
+        bucket = self.server.bucket
+        if self.head(key) is not None:
+            self.client.copy_object(
+                Bucket=bucket, Key=to_key, CopySource={"Bucket": bucket, "Key": key},
+                ChecksumAlgorithm="SHA256", **self.server.upload_arguments(),
+            )  # fmt: skip
+        problems, _ = self.compare(to_key, data)
+        if not problems:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        return problems
+
 
 def _code(exc) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
@@ -234,8 +249,8 @@ def explain(exc: Exception, server: BillingServer, subject: str) -> Transmission
             return TransmissionRefused(f"{subject}: the S3 server refused the encryption setting "
                                        f"(server_side_encryption {encryption}): {said}", stop_all=True)  # fmt: skip
         if code == "AccessDenied" or status == 403:
-            return TransmissionRefused(f"{subject}: access denied ({said}); the {conn} needs s3:PutObject, s3:GetObject "
-                                       f"and s3:ListBucket on {server.uri('*')}, and a bucket policy may refuse the "
+            return TransmissionRefused(f"{subject}: access denied ({said}); the {conn} needs s3:PutObject, s3:GetObject, "
+                                       f"s3:DeleteObject and s3:ListBucket on {server.uri('*')}, and a bucket policy may refuse the "
                                        f"encryption setting (server_side_encryption {encryption})", stop_all=True)  # fmt: skip
         if code in _TRANSIENT_CODES or status >= 500:
             return TransmissionError(f"{subject}: the S3 server could not take it now ({said}); it will be retried")
@@ -357,6 +372,25 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
         return receipt
 
 
+def _move_aside(bucket: Bucket, archive: Path, manifest: NamedFile, superseded: dict) -> None:
+    """Move a superseded file's object to the bucket's ``versions/`` (the archive's layout), so
+    the period's folder on the billing server holds only its current set."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    server = bucket.server
+    key = superseded["s3_uri"].removeprefix(f"s3://{server.bucket}/")
+    to_key = server.key(superseded["previous_version"])
+    subject = f"tenant {manifest.tenant_id} {manifest.period_label}: superseded {superseded['name']} -> {server.uri(superseded['previous_version'])}"
+    try:
+        problems = bucket.move_aside(key, to_key, (archive / superseded["previous_version"]).read_bytes())
+    except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+        raise explain(exc, server, subject) from None
+    if problems:
+        raise TransmissionError(f"{subject}: copied, but verification failed: {'; '.join(problems)}; the object stays where it was")
+    log.info("%s: moved aside (%s)", subject, superseded["reason"])
+
+
 def _send_manifest(bucket: Bucket, archive: Path, named: NamedFile, path: Path) -> str:
     """Upload the archive's manifest once every file it lists is in the bucket."""
     with folder_lock(archive / named.folder):
@@ -375,6 +409,9 @@ def _send_manifest(bucket: Bucket, archive: Path, named: NamedFile, path: Path) 
         if missing:
             log.info("%s waits for %d file(s): %s", named.name, len(missing), ", ".join(missing))
             return "waiting"
+        for superseded in to_move_aside(manifest):  # the current set is in the bucket: now take the old names out
+            _move_aside(bucket, archive, named, superseded)
+            record_moved_aside(archived, superseded["name"], bucket.server.uri(superseded["previous_version"]))
         send(bucket, named, archived, archived.read_bytes())
         path.unlink()
         log.info("%s: uploaded and verified as %s", named.name, bucket.server.uri(named.relative_path))

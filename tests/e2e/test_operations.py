@@ -100,7 +100,7 @@ def test_switches(bds_daily, sqlite_sources, tmp_path, monkeypatch, level, chang
     assert expected and set(files(data)) == expected, level
 
 
-def test_switching_a_metric_off_keeps_its_earlier_files(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+def test_switching_a_metric_off_supersedes_its_earlier_files(bds_daily, sqlite_sources, tmp_path, monkeypatch):
     data = tmp_path / "data"
     use(monkeypatch, data, sqlite_sources)
     assert run_day(bds_daily).state == "success"
@@ -109,9 +109,49 @@ def test_switching_a_metric_off_keeps_its_earlier_files(bds_daily, sqlite_source
     use(monkeypatch, data, sqlite_sources, config=off)
     run = run_day(bds_daily)
     assert run.state == "success"
-    assert files(data) == before  # nothing is deleted or rewritten
     chat = sorted(n for n in before if "_seats_chat_" in n and "_101_" in n)
-    assert f"2 earlier file(s) not rebuilt (metric or region switched off), left as they were: {', '.join(chat)}" in summary_of(run)
+    assert len(chat) == 2 and files(data) == {n: v for n, v in before.items() if n not in chat}
+    summary = summary_of(run)
+    assert "2 earlier file(s) superseded (kept under versions/)" in summary
+    for name in chat:
+        assert f"SUPERSEDED tenant 101 2026-03-29 {name}: metric seats_chat is no longer billed for the tenant (switched off)" in summary
+    superseded = {e["file"]: e for e in changes.read(data)}
+    assert sorted(superseded) == chat
+    for name, entry in superseded.items():
+        assert (data / ARCHIVE / entry["previous_version"]).read_bytes() == before[name]  # nothing is lost
+        assert all(r["new"] is None for r in entry["rows"]) and entry["rows"]
+
+
+def test_a_changed_garn_leaves_one_set_of_files_for_the_day(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    """A rerun after a change of the file names: the day's files and manifest hold the new
+    names only; each old file is superseded by its successor, kept, and logged."""
+    data = tmp_path / "data"
+    use(monkeypatch, data, sqlite_sources)
+    assert run_day(bds_daily).state == "success"
+    before = {n: v for n, v in files(data).items() if "_101_" in n}
+    old_garn = yaml.safe_load(DEMO_CONFIG.read_text())["tenants"][0]["garn"]
+    renamed = switched(tmp_path, lambda raw: tenant(raw, 101).update(garn="GARN-NEW-1"))
+    use(monkeypatch, data, sqlite_sources, config=renamed)
+    run = run_day(bds_daily)
+    assert run.state == "success"
+    after = {n: v for n, v in files(data).items() if "_101_" in n}
+    expected = {n.replace(f"_{old_garn}_", "_GARN-NEW-1_"): v.replace(old_garn.encode(), b"GARN-NEW-1") for n, v in before.items()}
+    assert after == expected and len(after) == len(before)
+    folder = next((data / ARCHIVE / "101" / "daily").rglob("MANIFEST_101_20260329.json"))
+    manifest = json.loads(folder.read_bytes())
+    assert sorted(e["name"] for e in manifest["files"]) == sorted(expected)
+    assert sorted(e["name"] for e in manifest["superseded"]) == sorted(before)
+    from bds.manifest import verify_archive
+
+    assert verify_archive(data)[1] == []
+    log = {e["file"]: e for e in changes.read(data)}
+    assert sorted(log) == sorted(before)
+    for name, entry in log.items():
+        successor = name.replace(f"_{old_garn}_", "_GARN-NEW-1_")
+        assert entry["superseded"] == f"replaced by {successor}: the file name changed (GARN '{old_garn}' is now 'GARN-NEW-1')"
+        assert (data / ARCHIVE / entry["previous_version"]).read_bytes() == before[name]
+    assert run_day(bds_daily).state == "success"  # rerun again: nothing more changes
+    assert {n: v for n, v in files(data).items() if "_101_" in n} == after and len(changes.read(data)) == len(log)
 
 
 def run_states(run) -> dict[str, set[str]]:

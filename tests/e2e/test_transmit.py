@@ -72,3 +72,40 @@ def test_a_missing_bucket_fails_the_run_and_keeps_the_files(bds_daily, bds_trans
     sends = [ti for ti in run.get_task_instances() if ti.task_id == "send"]
     assert {ti.state for ti in sends} == {"failed"}
     assert sorted(outbox_files(outbox)) == queued  # nothing lost
+
+
+def test_superseded_files_are_moved_aside_on_the_billing_server_after_their_successors(
+    bds_daily, bds_transmit, sqlite_sources, s3_endpoint, s3_bucket, outbox, tmp_path, monkeypatch
+):
+    """A GARN change and a rerun of a sent day: once the new files are in the bucket and
+    verified, the old objects move to the bucket's versions/ folder (the archive's layout), and
+    the day's folder on the billing server holds one set, as the archive does."""
+    config = transmitting(tmp_path, s3_bucket)
+    data_dir = tmp_path / "data"
+    use(monkeypatch, data_dir, sqlite_sources, config=config)
+    assert run_day(bds_daily).state == "success"
+    assert bds_transmit.test().state == "success"
+    sent = bucket_objects(s3_endpoint, s3_bucket)
+    old = sorted(k for k in sent if "/101/daily/" in k and "/CNT_" in k)
+
+    raw = yaml.safe_load(config.read_text())
+    raw["tenants"][0]["garn"] = "GARN-NEW-1"
+    config.write_text(yaml.safe_dump(raw))
+    assert run_day(bds_daily).state == "success"
+    assert all(not p.name.startswith("CNT_") or "GARN-NEW-1" in p.name for p in outbox_files(outbox))
+    assert bucket_objects(s3_endpoint, s3_bucket) == sent  # nothing moves before the new set is sent
+    run = bds_transmit.test()
+    assert run.state == "success", task_states(run)
+
+    now = bucket_objects(s3_endpoint, s3_bucket)
+    current = sorted(k for k in now if "/101/daily/" in k and "/CNT_" in k)
+    assert current == sorted(k.replace("_GARN-NW-0101_", "_GARN-NEW-1_") for k in old)
+    manifest = yaml.safe_load(now["billing/101/daily/2026/03/MANIFEST_101_20260329.json"])
+    assert sorted(e["name"] for e in manifest["files"]) == [k.rsplit("/", 1)[1] for k in current]
+    for e in manifest["superseded"]:
+        key = f"billing/{e['previous_version']}"
+        assert e["moved_to"] == f"s3://{s3_bucket}/{key}" and now[key] == sent[f"billing/101/daily/2026/03/{e['name']}"]
+    assert len(manifest["superseded"]) == len(old)
+    from bds.config import load_billing_config
+
+    assert verify_archive(data_dir, Bucket(load_billing_config(config).billing_server)) == (len(files(data_dir)), [])

@@ -8,7 +8,7 @@ import pytest
 from bds.catalogue import METRICS
 from bds.files import (
     billing_rows, check_billing_file, count_rows, daily_file_name, file_name, name_part, neutralise, parse_name, render_csv,
-    replace_keeping_previous, write_atomic,
+    folder_lock, replace_keeping_previous, supersede, write_atomic,
 )  # fmt: skip
 
 
@@ -134,3 +134,42 @@ def test_replacing_an_archived_file_keeps_the_previous_version(tmp_path):
     assert [kept] == list((tmp_path / "101" / "versions").rglob("*.csv"))
     assert kept.read_bytes() == b"v1"
     assert kept.relative_to(tmp_path).as_posix() == f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"
+
+
+def test_superseding_keeps_the_file_under_versions_and_takes_it_out(tmp_path):
+    named = parse_name("CNT_US_PES_seats_chat_G_101_20260307.csv")
+    write_atomic(tmp_path / named.relative_path, b"v1")
+    data, kept = supersede(tmp_path, named)
+    assert data == b"v1" and kept.read_bytes() == b"v1" and not (tmp_path / named.relative_path).exists()
+    assert kept == tmp_path / f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"
+    assert (named.region, named.garn, named.metric) == ("US", "G", "seats_chat")
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from bds.files import write_atomic
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # dies after the data is written, before the rename
+write_atomic(Path(sys.argv[1]), b"half")
+"""
+
+
+def test_the_temporary_file_of_a_killed_writer_is_reported_then_removed_by_the_next_writer(tmp_path):
+    import subprocess
+    import sys
+
+    from bds.manifest import verify_archive
+
+    folder = tmp_path / "archive" / "101" / "daily" / "2026" / "03"
+    versions = tmp_path / "archive" / "101" / "versions" / "daily" / "2026" / "03"
+    for target in (folder / "CNT_US_PES_seats_chat_G_101_20260307.csv", versions / "CNT_US_PES_seats_chat_G_101_20260307.0123456789abcdef.csv"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        died = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)])
+        assert died.returncode == -9
+    left = sorted(p for p in tmp_path.rglob(".*.tmp"))
+    assert len(left) == 2 and all(p.read_bytes() == b"half" for p in left)
+    problems = verify_archive(tmp_path)[1]
+    assert problems == [f"{p}: temporary file of a writer that died; the next run of this period removes it" for p in left]
+    with folder_lock(folder):
+        assert not list(tmp_path.rglob(".*.tmp"))
+    assert verify_archive(tmp_path)[1] == []
