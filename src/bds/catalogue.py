@@ -65,6 +65,12 @@ class Metric:
     def conn_id(self) -> str:
         return SOURCES[self.source][0]
 
+    @property
+    def counts_switchless_sessions(self) -> bool:
+        """Counts agent sessions on media that have no switch (chat, email): those are billed
+        in the tenant's default location, so the tenant needs one."""
+        return self.rule == "seats" and bool(set(self.where.get("media", ("CHAT",))) - {"VOICE"})
+
 
 def _where(**columns: tuple) -> MappingProxyType:
     return MappingProxyType(columns)

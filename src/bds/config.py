@@ -9,6 +9,8 @@ is the only entry point, so a database-backed store can replace the file later.
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from datetime import date
 from enum import Enum
 from pathlib import Path
@@ -33,8 +35,24 @@ class Billable(str, Enum):
     PURECONNECT = "PureConnect"
 
 
+# C0 and C1 control characters and the Unicode line and paragraph separators: a line break in
+# a tenant name would split a CSV row for any line-based reader of the billing files.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str) and (found := _CONTROL.search(text)):
+                char = found.group()
+                name = unicodedata.name(char, "") or {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB", "\x00": "NULL"}.get(char, "control")
+                raise ValueError(f"control character U+{ord(char):04X} ({name}) at position {found.start() + 1} of {text!r}; "
+                                 f"text fields must be one line of printable characters")  # fmt: skip
+        return value
 
 
 class Location(_Model):
@@ -141,7 +159,29 @@ class Tenant(_Model):
             regional = [k for k in self.enabled_metrics if METRICS[k].scope == "region"]
             if regional and not self.regions:
                 raise ValueError(f"regional metrics {', '.join(regional)} are enabled but no region is configured")
+            switchless = [k for k in self.enabled_metrics if METRICS[k].counts_switchless_sessions]
+            if switchless and self.regions and not defaults:
+                raise ValueError(
+                    f"{', '.join(switchless)} count sessions on media that have no switch (chat, email), which are "
+                    f"billed in the default location, but no location is one: add a location without switches"
+                )
+        self._file_names_fit()
         return self
+
+    def _file_names_fit(self) -> None:
+        """Every file name the tenant can get, and the name of its kept versions while being
+        written, must fit in a file system's 255 bytes."""
+        from bds.files import BLANK_GARN, NAME_MAX, VERSION_TEMPORARY_EXTRA, longest_file_name, name_part
+
+        longest = longest_file_name(self)
+        room = NAME_MAX - VERSION_TEMPORARY_EXTRA
+        if len(longest.encode()) > room:
+            garn_room = room - (len(longest.encode()) - len(name_part(self.garn, BLANK_GARN).encode()))
+            raise ValueError(
+                f"the file names would be {len(longest.encode())} bytes long (e.g. {longest[:60]}...), more than the "
+                f"{room} a name may have here ({NAME_MAX} bytes less {VERSION_TEMPORARY_EXTRA} for a kept version's "
+                f"digest and temporary name); shorten the GARN to at most {max(garn_room, 0)} bytes"
+            )
 
     @property
     def label(self) -> str:
@@ -254,13 +294,16 @@ class BillingConfig(_Model):
     sources: SourceReadiness = SourceReadiness()
     tenants: tuple[Tenant, ...] = ()
 
-    @model_validator(mode="after")
-    def _unique_tenants(self) -> BillingConfig:
-        ids = [t.tenant_id for t in self.tenants]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"tenant_id repeats: {dupes}")
-        return self
+    @field_validator("tenants")
+    @classmethod
+    def _unique_tenants(cls, tenants: tuple[Tenant, ...]) -> tuple[Tenant, ...]:
+        entries: dict[int, list[str]] = {}
+        for number, t in enumerate(tenants, start=1):
+            entries.setdefault(t.tenant_id, []).append(f"entry {number} '{t.name}'")
+        repeated = [f"tenant_id {i} is used by {' and '.join(found)}" for i, found in sorted(entries.items()) if len(found) > 1]
+        if repeated:
+            raise ValueError("; ".join(repeated) + "; a tenant id must be unique (it names the files)")
+        return tenants
 
     def tenant(self, tenant_id: int) -> Tenant:
         for t in self.tenants:

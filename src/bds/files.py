@@ -60,6 +60,19 @@ def file_name(region: str, metric_key: str, garn: str, tenant_id: int, period: s
     return f"CNT_{name_part(region, GLOBAL_REGION)}_PES_{metric_key}_{name_part(garn, BLANK_GARN)}_{tenant_id}_{period}.csv"
 
 
+NAME_MAX = 255  # bytes in a file name (ext4, xfs, btrfs, tmpfs)
+# A kept version adds ".<16 hex digits>" to the name; while written, "." before and
+# ".<8 random characters>.tmp" after.
+VERSION_TEMPORARY_EXTRA = len(".0123456789abcdef") + len(".") + len(".abcdefgh.tmp")
+
+
+def longest_file_name(tenant: Tenant) -> str:
+    """The longest daily file name the tenant can get (any metric, any of its regions)."""
+    regions = [r.code for r in tenant.regions] + [GLOBAL_REGION]
+    names = [file_name(region, key, tenant.garn, tenant.tenant_id, "20260101") for region in regions for key in METRICS]
+    return max(names, key=lambda n: len(n.encode()))
+
+
 def daily_file_name(tenant: Tenant, metric: Metric, region: str, day: date) -> str:
     return file_name(region, metric.key, tenant.garn, tenant.tenant_id, day.strftime("%Y%m%d"))
 

@@ -88,9 +88,67 @@ def test_global_setting_error_names_settings(raw_config):
 
 
 def test_duplicate_tenant_ids(raw_config):
-    raw_config["tenants"].append(dict(raw_config["tenants"][0]))
-    with pytest.raises(BillingConfigError, match=r"tenant_id repeats: \[101\]"):
+    raw_config["tenants"].append(dict(raw_config["tenants"][0], name="Copy"))
+    with pytest.raises(BillingConfigError, match=r"settings: field 'tenants': tenant_id 101 is used by entry 1 'Northwind Care' and entry 2 'Copy'"):
         parse_billing_config(raw_config)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "expected"),
+    [
+        (("name",), "Northwind\nCare", "field 'name': control character U+000A (LINE FEED) at position 10 of 'Northwind\\nCare'"),
+        (("tier3_account_name",), "A\rB", "field 'tier3_account_name': control character U+000D (CARRIAGE RETURN) at position 2"),
+        (("external_id",), "X\tY", "field 'external_id': control character U+0009 (TAB) at position 2"),
+        (("garn",), "G\x00", "field 'garn': control character U+0000 (NULL) at position 2"),
+        (("source_id",), "S\u2028T", "field 'source_id': control character U+2028 (LINE SEPARATOR) at position 2"),
+        (("regions", 0, "locations", 0, "switches"), ("SW\nNY",), "field 'regions[0].locations[0].switches': control character U+000A"),
+    ],
+)
+def test_control_characters_are_refused_in_any_text_field(raw_config, where, value, expected):
+    target = raw_config["tenants"][0]
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with pytest.raises(BillingConfigError) as info:
+        parse_billing_config(raw_config)
+    assert "tenant 'Northwind" in str(info.value) and expected in str(info.value), str(info.value)
+
+
+def test_a_garn_that_makes_file_names_too_long_is_refused_when_the_run_plans(raw_config, tmp_path):
+    from bds.catalogue import METRICS
+    from bds.files import NAME_MAX, VERSION_TEMPORARY_EXTRA, daily_file_name, longest_file_name
+
+    tenant = parse_billing_config(raw_config).tenants[0]
+    longest = longest_file_name(tenant)
+    # The longest name: the longest metric key with the longest region code of the tenant.
+    key = max(METRICS, key=len)
+    assert longest == daily_file_name(tenant, METRICS[key], "GLOBAL", __import__("datetime").date(2026, 1, 1))
+    fixed = len(longest) - len(tenant.garn)  # everything but the GARN
+    fits = NAME_MAX - VERSION_TEMPORARY_EXTRA - fixed
+    raw_config["tenants"][0]["garn"] = "G" * fits
+    tenant = parse_billing_config(raw_config).tenants[0]
+    # The longest name it allows, kept as a version while written, is exactly 255 bytes: the file system takes it.
+    version_temporary = f".{longest_file_name(tenant)[:-4]}.0123456789abcdef.csv.abcdefgh.tmp"
+    assert len(version_temporary) == NAME_MAX
+    (tmp_path / version_temporary).write_bytes(b"")
+    raw_config["tenants"][0]["garn"] = "G" * (fits + 1)
+    with pytest.raises(BillingConfigError) as info:
+        parse_billing_config(raw_config)
+    assert f"field '(whole entry)': the file names would be {NAME_MAX - VERSION_TEMPORARY_EXTRA + 1} bytes long" in str(info.value)
+    assert f"shorten the GARN to at most {fits} bytes" in str(info.value) and "tenant 'Northwind Care'" in str(info.value)
+
+
+def test_chat_seats_need_a_default_location(raw_config):
+    tenant = raw_config["tenants"][0]
+    tenant["metrics"] = {"seats_inbound_voice": True}
+    for region in tenant["regions"]:
+        region["locations"] = [loc for loc in region["locations"] if loc.get("switches")]
+    assert parse_billing_config(raw_config).tenants[0].enabled_metrics == ["seats_inbound_voice"]  # voice alone: fine
+    for metric in ("seats_chat", "seats_workspace"):
+        tenant["metrics"] = {metric: True}
+        with pytest.raises(BillingConfigError, match=rf"tenant 'Northwind Care' .*{metric} count sessions on media that have no "
+                                                     r"switch \(chat, email\), which are billed in the default location"):
+            parse_billing_config(raw_config)
 
 
 def test_yaml_none_billable_and_file_errors(tmp_path, monkeypatch):

@@ -96,10 +96,14 @@ def test_switched_off_location_is_not_billed(raw_config):
 
 
 def test_unknown_switch_without_default_location_is_an_error(raw_config):
+    """The configuration refuses a tenant with chat seats and no default location; voice sessions
+    on a switch no location lists (or with no login) still need one when the day is counted."""
     raw_config["tenants"][0]["regions"][0]["locations"][1]["switches"] = ["SW_HQ"]
+    raw_config["tenants"][0]["metrics"] = {"seats_inbound_voice": True}
     tenant = parse_billing_config(raw_config).tenants[0]
-    with pytest.raises(UnplacedRowsError, match=r"tenant 'Northwind Care' \(101\) day 2026-03-08 seats_workspace: rows on switches \(none\)"):
-        compute_metric(tenant, "seats_workspace", SESSIONS, WINDOW, as_of=AFTER_DAY)
+    with pytest.raises(UnplacedRowsError, match=r"tenant 'Northwind Care' \(101\) day 2026-03-08 seats_inbound_voice: rows on switches \(none\)"):
+        voice_without_login = sessions((9, "VOICE", None, T0 + 100, T0 + 200, 0, 0, 0))
+        compute_metric(tenant, "seats_inbound_voice", pd.concat([SESSIONS, voice_without_login]), WINDOW, as_of=AFTER_DAY)
 
 
 def test_asr_and_tts_port_peaks(tenant):
