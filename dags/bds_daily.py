@@ -58,7 +58,9 @@ with DAG(
     def plan(params=None, dag_run=None, ti=None) -> list[dict]:
         from bds.pipeline import plan_daily_run
 
-        return run_plan(ti, lambda: plan_daily_run(params.get("date"), dag_run.data_interval_start, dag_run.run_after))
+        return run_plan(
+            ti, lambda: plan_daily_run(params.get("date"), dag_run.data_interval_start, dag_run.run_after, dag_run.run_id)
+        )
 
     # The run starts after midnight UTC; the latest a tenant's day can become billable is 60 hours
     # later: a day ending at 12:00 UTC (UTC-12), plus a look-ahead and a settle time of a day each.

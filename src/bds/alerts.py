@@ -50,9 +50,12 @@ def send(title: str, text: str, details: dict) -> None:
     if data_dir:
         record = {"at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **payload}
         path = Path(data_dir) / LOG_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+        except OSError as exc:  # a full disk is one of the failures alerted: the log line above still has it
+            log.error("the alert could not be kept in %s (%s); it is in this log only", path, exc.strerror or exc)
     target = webhook_url()
     if target is None:
         return

@@ -21,11 +21,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bds.catalogue import METRICS
+from bds.errors import PermanentError
 
 CONFIG_ENV = "BDS_CONFIG"
 
 
-class BillingConfigError(ValueError):
+class BillingConfigError(PermanentError, ValueError):
     """The billing configuration is unusable; the message names the tenant and the field."""
 
 

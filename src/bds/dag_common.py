@@ -5,7 +5,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pendulum
-from airflow.sdk import Asset, AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference, get_current_context
+from airflow.sdk import (
+    Asset, AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference, ExceptionRetryPolicy, RetryAction, RetryRule,
+    get_current_context,
+)  # fmt: skip
 from airflow.sdk.exceptions import AirflowFailException
 
 # Emitted by bds_daily when it has billed the last day of a month (extra: {"month": "YYYY-MM"});
@@ -26,8 +29,17 @@ class FailureAlert(BaseNotifier):
         task_failed(context)
 
 
+# Errors no retry can fix (bds.errors.PermanentError: a bad configuration, a purged day, a
+# missing daily file, a failed reconciliation, a refused upload, a full disk, ...) fail the
+# task at once, so the alert goes out now; the rest (a source or the billing server out of
+# reach, a locked database) is retried with backoff.
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[RetryRule(exception="bds.errors.PermanentError", action=RetryAction.FAIL, reason="no retry can fix this")]
+)
+
 DEFAULT_ARGS = {
     "owner": "billing",
+    "retry_policy": RETRY_POLICY,
     "retries": 2,
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,

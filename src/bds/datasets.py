@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from bds.errors import PermanentError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -64,7 +66,7 @@ ARROW_TYPES = MappingProxyType({"int64": "int64", "Int64": "int64", "int8": "int
 NULLABLE = frozenset(("Int64", "string"))
 
 
-class DatasetShapeError(ValueError):
+class DatasetShapeError(PermanentError, ValueError):
     """A source query returned columns other than the dataset's."""
 
 

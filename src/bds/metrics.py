@@ -29,13 +29,14 @@ import pandas as pd
 from bds.calendar import DayWindow, day_window, local_day
 from bds.catalogue import METRICS, Metric
 from bds.config import Tenant
+from bds.errors import PermanentError
 from bds.files import GLOBAL_REGION
 from bds.sweep import clip, distinct_active, peak_concurrency, peak_distinct
 
 BOT_UNIT_SECONDS = 15 * 60
 
 
-class UnplacedRowsError(ValueError):
+class UnplacedRowsError(PermanentError, ValueError):
     """Rows on a switch or component that no location of the tenant takes."""
 
 

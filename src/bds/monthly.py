@@ -23,17 +23,18 @@ from typing import TYPE_CHECKING
 
 from bds.catalogue import METRICS
 from bds.config import Tenant
+from bds.errors import PermanentError
 from bds.files import GLOBAL_REGION, daily_dir, daily_file_name, read_counts
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-class MissingDailyFilesError(RuntimeError):
+class MissingDailyFilesError(PermanentError, RuntimeError):
     """Days of the month that should have a daily file have none."""
 
 
-class ReconciliationError(RuntimeError):
+class ReconciliationError(PermanentError, RuntimeError):
     """The monthly values disagree with the daily files."""
 
 

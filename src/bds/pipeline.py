@@ -19,6 +19,7 @@ from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, SourceReadiness, Tenant, load_billing_config
 from bds.datasets import to_frame
+from bds.errors import PermanentError, writing_for
 from bds.files import (
     ARCHIVE, NamedFile, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name,
     render_csv, replace_keeping_previous, supersede,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # pandas and the metrics are imported by the steps that compu
 log = logging.getLogger(__name__)
 
 
-class StageMissingError(RuntimeError):
+class StageMissingError(PermanentError, RuntimeError):
     """An upstream step left nothing in the staging location for this tenant-day."""
 
 
@@ -72,10 +73,12 @@ def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: 
     return work, notes
 
 
-def plan_day(config: BillingConfig, day: date) -> tuple[list[dict], list[str]]:
-    """Work items for the tenants to bill on ``day``, and a line for each decision."""
+def plan_day(config: BillingConfig, day: date, run_id: str = "") -> tuple[list[dict], list[str]]:
+    """Work items for the tenants to bill on ``day``, and a line for each decision. A run's
+    items carry its staging key: two runs of one day stage apart and never mix."""
     item = {
         "day": day.isoformat(),
+        **({"run": staging.run_key(run_id)} if run_id else {}),
         "settle_minutes": config.settle_minutes,
         "lookback_days": config.session_lookback_days,
         "lookahead_minutes": config.voicebot_lookahead_minutes,
@@ -89,11 +92,11 @@ def plan_month(config: BillingConfig, month: Month) -> tuple[list[dict], list[st
     return _plan(config, month.label, month.last, monthly_metrics, {"month": month.label})
 
 
-def plan_daily_run(requested: str | None, interval_start, run_after) -> tuple[str, list[dict], list[str]]:
+def plan_daily_run(requested: str | None, interval_start, run_after, run_id: str = "") -> tuple[str, list[dict], list[str]]:
     """The day a bds_daily run bills, its work items and notes (configuration from $BDS_CONFIG)."""
     config = load_billing_config()
     day = billing_day(requested, interval_start, run_after)
-    return (day.isoformat(), *plan_day(config, day))
+    return (day.isoformat(), *plan_day(config, day, run_id))
 
 
 def plan_monthly_run(requested: str | None, announced: list[str], interval_start, run_after) -> tuple[str, list[dict], list[str]]:
@@ -113,6 +116,13 @@ def unpack(work: dict) -> tuple[Tenant, date, DayWindow]:
     # none: it gets the setting's default.
     minutes = work.get("lookahead_minutes", BillingConfig.model_fields["voicebot_lookahead_minutes"].default)
     return tenant, day, day_window(day, tenant.time_zone, minutes * 60 if looks_ahead else 0)
+
+
+def stage(work: dict):
+    """The staging folder of the tenant-day for the run that planned ``work``."""
+    tenant, day, _ = unpack(work)
+    folder = staging.tenant_day(day, tenant.tenant_id)
+    return folder / "runs" / work["run"] if "run" in work else folder  # items planned before runs staged apart: none
 
 
 def label(work: dict) -> str:
@@ -161,7 +171,12 @@ def extract_source(work: dict, source: str) -> dict:
     """Run the source's dataset queries for one tenant-day into the staging location."""
     tenant, day, window = unpack(work)
     context = f"{tenant.label} day {day}"
-    folder = staging.tenant_day(day, tenant.tenant_id) / source
+    with writing_for(context):
+        return _extract(work, source, tenant, window, context)
+
+
+def _extract(work: dict, source: str, tenant: Tenant, window: DayWindow, context: str) -> dict:
+    folder = stage(work) / source
     marker = folder / staging.MARKER
     if staging.exists(marker):
         staging.remove(marker)  # a rerun: the old extract no longer counts until this one completes
@@ -184,11 +199,11 @@ def extract_source(work: dict, source: str) -> dict:
 
 def _staged(work: dict, source: str) -> tuple[dict, object]:
     tenant, day, _ = unpack(work)
-    folder = staging.tenant_day(day, tenant.tenant_id) / source
+    folder = stage(work) / source
     marker = folder / staging.MARKER
     if not staging.exists(marker):
         raise StageMissingError(
-            f"{tenant.label} day {day}: nothing staged from {SOURCES[source][1]} ({SOURCES[source][0]}); "
+            f"{tenant.label} day {day}: nothing staged from {SOURCES[source][1]} ({SOURCES[source][0]}) by this run; "
             f"its extract task failed or has not run; see that task's log"
         )
     return staging.read_json(marker), folder
@@ -196,6 +211,12 @@ def _staged(work: dict, source: str) -> tuple[dict, object]:
 
 def aggregate(work: dict) -> dict:
     """Compute the tenant-day's metrics from the staged datasets."""
+    tenant, day, _ = unpack(work)
+    with writing_for(f"{tenant.label} day {day}"):
+        return _aggregate(work)
+
+
+def _aggregate(work: dict) -> dict:
     import pandas as pd
 
     from bds.metrics import compute_metric, sessions_before_lookback
@@ -221,7 +242,7 @@ def aggregate(work: dict) -> dict:
             results.append({"metric": key, "region": result.region, "counts": result.counts, "peak_at": result.peak_at})
             agents.extend((key, result.region, agent) for agent in result.agents)
             warnings.extend(result.warnings)
-    out = staging.tenant_day(day, tenant.tenant_id) / "daily"
+    out = stage(work) / "daily"
     staging.write_frame(out / "agents.parquet", pd.DataFrame(agents, columns=["metric", "region", "agent"]))
     staging.write_json(out / "results.json", {"day": day.isoformat(), "as_of": as_of, "results": results, "warnings": warnings})
     for warning in warnings:
@@ -234,7 +255,9 @@ def aggregate(work: dict) -> dict:
     return {"results": len(results), "warnings": len(warnings)}
 
 
-def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool) -> dict:
+def store_files(
+    tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool, with_files=None
+) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
 
     ``files`` is the period's whole current set. A file that changes is a restatement: its
@@ -243,7 +266,9 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
     or its metric or region is no longer billed) is superseded: kept under ``versions/``,
     taken out of the folder, the manifest and the outbox, and logged with the reason; the
     manifest keeps a record of it, so transmission moves it aside on the billing server. With
-    transmission on, every file not yet sent, and the manifest, go into the outbox."""
+    transmission on, every file not yet sent, and the manifest, go into the outbox.
+    ``with_files`` is called under the folder's lock once the files are written, before the
+    manifest: what must change together with them."""
     outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
     archive = Path(data_dir) / ARCHIVE
     label = f"{tenant.label} {period}"
@@ -269,6 +294,8 @@ def store_files(tenant: Tenant, period: str, data_dir: Path, folder: Path, files
             outcome["superseded"].append(named.name)
             if outbox is not None:
                 (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
+        if with_files is not None:
+            with_files()
         manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded)
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))
@@ -303,9 +330,16 @@ def superseded_because(tenant: Tenant, named: NamedFile, files: dict[str, bytes]
 
 
 def render(work: dict, data_dir=None) -> dict:
-    """Write the tenant-day's billing files into the local store."""
+    """Write the tenant-day's billing files into the local store; publish the day's agent
+    sets (what the monthly Enabled counts read) with them."""
     tenant, day, _ = unpack(work)
-    computed = staging.read_json(staging.tenant_day(day, tenant.tenant_id) / "daily" / "results.json")
+    with writing_for(f"{tenant.label} day {day}"):
+        return _render(work, data_dir)
+
+
+def _render(work: dict, data_dir=None) -> dict:
+    tenant, day, _ = unpack(work)
+    computed = staging.read_json(stage(work) / "daily" / "results.json")
     results = computed["results"]
     files = {
         daily_file_name(tenant, METRICS[r["metric"]], r["region"], day): render_csv(
@@ -315,7 +349,14 @@ def render(work: dict, data_dir=None) -> dict:
     }
     data_dir = data_dir or staging.data_dir()
     folder = daily_dir(data_dir, tenant.tenant_id, day)
-    stored = store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False))
+    agents = stage(work) / "daily" / "agents.parquet"
+    published = staging.tenant_day(day, tenant.tenant_id) / "daily" / "agents.parquet"
+
+    def publish_agents():
+        if agents != published:
+            staging.write_bytes(published, staging.read_bytes(agents))
+
+    stored = store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents)
     stored["warnings"] = computed.get("warnings", [])  # what aggregate logged: into the run's summary too
     stored["summary"] += "".join(f"\n  WARNING {warning}" for warning in stored["warnings"])
     return stored
@@ -338,6 +379,11 @@ def render_month(work: dict, data_dir=None) -> dict:
     """Roll the tenant's month up from its daily files, reconcile, then write the monthly files."""
     tenant = Tenant.model_validate(work["tenant"])
     month = Month.parse(work["month"])
+    with writing_for(f"{tenant.label} month {month.label}"):
+        return _render_month(tenant, month, work, data_dir)
+
+
+def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> dict:
     data_dir = data_dir or staging.data_dir()
     daily = read_daily(tenant, month, data_dir)
     results = rollup(tenant, month, daily, staged_agents(tenant, billed_days(tenant, month)))

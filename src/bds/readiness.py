@@ -21,10 +21,11 @@ from datetime import date, datetime, timezone
 from bds.calendar import DayWindow
 from bds.catalogue import SOURCES
 from bds.config import SourceReadiness
+from bds.errors import PermanentError
 from bds.sources import database_cause, read_sql, scalar_query
 
 
-class SourceNotReadyError(RuntimeError):
+class SourceNotReadyError(PermanentError, RuntimeError):
     """A source has not loaded the day in time, or no longer has it."""
 
 

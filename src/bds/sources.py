@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from bds.calendar import DayWindow
 from bds.catalogue import SOURCES
 from bds.datasets import DATASETS, DatasetShapeError, arrow_schema, conform, conform_batch
+from bds.errors import PermanentError
 
 if TYPE_CHECKING:  # pandas is imported where rows are read: the steps that read none start faster
     import pandas as pd
@@ -29,6 +30,11 @@ CSV_BLOCK = 8 * 2**20  # bytes of COPY output per record batch (and Parquet row 
 
 class SourceError(RuntimeError):
     """A source could not be read; the message names tenant, day, source and cause."""
+
+
+class SourceSetupError(PermanentError, SourceError):
+    """The source's connection cannot work as defined (undefined, unknown type, a SQLite file
+    that does not exist): no retry fixes it."""
 
 
 def sql_dir() -> Path:
@@ -185,9 +191,16 @@ def source_engine(source: str, context: str):
 
     conn_id, title = SOURCES[source]
     try:
-        return BaseHook.get_hook(conn_id).get_sqlalchemy_engine()
+        hook = BaseHook.get_hook(conn_id)
+        engine = hook.get_sqlalchemy_engine()
     except Exception as exc:  # undefined connection, unknown type, missing driver
-        raise SourceError(f"{context}: {title}: connection '{conn_id}' is unusable: {exc}") from exc
+        raise SourceSetupError(f"{context}: {title}: connection '{conn_id}' is unusable: {exc}") from exc
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:" and not Path(database).is_file():
+        engine.dispose()  # SQLite would create an empty database there and report "no such table"
+        raise SourceSetupError(f"{context}: {title}: connection '{conn_id}' names the SQLite database {database}, "
+                               f"which does not exist (a wrong path, or a volume not mounted); nothing was read or created")  # fmt: skip
+    return engine
 
 
 def dataset_sql(engine, source: str, dataset: str, context: str) -> str:

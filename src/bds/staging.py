@@ -10,14 +10,20 @@ file is written under a temporary name, then renamed), and a source's
 
 Layout::
 
-    <staging>/<YYYY-MM-DD>/<tenant_id>/<source>/<dataset>.parquet
-    <staging>/<YYYY-MM-DD>/<tenant_id>/<source>/_SUCCESS        (written last, JSON)
-    <staging>/<YYYY-MM-DD>/<tenant_id>/daily/results.json       (the day's counts)
-    <staging>/<YYYY-MM-DD>/<tenant_id>/daily/agents.parquet     (who is behind Enabled)
+    <staging>/<YYYY-MM-DD>/<tenant_id>/runs/<run>/<source>/<dataset>.parquet
+    <staging>/<YYYY-MM-DD>/<tenant_id>/runs/<run>/<source>/_SUCCESS     (written last, JSON)
+    <staging>/<YYYY-MM-DD>/<tenant_id>/runs/<run>/daily/results.json    (the day's counts)
+    <staging>/<YYYY-MM-DD>/<tenant_id>/runs/<run>/daily/agents.parquet  (who is behind Enabled)
+    <staging>/<YYYY-MM-DD>/<tenant_id>/daily/agents.parquet             (as published with the day's files)
+
+Each run stages apart (``<run>``: from its run id), so two runs of one tenant-day at once never
+read each other's half-done stage; ``render`` publishes the day's agent sets, under the
+archive folder's lock, together with the files the monthly rollup reads beside them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -48,6 +54,15 @@ def _named(action: str, path):
         yield
     except StagingError:
         raise
+    except OSError as exc:
+        from bds.errors import storage_error
+
+        if exc.filename is None:
+            exc.filename = str(path)
+        raised = storage_error("staging location", exc)
+        if raised is not exc:  # disk full, name too long, ...: no retry fixes it
+            raise raised from exc
+        raise StagingError(f"staging location: cannot {action} {path}: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # the store's own error (no bucket, refused, unreachable) with the path it concerns
         raise StagingError(f"staging location: cannot {action} {path}: {type(exc).__name__}: {exc}") from exc
 
@@ -72,6 +87,11 @@ def staging_root():
         except Exception as exc:
             raise StagingError(f"staging location {url} ({STAGING_ENV}): connection {conn_id!r} is not defined: {exc}") from exc
     return ObjectStoragePath(url)
+
+
+def run_key(run_id: str) -> str:
+    """A folder name for an Airflow run id (which may hold ':' and '+'): its SHA-256, shortened."""
+    return "run-" + hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:16]
 
 
 def tenant_day(day: date, tenant_id: int):

@@ -28,6 +28,7 @@ from datetime import timezone
 from pathlib import Path
 
 from bds.config import BillingConfig, BillingServer, Encryption
+from bds.errors import PermanentError
 from bds.files import ARCHIVE, NamedFile, check_billing_file, folder_lock, parse_name, replace_keeping_previous, write_atomic
 from bds.manifest import read as read_manifest
 from bds.manifest import record_moved_aside, record_sent, to_move_aside, unsent
@@ -52,7 +53,7 @@ class TransmissionError(RuntimeError):
     stop_all = False
 
 
-class TransmissionRefused(TransmissionError):
+class TransmissionRefused(PermanentError, TransmissionError):
     """The billing server or the file itself refuses; retrying will not help until an
     operator changes something. ``stop_all``: no other file can succeed either."""
 

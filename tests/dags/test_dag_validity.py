@@ -133,16 +133,16 @@ def test_bds_transmit_structure(dagbag):
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parse_imports_no_billing_code(path):
-    """Parsing a DAG file imports only bds.dag_common (Airflow SDK only) and, for the deadline
-    callback Airflow resolves at parse time, bds.alerts (standard library only): parsing stays
-    cheap and needs no configuration."""
+    """Parsing a DAG file imports only bds.dag_common (Airflow SDK only) and, for what Airflow
+    resolves at parse time, bds.alerts (the deadline callback) and bds.errors (the exception of
+    the retry policy), both standard library only: parsing stays cheap and needs no configuration."""
     code = (
         "import runpy, sys; "
         f"runpy.run_path({str(path)!r}); "
         "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.alerts"}, f"{path.name} imports {out[-1]} at parse time"
+    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.alerts", "bds.errors"}, f"{path.name} imports {out[-1]} at parse time"
 
 
 def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):
@@ -154,7 +154,7 @@ def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path
     plan = dagbag.dags["bds_daily"].get_task("plan").python_callable
     pushed = {}
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
-    run = SimpleNamespace(data_interval_start=None, run_after=pendulum.datetime(2026, 3, 30, 6, tz="UTC"))
+    run = SimpleNamespace(data_interval_start=None, run_after=pendulum.datetime(2026, 3, 30, 6, tz="UTC"), run_id="manual__x")
     work = plan(params={"date": None}, dag_run=run, ti=ti)
     assert {w["day"] for w in work} == {"2026-03-29"}
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102, 105}
@@ -163,3 +163,27 @@ def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path
     # 105's production date is 2026-03-28: not billed on the 27th, and the plan says so.
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102}
     assert "tenant '=Tailspin Toys, Inc.' (105) 2026-03-27: 2026-03-27 is before the production date 2026-03-28; skipped" in pushed["notes"]
+
+
+def test_every_task_fails_at_once_on_an_error_no_retry_can_fix(dagbag):
+    """The retry policy of every task: a PermanentError fails it now; anything else follows the
+    task's retries (a source or the billing server out of reach is retried)."""
+    import errno
+
+    from airflow.sdk import RetryAction
+
+    from bds.config import BillingConfigError
+    from bds.errors import StorageError
+    from bds.monthly import MissingDailyFilesError
+    from bds.sources import SourceError, SourceSetupError
+    from bds.transmission import TransmissionError, TransmissionRefused
+
+    permanent = [BillingConfigError("x"), MissingDailyFilesError("x"), TransmissionRefused("x"),
+                 SourceSetupError("x"), StorageError(errno.ENOSPC, "x")]  # fmt: skip
+    transient = [SourceError("x"), TransmissionError("x"), OSError(errno.EIO, "x"), ConnectionError("x")]
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            policy = task.retry_policy
+            assert policy is not None, f"{dag.dag_id}.{task.task_id}"
+            assert {policy.evaluate(e, 1, 3).action for e in permanent} == {RetryAction.FAIL}, f"{dag.dag_id}.{task.task_id}"
+            assert {policy.evaluate(e, 1, 3).action for e in transient} == {RetryAction.DEFAULT}, f"{dag.dag_id}.{task.task_id}"

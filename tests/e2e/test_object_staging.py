@@ -54,9 +54,11 @@ def test_staging_in_an_object_store_gives_the_same_files_and_nothing_else_on_dis
     for tenant in (101, 102):
         for day in DAYS:
             prefix = f"staging/{day.isoformat()}/{tenant}"
+            (run,) = {k.removeprefix(f"{prefix}/runs/").split("/")[0] for k in keys if k.startswith(f"{prefix}/runs/")}
             for part in ("gim/_SUCCESS", "gvp/_SUCCESS", "cme/_SUCCESS", "daily/results.json", "daily/agents.parquet"):
-                assert f"{prefix}/{part}" in keys
-    assert "staging/2026-03-29/101/gim/agent_sessions.parquet" in keys
+                assert f"{prefix}/runs/{run}/{part}" in keys
+            assert f"{prefix}/daily/agents.parquet" in keys  # published with the day's files
+    assert any(k.startswith("staging/2026-03-29/101/runs/") and k.endswith("/gim/agent_sessions.parquet") for k in keys)
     assert not (shared / "staging").exists()
     assert {p.name for p in shared.iterdir()} <= {ARCHIVE, "changes.jsonl", "alerts.jsonl"}
     # and the billing server got every file, verified against the manifests

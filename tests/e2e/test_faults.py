@@ -1,0 +1,134 @@
+"""Bad input and faults end to end: what no retry can fix fails at once, naming tenant, period
+and cause; nothing is half-written; the alert reaches the log."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.e2e.conftest import run_day, use
+
+
+def test_a_missing_sqlite_source_fails_at_once_and_creates_nothing(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    missing = tmp_path / "moved" / "gvp.db"
+    connections = sqlite_sources | {"gvp": json.dumps({"conn_type": "sqlite", "host": str(missing)})}
+    use(monkeypatch, tmp_path / "data", connections)
+    monkeypatch.setattr(bds_daily.get_task("bill_tenant.gvp.extract_gvp"), "retries", 2)  # production's (the suite sets 0)
+    started = time.monotonic()
+    run = run_day(bds_daily)
+    elapsed = time.monotonic() - started
+    assert run.state == "failed"
+    extracts = [ti for ti in run.get_task_instances() if ti.task_id == "bill_tenant.gvp.extract_gvp"]
+    assert extracts and {(ti.state, ti.try_number) for ti in extracts} == {("failed", 1)}  # not up_for_retry
+    assert elapsed < 120, elapsed  # the first retry alone would have waited 2 minutes
+    assert not missing.exists() and not missing.parent.exists()  # no empty database left in its place
+    alerts = [json.loads(line) for line in (tmp_path / "data" / "alerts.jsonl").read_text().splitlines()]
+    tenants = [ti.rendered_map_index for ti in extracts]
+    assert sorted(a["tenant"] for a in alerts if a["task_id"] == "bill_tenant.gvp.extract_gvp") == sorted(tenants)
+    for alert in alerts:
+        if alert["task_id"] == "bill_tenant.gvp.extract_gvp":
+            assert (f"day 2026-03-29: GVP Reporting Server: connection 'bds_gvp' names the SQLite database {missing}, "
+                    "which does not exist") in alert["text"]  # fmt: skip
+
+
+RENDER_ON_A_FULL_DISK = r"""
+import json, logging, os, subprocess, sys
+data, free_pages, work = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", data], check=True)
+with open(os.path.join(data, "ballast"), "wb") as ballast:  # leave free_pages pages of 4 KiB
+    try:
+        ballast.write(b"x" * (256 * 1024 - free_pages * 4096))
+    except OSError:
+        pass
+import airflow.sdk  # Airflow sets up its logging on import, as it has in a task: then ours
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True)
+from bds import alerts
+from bds.errors import PermanentError
+from bds.pipeline import render
+try:
+    render(work)
+    outcome = {"error": None}
+except Exception as exc:
+    outcome = {"error": str(exc), "permanent": isinstance(exc, PermanentError), "type": type(exc).__name__}
+    alerts.send("bds: bds_daily render failed", str(exc), {})
+outcome["files"] = sorted(
+    (os.path.relpath(os.path.join(folder, n), data), os.path.getsize(os.path.join(folder, n)))
+    for folder, _, names in os.walk(data) for n in names if n != "ballast"
+)
+print(json.dumps(outcome))
+"""
+
+
+def test_a_full_disk_fails_render_naming_tenant_day_file_and_cause_and_leaves_no_half_file(sqlite_sources, tmp_path, monkeypatch):
+    """render on a 256 KiB file system that fills up half-way: the error names the tenant, day,
+    file and cause (and the space left); every file written is whole, no temporary file and no
+    manifest are left; the alert is in the log though alerts.jsonl cannot be written; once there
+    is room, a rerun completes the day."""
+    import subprocess
+    import sys
+
+    from bds.config import load_billing_config
+    from bds.manifest import verify_archive
+    from bds.pipeline import aggregate, extract_source, plan_day
+    from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, expected_names
+
+    data = tmp_path / "data"
+    data.mkdir()
+    use(monkeypatch, data, sqlite_sources)
+    monkeypatch.setenv("BDS_STAGING_URL", (tmp_path / "staging").as_uri())  # staging on the roomy disk
+    work = next(w for w in plan_day(load_billing_config(DEMO_CONFIG), BILLED_DAY, "run-1")[0] if w["tenant"]["tenant_id"] == 101)
+    for source in ("gim", "gvp", "cme"):
+        extract_source(work, source)
+    aggregate(work)
+
+    namespace = ["unshare", "--user", "--map-root-user", "--mount"]  # a private mount, as any user
+    done = subprocess.run([*namespace, sys.executable, "-c", RENDER_ON_A_FULL_DISK, str(data), "3", json.dumps(work)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.splitlines()[-1])
+    assert outcome["permanent"] and outcome["type"] == "StorageError", outcome
+    assert outcome["error"].startswith(f"tenant 'Northwind Care' (101) day 2026-03-29: cannot write {data}/archive/101/")
+    assert ": no space left on the device (0.0 MiB free of 0.2 MiB under " in outcome["error"]
+    assert "Errno" not in outcome["error"]
+    written = {name: size for name, size in outcome["files"] if name.startswith("archive/")}
+    assert written and not any(name.endswith(".tmp") or "MANIFEST" in name for name in written)  # no half file, no manifest
+    assert all(size > 0 for size in written.values()), written
+    assert "ALERT bds: bds_daily render failed: tenant 'Northwind Care' (101) day 2026-03-29: cannot write" in done.stderr
+    assert f"the alert could not be kept in {data}/alerts.jsonl" in done.stderr and "it is in this log only" in done.stderr
+
+    # With room again (the namespace and its full file system are gone), the day completes.
+    from bds.pipeline import render
+
+    render(work)
+    names = {n for n in expected_names(BILLED_DAY) if "_101_" in n}
+    assert {p.name for p in (data / "archive").rglob("CNT_*.csv")} == names
+    assert verify_archive(data) == (len(names), [])
+
+
+def test_two_runs_of_one_tenant_day_at_once_stage_apart_and_agree(sqlite_sources, tmp_path, monkeypatch):
+    """Two runs of the same day (a scheduled run and a manual one) interleaved step by step as
+    two workers may run them: each reads its own stage, both succeed, and the second render
+    finds the files the first wrote, byte for byte. (Before runs staged apart, the second
+    extract took the first run's stage away and its aggregate failed with 'nothing staged'.)"""
+    from bds.config import load_billing_config
+    from bds.pipeline import aggregate, extract_source, plan_day, render
+    from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, files
+
+    data = tmp_path / "data"
+    use(monkeypatch, data, sqlite_sources)
+    config = load_billing_config(DEMO_CONFIG)
+    first, second = (next(w for w in plan_day(config, BILLED_DAY, run_id)[0] if w["tenant"]["tenant_id"] == 101)
+                     for run_id in ("scheduled__2026-03-29T00:00:00+00:00", "manual__2026-03-30T08:00:00+00:00"))  # fmt: skip
+    assert first["run"] != second["run"]
+    for source in ("gim", "gvp", "cme"):
+        extract_source(first, source)
+    extract_source(second, "gim")  # the second run starts while the first aggregates
+    aggregate(first)
+    for source in ("gvp", "cme"):
+        extract_source(second, source)
+    aggregate(second)
+    done = render(first)
+    written = files(data)
+    again = render(second)
+    assert sorted(again["unchanged"]) == sorted(done["created"]) == sorted(written)
+    assert files(data) == written
