@@ -59,7 +59,10 @@ with DAG(
         from bds.pipeline import plan_daily_run
 
         return run_plan(
-            ti, lambda: plan_daily_run(params.get("date"), dag_run.data_interval_start, dag_run.run_after, dag_run.run_id)
+            ti,
+            lambda: plan_daily_run(params.get("date"), dag_run.data_interval_start, dag_run.run_after, dag_run.run_id),
+            dag_run,
+            accepted=("date",),
         )
 
     # The run starts after midnight UTC; the latest a tenant's day can become billable is 60 hours

@@ -63,6 +63,8 @@ with DAG(
         return run_plan(
             ti,
             lambda: plan_monthly_run(params.get("month"), announced, dag_run.data_interval_start, dag_run.run_after),
+            dag_run,
+            accepted=("month",),
         )
 
     @task(map_index_template=TENANT_LABEL)

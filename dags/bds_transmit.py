@@ -50,12 +50,12 @@ with DAG(
     )
 
     @task(retries=0)
-    def plan(ti=None) -> list[dict]:
+    def plan(ti=None, dag_run=None) -> list[dict]:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from bds.transmission import plan_transmission_run
 
-        work = run_plan(ti, plan_transmission_run)
+        work = run_plan(ti, plan_transmission_run, dag_run)  # it takes no run parameters
         if not work:  # emptied since the sensor looked: nothing to send, like an empty outbox
             raise AirflowSkipException("nothing to send: the outbox holds no billing file")
         return work

@@ -71,15 +71,21 @@ def billing_day(
     requested: str | date | None,
     data_interval_start: datetime | None,
     run_after: datetime | None,
+    today: date | None = None,
 ) -> date:
     """The day a run bills.
 
-    1. a date given explicitly (the ``date`` Param of a manual run);
+    1. a date given explicitly (the ``date`` Param of a manual run), refused if it is after
+       ``today`` (UTC): it has not ended in any time zone, and the run would wait for days;
     2. else the UTC date of the run's data interval start (scheduled runs and backfills);
     3. else, for a manual run without a logical date, the day before it was triggered.
     """
     if requested:
-        return parse_day(requested)
+        day = parse_day(requested)
+        today = today or datetime.now(timezone.utc).date()
+        if day > today:
+            raise ValueError(f"date {day} is in the future (today is {today} UTC): a day is billed once it has ended")
+        return day
     if data_interval_start is not None:
         return data_interval_start.astimezone(timezone.utc).date()
     if run_after is None:

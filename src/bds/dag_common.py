@@ -90,13 +90,37 @@ def label_tenant(work: dict) -> None:
     get_current_context()["tenant_label"] = f"{tenant['name']} ({tenant['tenant_id']})"
 
 
-def run_plan(ti, planner) -> list[dict]:
+def refuse_quiet_mistakes(dag_run, accepted: tuple[str, ...]) -> None:
+    """Refuse run parameters (the run's conf) that would otherwise do the wrong thing quietly:
+    a key the DAG does not take (a typo of ``date`` would bill yesterday), and in a backfill
+    the period parameter (every run of the backfill would bill that one period)."""
+    import difflib
+
+    conf = dict(getattr(dag_run, "conf", None) or {})
+    problems = []
+    for key in sorted(set(conf) - set(accepted)):
+        close = difflib.get_close_matches(key, accepted, n=1)
+        takes = f"it takes {', '.join(repr(k) for k in accepted)}" if accepted else "it takes none"
+        problems.append(f"unknown run parameter {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; {takes}")
+    run_type = getattr(getattr(dag_run, "run_type", None), "value", getattr(dag_run, "run_type", None))
+    for key in accepted:
+        if run_type == "backfill" and conf.get(key):
+            problems.append(f"a backfill bills each run's own period: {key}={conf[key]!r} would make every run of it bill "
+                            f"that one; start the backfill again without {key!r}")  # fmt: skip
+    if problems:
+        raise AirflowFailException("refused run parameters: " + "; ".join(problems))
+
+
+def run_plan(ti, planner, dag_run=None, accepted: tuple[str, ...] = ()) -> list[dict]:
     """Body of a ``plan`` task: ``planner()`` returns (period, work items, notes[, rejected]).
-    A bad configuration or date fails the task at once; the notes go to the log and to XCom;
-    what the plan set aside (``rejected``) fails the run in ``summary``, after the rest is done."""
+    Bad run parameters, a bad configuration or date fail the task at once; the notes go to the
+    log and to XCom; what the plan set aside (``rejected``) fails the run in ``summary``, after
+    the rest is done."""
     from bds.config import BillingConfigError
     from bds.transmission import TransmissionRefused
 
+    if dag_run is not None:
+        refuse_quiet_mistakes(dag_run, accepted)
     try:
         period, work, notes, *rejected = planner()
     except (BillingConfigError, TransmissionRefused, ValueError) as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,7 +75,11 @@ def billing_month(requested: str | None, event_months: list[str], interval_start
     4. for a manual run without a logical date, the month before it was triggered.
     """
     if requested:
-        return Month.parse(requested)
+        month = Month.parse(requested)
+        current = Month.of(datetime.now(timezone.utc).date())
+        if month.first > current.first:
+            raise ValueError(f"month {month.label} is in the future (this is {current.label} UTC): a month is billed once it has ended")
+        return month
     if event_months:
         return Month.parse(max(event_months))
     if interval_start is not None:

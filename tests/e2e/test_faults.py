@@ -132,3 +132,39 @@ def test_two_runs_of_one_tenant_day_at_once_stage_apart_and_agree(sqlite_sources
     again = render(second)
     assert sorted(again["unchanged"]) == sorted(done["created"]) == sorted(written)
     assert files(data) == written
+
+
+def test_a_mistyped_run_parameter_is_refused_not_ignored(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    import pendulum
+
+    use(monkeypatch, tmp_path / "data", sqlite_sources)
+    run = bds_daily.test(logical_date=pendulum.datetime(2026, 3, 29, tz="UTC"), run_conf={"dte": "2026-03-29"})
+    assert run.state == "failed"
+    plan = next(ti for ti in run.get_task_instances() if ti.task_id == "plan")
+    assert (plan.state, plan.try_number) == ("failed", 1)
+    assert not (tmp_path / "data" / "archive").exists()  # nothing was billed, not even "yesterday"
+
+
+def test_run_parameters_that_would_do_the_wrong_thing_quietly():
+    from types import SimpleNamespace
+
+    import pytest
+    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.utils.types import DagRunType
+
+    from bds.dag_common import refuse_quiet_mistakes
+
+    def refused(run_type, conf, accepted=("date",)) -> str:
+        with pytest.raises(AirflowFailException) as info:
+            refuse_quiet_mistakes(SimpleNamespace(run_type=run_type, conf=conf), accepted)
+        return str(info.value)
+
+    assert refused(DagRunType.MANUAL, {"dte": "2026-03-29"}) == (
+        "refused run parameters: unknown run parameter 'dte' (did you mean 'date'?); it takes 'date'")
+    assert refused(DagRunType.BACKFILL_JOB, {"date": "2026-03-29"}) == (
+        "refused run parameters: a backfill bills each run's own period: date='2026-03-29' would make every run of it "
+        "bill that one; start the backfill again without 'date'")  # fmt: skip
+    assert refused(DagRunType.MANUAL, {"month": "2026-03"}, ()) == "refused run parameters: unknown run parameter 'month'; it takes none"
+    for run_type in DagRunType:  # what is right passes: the parameter in a manual run, nothing in a backfill
+        refuse_quiet_mistakes(SimpleNamespace(run_type=run_type, conf={} if run_type is DagRunType.BACKFILL_JOB else {"date": "2026-03-29"}), ("date",))
+        refuse_quiet_mistakes(SimpleNamespace(run_type=run_type, conf={"date": None}), ("date",))

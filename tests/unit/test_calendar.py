@@ -66,3 +66,9 @@ def test_interval_start_is_read_in_utc():
 def test_bad_requested_date():
     with pytest.raises(ValueError, match="not a date"):
         billing_day("yesterday", None, None)
+
+
+def test_a_requested_day_after_today_is_refused():
+    assert billing_day("2026-12-01", None, None, today=date(2026, 12, 1)) == date(2026, 12, 1)  # may end soon east of UTC
+    with pytest.raises(ValueError, match=r"date 2026-12-02 is in the future \(today is 2026-12-01 UTC\): a day is billed once it has ended"):
+        billing_day("2026-12-02", None, None, today=date(2026, 12, 1))

@@ -152,3 +152,15 @@ def test_unreadable_daily_file_is_named(tmp_path, raw_config):
     broken.write_text(broken.read_text().splitlines()[0] + "\n" + broken.read_text().splitlines()[1] + "\n")
     with pytest.raises(ReconciliationError, match=r"month 2026-02: cannot read .*CNT_US_PES_seats_chat_GARN-0001_101_20260203.csv"):
         read_daily(tenant, month, tmp_path)
+
+
+def test_a_requested_month_after_this_one_is_refused():
+    from datetime import datetime, timezone
+
+    from bds.monthly import billing_month
+
+    this = Month.of(datetime.now(timezone.utc).date())
+    assert billing_month(this.previous().label, [], None, None) == this.previous()
+    following = Month.of(this.last + timedelta(days=1))
+    with pytest.raises(ValueError, match=rf"month {following.label} is in the future"):
+        billing_month(following.label, [], None, None)
