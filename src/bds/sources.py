@@ -198,8 +198,8 @@ def source_engine(source: str, context: str):
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:" and not Path(database).is_file():
         engine.dispose()  # SQLite would create an empty database there and report "no such table"
-        raise SourceSetupError(f"{context}: {title}: connection '{conn_id}' names the SQLite database {database}, "
-                               f"which does not exist (a wrong path, or a volume not mounted); nothing was read or created")  # fmt: skip
+        raise SourceSetupError(f"{context}: {title} ({conn_id}): the connection's SQLite database {database} does not "
+                               f"exist (a wrong path, or a volume not mounted); nothing was read or created")  # fmt: skip
     return engine
 
 

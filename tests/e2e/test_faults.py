@@ -27,8 +27,8 @@ def test_a_missing_sqlite_source_fails_at_once_and_creates_nothing(bds_daily, sq
     assert sorted(a["tenant"] for a in alerts if a["task_id"] == "bill_tenant.gvp.extract_gvp") == sorted(tenants)
     for alert in alerts:
         if alert["task_id"] == "bill_tenant.gvp.extract_gvp":
-            assert (f"day 2026-03-29: GVP Reporting Server: connection 'bds_gvp' names the SQLite database {missing}, "
-                    "which does not exist") in alert["text"]  # fmt: skip
+            assert (f"day 2026-03-29: GVP Reporting Server (bds_gvp): the connection's SQLite database {missing} does "
+                    "not exist") in alert["text"]  # fmt: skip
 
 
 RENDER_ON_A_FULL_DISK = r"""

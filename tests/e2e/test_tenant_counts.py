@@ -79,8 +79,12 @@ def test_one_failing_tenant_of_two_fails_the_run_by_name(bds_daily, sqlite_sourc
     def no_default_location(raw):
         live_on_the_last_day(raw)
         northwind = next(t for t in raw["tenants"] if t["tenant_id"] == 101)
-        for region in northwind["regions"]:  # its chat sessions have no switch: they belong nowhere now
+        # Voice seats only (chat seats without a default location are refused when the run plans),
+        # no default location, and one of its switches listed nowhere: its sessions belong nowhere.
+        northwind["metrics"] = {"seats_inbound_voice": True}
+        for region in northwind["regions"]:
             region["locations"] = [loc for loc in region["locations"] if loc["switches"]]
+        northwind["regions"][0]["locations"][0]["switches"] = northwind["regions"][0]["locations"][0]["switches"][1:]
 
     data = tmp_path / "data"
     use(monkeypatch, data, sqlite_sources, config=only(tmp_path, {101, 102}, no_default_location))

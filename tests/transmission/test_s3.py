@@ -32,7 +32,7 @@ DAY = date(2026, 3, 29)
 TENANT = {
     "tenant_id": 101, "name": "Northwind Care", "garn": "GARN-NW-0101", "billable": "PureConnect",
     "time_zone": "America/New_York", "production_date": "2026-03-01",
-    "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW_NYC_1"]}]}],
+    "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW_NYC_1"]}, {"code": "HQ", "switches": []}]}],
     "metrics": {"seats_chat": True, "voicemail_boxes": True},
 }  # fmt: skip
 
