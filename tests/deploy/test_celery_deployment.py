@@ -163,7 +163,8 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     assert set(built) == expected_names(FIRST) | expected_names(LAST)
     assert not (data_dir / "staging").exists()  # staged in the bucket, not on the shared volume
     staged = {o["Key"] for o in client.list_objects_v2(Bucket="bds-staging", Prefix="staging/").get("Contents", [])}
-    assert f"staging/{LAST}/101/gim/_SUCCESS" in staged
+    assert any(k.startswith(f"staging/{LAST}/101/runs/") and k.endswith("/gim/_SUCCESS") for k in staged)
+    assert f"staging/{LAST}/101/daily/agents.parquet" in staged  # published with the day's files
     layers = service_env(compose, "airflow-worker")["BDS_CONFIG"].replace("/opt/airflow/include", str(ROOT / "include"))
     server = load_billing_config(layers).billing_server
     monkeypatch.setenv("AIRFLOW_CONN_BDS_S3", machine("airflow-worker", "worker-1")["AIRFLOW_CONN_BDS_S3"])
