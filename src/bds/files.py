@@ -295,6 +295,12 @@ def version_path(archive: Path, named: NamedFile, data: bytes) -> Path:
     return folder / f"{stem}.{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
 
 
+def unversioned_name(name: str) -> str:
+    """The name of the file a kept version (``version_path``) is a version of."""
+    stem, digest, suffix = (name.rsplit(".", 2) + ["", ""])[:3]
+    return f"{stem}.{suffix}" if re.fullmatch(r"[0-9a-f]{16}", digest) else name
+
+
 def replace_keeping_previous(archive: Path, named: NamedFile, data: bytes) -> tuple[str, Path | None]:
     """Write ``data`` as the archived file ``named``; a different earlier version is kept
     first under ``<tenant_id>/versions/`` (named by its SHA-256), never overwritten.

@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 
 from bds.files import (
-    ARCHIVE, NamedFile, archived_files, count_rows, is_temporary, manifest_name, parse_name, period_label, write_atomic,
+    ARCHIVE, NamedFile, archived_files, count_rows, is_temporary, manifest_name, parse_name, period_label, unversioned_name,
+    write_atomic,
 )  # fmt: skip
 
 FORMAT = 1
@@ -181,7 +182,7 @@ def _check_superseded(root: Path, manifest: Path, e: dict, bucket) -> list[str]:
         problems.append(f"{kept}: the superseded {e['name']} of {manifest.name} is not kept there with SHA-256 {e['sha256']}")
     elif bucket is not None and e["moved_to"]:
         problems.extend(f"{e['moved_to']}: {p}" for p in bucket.compare(e["moved_to"], kept.read_bytes())[0])
-        if bucket.head(e["s3_uri"].removeprefix(f"s3://{bucket.server.bucket}/")) is not None:
+        if bucket.head(bucket.key_of(e["s3_uri"])) is not None:
             problems.append(f"{e['s3_uri']}: superseded and moved aside, but still in the bucket")
     return problems
 
@@ -196,16 +197,10 @@ def stray_files(root: Path) -> list[tuple[Path, str]]:
             found.append((path, "temporary file of a writer that died; the next run of this period removes it"))
             continue
         try:
-            parse_name(path.name if "versions" not in path.relative_to(root).parts else _unversioned(path.name))
+            parse_name(path.name if "versions" not in path.relative_to(root).parts else unversioned_name(path.name))
         except ValueError:
             found.append((path, "stray file: not a billing file, manifest or kept version"))
     return found
-
-
-def _unversioned(name: str) -> str:
-    """A kept version's name (``<stem>.<sha256 prefix><suffix>``) without its digest."""
-    stem, digest_and_suffix = name.rsplit(".", 2)[0], name.rsplit(".", 2)[1:]
-    return f"{stem}.{digest_and_suffix[-1]}" if len(digest_and_suffix) == 2 else name
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -191,8 +191,7 @@ def source_engine(source: str, context: str):
 
     conn_id, title = SOURCES[source]
     try:
-        hook = BaseHook.get_hook(conn_id)
-        engine = hook.get_sqlalchemy_engine()
+        engine = BaseHook.get_hook(conn_id).get_sqlalchemy_engine()
     except Exception as exc:  # undefined connection, unknown type, missing driver
         raise SourceSetupError(f"{context}: {title}: connection '{conn_id}' is unusable: {exc}") from exc
     database = engine.url.database

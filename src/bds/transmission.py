@@ -171,9 +171,13 @@ class Bucket:
                 self.client.get_object(Bucket=self.server.bucket, Key=key, Range="bytes=0-0")
             raise
 
+    def key_of(self, key_or_uri: str) -> str:
+        """An object's key, from its key or its ``s3://<bucket>/`` URI."""
+        return key_or_uri.removeprefix(f"s3://{self.server.bucket}/")
+
     def compare(self, key_or_uri: str, data: bytes) -> tuple[list[str], dict | None]:
         """What differs between the object and ``data`` (nothing: it is verified), and its HEAD."""
-        key = key_or_uri.removeprefix(f"s3://{self.server.bucket}/")
+        key = self.key_of(key_or_uri)
         head = self.head(key)
         if head is None:
             return ["the object is not in the bucket"], None
@@ -380,7 +384,7 @@ def _move_aside(bucket: Bucket, archive: Path, manifest: NamedFile, superseded: 
     from botocore.exceptions import BotoCoreError, ClientError
 
     server = bucket.server
-    key = superseded["s3_uri"].removeprefix(f"s3://{server.bucket}/")
+    key = bucket.key_of(superseded["s3_uri"])
     to_key = server.key(superseded["previous_version"])
     subject = f"tenant {manifest.tenant_id} {manifest.period_label}: superseded {superseded['name']} -> {server.uri(superseded['previous_version'])}"
     try:

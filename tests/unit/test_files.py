@@ -8,7 +8,7 @@ import pytest
 from bds.catalogue import METRICS
 from bds.files import (
     billing_rows, check_billing_file, count_rows, daily_file_name, file_name, name_part, neutralise, parse_name, render_csv,
-    folder_lock, replace_keeping_previous, supersede, write_atomic,
+    folder_lock, replace_keeping_previous, supersede, unversioned_name, write_atomic,
 )  # fmt: skip
 
 
@@ -143,6 +143,7 @@ def test_superseding_keeps_the_file_under_versions_and_takes_it_out(tmp_path):
     assert data == b"v1" and kept.read_bytes() == b"v1" and not (tmp_path / named.relative_path).exists()
     assert kept == tmp_path / f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"
     assert (named.region, named.garn, named.metric) == ("US", "G", "seats_chat")
+    assert unversioned_name(kept.name) == named.name and unversioned_name("notes.txt") == "notes.txt"
 
 
 KILLED_WRITER = """
