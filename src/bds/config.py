@@ -14,7 +14,7 @@ import unicodedata
 from datetime import date
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -268,7 +268,8 @@ class BillingServer(_Model):
 
 
 class SourceReadiness(_Model):
-    """When a source has the billing day (see docs/sources.md, Readiness)."""
+    """When a source has the billing day (see docs/sources.md, Readiness), and what a
+    malformed source row does to it."""
 
     # How long after a tenant's day has ended (plus settle_minutes) to wait for Info Mart
     # to load it before the tenant-day fails.
@@ -277,6 +278,11 @@ class SourceReadiness(_Model):
     gim_retention_days: int = Field(400, ge=1)
     # The GVP Reporting Server's retention of call detail records: older days are refused.
     gvp_retention_days: int = Field(30, ge=1)
+    # A source row that cannot be billed as it is (a time that is not a number, an end before
+    # its start, a negative duration; see include/sql/<source>/malformed/): "fail" stops the
+    # tenant-day naming table, column and row; "tolerate" bills the day without such rows and
+    # counts and names them in the run's summary and log. Never silently either way.
+    malformed_rows: Literal["fail", "tolerate"] = "fail"
 
 
 class BillingConfig(_Model):

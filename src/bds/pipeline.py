@@ -25,7 +25,10 @@ from bds.files import (
     render_csv, replace_keeping_previous, supersede,
 )  # fmt: skip
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
-from bds.sources import query_parameters, source_engine, stage_dataset
+from bds.sources import (
+    MALFORMED_NAMED, MalformedRowsError, malformed_failure, malformed_listing, malformed_rows, query_parameters, source_engine,
+    stage_dataset,
+)  # fmt: skip
 from bds.transmission import outbox_dir, queue
 
 if TYPE_CHECKING:  # pandas and the metrics are imported by the steps that compute: the others start faster
@@ -181,20 +184,40 @@ def _extract(work: dict, source: str, tenant: Tenant, window: DayWindow, context
     if staging.exists(marker):
         staging.remove(marker)  # a rerun: the old extract no longer counts until this one completes
     needed = datasets_for(source, tenant.enabled_metrics)
-    rows = {}
+    rows, malformed = {}, {}
     as_of = int(time.time())
     if needed:
         engine = source_engine(source, context)
         parameters = query_parameters(tenant.tenant_id, window, work["lookback_days"])
         try:
+            malformed = check_rows(engine, source, needed, parameters, work, context)
             for dataset in needed:
                 with staging.writing(folder / f"{dataset}.parquet") as parquet:
                     rows[dataset] = stage_dataset(engine, source, dataset, parameters, context, parquet)
                 log.info("%s: %s/%s staged %d rows", context, source, dataset, rows[dataset])
         finally:
             engine.dispose()
-    staging.write_json(marker, {"as_of": as_of, "rows": rows})
-    return {"source": source, "rows": rows}
+    staging.write_json(marker, {"as_of": as_of, "rows": rows, "malformed": malformed})
+    return {"source": source, "rows": rows, "malformed": {dataset: found["count"] for dataset, found in malformed.items()}}
+
+
+def check_rows(engine, source: str, datasets: list[str], parameters: dict, work: dict, context: str) -> dict[str, dict]:
+    """The malformed rows each dataset reads (and leaves out), by dataset: their count and the
+    first few named. Under ``sources.malformed_rows: fail`` any of them fails the tenant-day
+    before anything is staged; under ``tolerate`` they are logged here, and aggregate names
+    them in the run's summary."""
+    found = {d: lines for d in datasets if (lines := malformed_rows(engine, source, d, parameters, context))}
+    if found and SourceReadiness.model_validate(work["readiness"]).malformed_rows == "fail":
+        raise MalformedRowsError("\n".join(str(malformed_failure(source, d, lines, context)) for d, lines in found.items()))
+    kept = {d: {"count": len(lines), "named": lines[:MALFORMED_NAMED]} for d, lines in found.items()}
+    for dataset, malformed in kept.items():
+        log.warning("%s", tolerated(source, dataset, malformed, context))
+    return kept
+
+
+def tolerated(source: str, dataset: str, malformed: dict, context: str) -> str:
+    return (f"{context}: {source}/{dataset}: {malformed['count']} malformed source row(s) left out of the counts "
+            f"(sources.malformed_rows: tolerate): {malformed_listing(malformed['named'], malformed['count'])}")  # fmt: skip
 
 
 def _staged(work: dict, source: str) -> tuple[dict, object]:
@@ -223,9 +246,11 @@ def _aggregate(work: dict) -> dict:
 
     tenant, day, window = unpack(work)
     folders, as_of, warnings = {}, None, []
+    context = f"{tenant.label} day {day}"
     for source in dict.fromkeys(METRICS[k].source for k in tenant.enabled_metrics):
         marker, folders[source] = _staged(work, source)
         as_of = marker["as_of"] if as_of is None else min(as_of, marker["as_of"])
+        warnings.extend(tolerated(source, d, found, context) for d, found in marker.get("malformed", {}).items())
     computed: dict[str, list] = {}
     # One dataset in memory at a time: read it, compute its metrics, let it go.
     for source, dataset in dict.fromkeys((METRICS[k].source, METRICS[k].dataset) for k in tenant.enabled_metrics):

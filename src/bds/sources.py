@@ -37,6 +37,15 @@ class SourceSetupError(PermanentError, SourceError):
     that does not exist): no retry fixes it."""
 
 
+class MalformedRowsError(PermanentError, SourceError):
+    """Source rows the day's query reads cannot be billed as they are; the message names
+    table, column and row. Only correcting the rows (or tolerating them) helps."""
+
+
+# How many malformed rows a message or a summary names; the rest are counted.
+MALFORMED_NAMED = 20
+
+
 def sql_dir() -> Path:
     configured = os.environ.get(SQL_DIR_ENV)
     path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "include" / "sql"
@@ -50,6 +59,12 @@ def sql_file(source: str, dataset: str, dialect: str | None = None) -> Path:
     if dialect and (folder / f"{dataset}.{dialect}.sql").is_file():
         return folder / f"{dataset}.{dialect}.sql"
     return folder / f"{dataset}.sql"
+
+
+def malformed_sql_file(source: str, dataset: str) -> Path:
+    """The query that finds the rows ``dataset`` reads but cannot bill (one row per problem:
+    source_table, row_key, column_name, found, problem)."""
+    return sql_dir() / source / "malformed" / f"{dataset}.sql"
 
 
 def read_sql(source: str, dataset: str, dialect: str | None = None) -> str:
@@ -219,6 +234,44 @@ def querying(source: str, dataset: str, context: str):
         raise DatasetShapeError(f"{context}: {exc}") from None
     except Exception as exc:  # the drivers' errors share no base class worth naming
         raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
+
+
+def malformed_rows(engine, source: str, dataset: str, parameters: dict, context: str) -> list[str]:
+    """Each malformed source row that the dataset's query reads for the day (which that query
+    leaves out), as one line naming table, row key, column, value and problem; sorted."""
+    from sqlalchemy import text
+
+    path = malformed_sql_file(source, dataset)
+    try:
+        sql = sql_text(path)
+    except OSError as exc:
+        raise SourceError(f"{context}: cannot read {path}: {exc}") from None
+    with querying(source, f"malformed/{dataset}", context), engine.connect() as connection:
+        found = connection.execute(text(sql), parameters).all()
+    return sorted(describe_malformed(*row) for row in found)
+
+
+def describe_malformed(table: str, row_key: str, column: str, found: str | None, problem: str) -> str:
+    if problem == "missing":
+        return f"{table} {row_key}: {column} is missing"
+    return f"{table} {row_key}: {column} is {'NULL' if found is None else repr(found)}: {problem}"
+
+
+def malformed_listing(lines: list[str], count: int | None = None) -> str:
+    """The first ``MALFORMED_NAMED`` of ``lines``, and how many more of ``count`` (all of
+    ``lines`` unless given) there are."""
+    count = len(lines) if count is None else count
+    named = lines[:MALFORMED_NAMED]
+    return "; ".join(named) + (f"; and {count - len(named)} more" if count > len(named) else "")
+
+
+def malformed_failure(source: str, dataset: str, lines: list[str], context: str) -> MalformedRowsError:
+    conn_id, title = SOURCES[source]
+    return MalformedRowsError(
+        f"{context}: {title} ({conn_id}) has {len(lines)} malformed row(s) that {source}/{dataset} reads: "
+        f"{malformed_listing(lines)}. Nothing is billed for the day until they are corrected, or until "
+        f"sources.malformed_rows is 'tolerate' (the day is then billed without them, and they are counted and named)"
+    )
 
 
 def text_columns(source: str, dataset: str) -> list[str]:

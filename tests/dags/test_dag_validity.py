@@ -154,7 +154,7 @@ def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path
     plan = dagbag.dags["bds_daily"].get_task("plan").python_callable
     pushed = {}
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
-    run = SimpleNamespace(data_interval_start=None, run_after=pendulum.datetime(2026, 3, 30, 6, tz="UTC"), run_id="manual__x")
+    run = SimpleNamespace(dag_id="bds_daily", data_interval_start=None, run_after=pendulum.datetime(2026, 3, 30, 6, tz="UTC"), run_id="manual__x")
     work = plan(params={"date": None}, dag_run=run, ti=ti)
     assert {w["day"] for w in work} == {"2026-03-29"}
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102, 105}
@@ -175,11 +175,11 @@ def test_every_task_fails_at_once_on_an_error_no_retry_can_fix(dagbag):
     from bds.config import BillingConfigError
     from bds.errors import StorageError
     from bds.monthly import MissingDailyFilesError
-    from bds.sources import SourceError, SourceSetupError
+    from bds.sources import MalformedRowsError, SourceError, SourceSetupError
     from bds.transmission import TransmissionError, TransmissionRefused
 
     permanent = [BillingConfigError("x"), MissingDailyFilesError("x"), TransmissionRefused("x"),
-                 SourceSetupError("x"), StorageError(errno.ENOSPC, "x")]  # fmt: skip
+                 SourceSetupError("x"), StorageError(errno.ENOSPC, "x"), MalformedRowsError("x")]  # fmt: skip
     transient = [SourceError("x"), TransmissionError("x"), OSError(errno.EIO, "x"), ConnectionError("x")]
     for dag in dagbag.dags.values():
         for task in dag.tasks:

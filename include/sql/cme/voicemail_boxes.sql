@@ -32,3 +32,7 @@ WHERE a.TENANTID = :tenant_id
   AND a.KEYNAME = 'gvm_mailbox'
   AND a.CREATED_TS < :day_end AND (a.DELETED_TS IS NULL OR a.DELETED_TS > :day_start)
   AND o.CREATED_TS < :day_end AND (o.DELETED_TS IS NULL OR o.DELETED_TS > :day_start)
+  -- never a malformed row (see malformed/voicemail_boxes.sql): a deletion that is not a
+  -- number (SQLite compares text above every number) or before the creation
+  AND (a.DELETED_TS IS NULL OR a.DELETED_TS >= a.CREATED_TS AND a.DELETED_TS <= 9223372036854775807)
+  AND (o.DELETED_TS IS NULL OR o.DELETED_TS >= o.CREATED_TS AND o.DELETED_TS <= 9223372036854775807)

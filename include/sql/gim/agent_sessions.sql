@@ -61,6 +61,9 @@ sessions AS (
     WHERE r.RESOURCE_TYPE_CODE = 'AGENT' AND r.TENANT_KEY = s.TENANT_KEY
       AND s.START_TS < :day_end
       AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_start)
+      -- never a malformed row (see malformed/agent_sessions.sql): an end that is not a number
+      -- (SQLite compares text above every number) or before the start
+      AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS >= s.START_TS AND s.END_TS <= 9223372036854775807)
 ),
 flagged AS (
     SELECT

@@ -1,0 +1,48 @@
+-- Malformed rows of SM_RES_SESSION_FACT that gim/agent_sessions reads for the billing day:
+-- the same partitions (the tenant's sessions that started since lookback_start and before the
+-- day's end, and older ones still open or ended since the look-back), one row per problem.
+-- The dataset query leaves every such row out; the extract fails on them, or counts and
+-- reports them (sources.malformed_rows). Parameters as in agent_sessions.sql.
+--
+-- "Not a number": SQLite keeps whatever value it is given in any column, and compares a text
+-- or blob value as greater than every number, so "> 9223372036854775807" (the largest 64-bit
+-- integer) finds exactly those; a typed column (PostgreSQL) never holds one, and the index
+-- answers that bound at once.
+-- An end before the start is impossible; it is reported where the day's query would read it
+-- (a closed session that started before the day's end and ended after its start).
+WITH scope AS (
+    SELECT s.SM_RES_SESSION_FACT_KEY AS row_id, s.START_DATE_TIME_KEY, s.START_TS, s.END_TS,
+           CASE WHEN s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL THEN 0 ELSE 1 END AS closed
+    FROM SM_RES_SESSION_FACT s
+    WHERE s.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
+      AND (s.START_DATE_TIME_KEY >= :lookback_start AND s.START_DATE_TIME_KEY < :day_end
+           OR s.START_DATE_TIME_KEY > 9223372036854775807)
+    UNION ALL
+    SELECT s.SM_RES_SESSION_FACT_KEY, s.START_DATE_TIME_KEY, s.START_TS, s.END_TS,
+           CASE WHEN s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL THEN 0 ELSE 1 END
+    FROM SM_RES_SESSION_FACT s
+    WHERE s.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
+      AND s.START_DATE_TIME_KEY < :lookback_start
+      AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_DATE_TIME_KEY > :day_start - 900)
+)
+SELECT 'SM_RES_SESSION_FACT' AS source_table, 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT) AS row_key,
+       'START_DATE_TIME_KEY' AS column_name, CAST(START_DATE_TIME_KEY AS TEXT) AS found, 'not a number' AS problem
+FROM scope WHERE START_DATE_TIME_KEY > 9223372036854775807
+UNION ALL
+SELECT 'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
+       'START_TS', NULL, 'missing'
+FROM scope WHERE START_TS IS NULL
+UNION ALL
+SELECT 'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
+       'START_TS', CAST(START_TS AS TEXT), 'not a number of seconds'
+FROM scope WHERE START_TS > 9223372036854775807
+UNION ALL
+SELECT 'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
+       'END_TS', CAST(END_TS AS TEXT), 'not a number of seconds'
+FROM scope WHERE closed = 1 AND END_TS > 9223372036854775807
+UNION ALL
+SELECT 'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
+       'END_TS', CAST(END_TS AS TEXT), 'ends before it starts (START_TS ' || CAST(START_TS AS TEXT) || ')'
+FROM scope
+WHERE closed = 1 AND END_TS < START_TS AND START_TS < :day_end AND END_TS > :day_start
+  AND START_TS <= 9223372036854775807

@@ -1,0 +1,33 @@
+-- Malformed rows of SDR_BOTS_FACT that gim/bot_sessions reads for the billing day (the bot
+-- sessions of the tenant's interactions in the partitions from lookback_start to the day's
+-- end plus its look-ahead), one row per problem; see agent_sessions.sql beside this file for
+-- how a value that is not a number is found. A negative duration would take bot time off
+-- its interaction. Parameters as in bot_sessions.sql.
+WITH scope AS (
+    SELECT b.SESSION_ID || ' #' || CAST(b.SEQUENCE_ID AS TEXT) AS row_id, b.START_DATE_TIME_KEY, b.START_TS_MS, b.DURATION_MS
+    FROM SDR_BOTS_FACT b
+    JOIN INTERACTION_FACT f ON f.MEDIA_SERVER_IXN_GUID = b.INTERACTION_ID
+    JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
+    WHERE t.TENANT_CFG_DBID = :tenant_id
+      AND (b.START_DATE_TIME_KEY >= :lookback_start AND b.START_DATE_TIME_KEY < :lookahead_end
+           OR b.START_DATE_TIME_KEY > 9223372036854775807)
+      AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
+)
+SELECT 'SDR_BOTS_FACT' AS source_table, 'SESSION_ID ' || row_id AS row_key,
+       'START_DATE_TIME_KEY' AS column_name, CAST(START_DATE_TIME_KEY AS TEXT) AS found, 'not a number' AS problem
+FROM scope WHERE START_DATE_TIME_KEY > 9223372036854775807
+UNION ALL
+SELECT 'SDR_BOTS_FACT', 'SESSION_ID ' || row_id, 'START_TS_MS', NULL, 'missing'
+FROM scope WHERE START_TS_MS IS NULL
+UNION ALL
+SELECT 'SDR_BOTS_FACT', 'SESSION_ID ' || row_id, 'START_TS_MS', CAST(START_TS_MS AS TEXT), 'not a number of milliseconds'
+FROM scope WHERE START_TS_MS > 9223372036854775807
+UNION ALL
+SELECT 'SDR_BOTS_FACT', 'SESSION_ID ' || row_id, 'DURATION_MS', NULL, 'missing'
+FROM scope WHERE DURATION_MS IS NULL
+UNION ALL
+SELECT 'SDR_BOTS_FACT', 'SESSION_ID ' || row_id, 'DURATION_MS', CAST(DURATION_MS AS TEXT), 'not a number of milliseconds'
+FROM scope WHERE DURATION_MS > 9223372036854775807
+UNION ALL
+SELECT 'SDR_BOTS_FACT', 'SESSION_ID ' || row_id, 'DURATION_MS', CAST(DURATION_MS AS TEXT), 'a negative duration'
+FROM scope WHERE DURATION_MS < 0
