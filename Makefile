@@ -40,13 +40,17 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 
 demo: venv
 	@rm -rf "$(DEMO)" && mkdir -p "$(DEMO)"
-	@$(demo-env) $(if $(filter 1 yes true,$(TRANSMIT)),$(BIN)/python -m bds.demo_s3 --config "$(DEMO_CONFIG)" --dir "$(DEMO)/s3" --) \
+	@$(demo-env) $(BIN)/python -m bds.airflow_local with-api-server -- \
+		$(if $(filter 1 yes true,$(TRANSMIT)),$(BIN)/python -m bds.demo_s3 --config "$(DEMO_CONFIG)" --dir "$(DEMO)/s3" --) \
 		include/demo/demo.sh
 
+# The UI on the demo (`make airflow AIRFLOW_PORT=9090` for another port): the api-server, the
+# tasks' execution API and the run notes' REST client all move with the port. Nothing secret
+# is echoed: the recipe is silent, and the password is only in the file it names.
+AIRFLOW_PORT ?= 8080
 airflow: venv
 	@test -f "$(DEMO)/sources/gim.db" || $(MAKE) demo
-	@echo "Airflow UI: http://localhost:8080  user admin, password in $(DEMO)/airflow/simple_auth_manager_passwords.json.generated"
-	$(demo-env) AIRFLOW__API__HOST=127.0.0.1 $(BIN)/airflow standalone
+	@$(demo-env) $(BIN)/python -m bds.airflow_local standalone --port $(AIRFLOW_PORT)
 
 test: venv
 	$(BIN)/python -m pytest

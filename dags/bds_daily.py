@@ -63,6 +63,7 @@ with DAG(
             lambda: plan_daily_run(params.get("date"), dag_run.data_interval_start, dag_run.run_after, dag_run.run_id),
             dag_run,
             accepted=("date",),
+            note_period=True,  # the run's note says which period it bills
         )
 
     # The run starts after midnight UTC; the latest a tenant's day can become billable is 60 hours

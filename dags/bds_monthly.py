@@ -65,6 +65,7 @@ with DAG(
             lambda: plan_monthly_run(params.get("month"), announced, dag_run.data_interval_start, dag_run.run_after),
             dag_run,
             accepted=("month",),
+            note_period=True,  # the run's note says which period it bills
         )
 
     @task(map_index_template=TENANT_LABEL)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bds.airflow_local import Airflow, free_port, stop
+from bds.airflow_local import POOLS, Airflow, api_server_env, free_port, stop
 from tests.conftest import ROOT
 
 __all__ = ["Airflow", "backfilled", "free_port", "standalone", "stop"]
@@ -21,11 +21,12 @@ def backfilled(runs, days) -> bool:
 
 def standalone(home: Path, config: Path, data: Path, sources: dict[str, str], **extra: str) -> Airflow:
     """A migrated Airflow home of its own with the bds pools, for ``airflow standalone``
-    (api-server, scheduler, dag-processor, triggerer, LocalExecutor) on a free loopback port,
+    (api-server, scheduler, dag-processor, triggerer, LocalExecutor) on a free loopback port
+    (its plan tasks set each run's note through the REST API),
     billing with ``config`` into ``data`` from ``sources`` (``AIRFLOW_CONN_BDS_*`` by source);
     ``extra`` adds or overrides environment variables."""
     home.mkdir(parents=True, exist_ok=True)
-    port = str(free_port())
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDS_"))} | {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone starts `airflow ...`
         "AIRFLOW_HOME": str(home),
@@ -33,9 +34,7 @@ def standalone(home: Path, config: Path, data: Path, sources: dict[str, str], **
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": port,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        **api_server_env(home, port),
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "BDS_CONFIG": str(config),
         "BDS_DATA_DIR": str(data),
@@ -44,5 +43,5 @@ def standalone(home: Path, config: Path, data: Path, sources: dict[str, str], **
     }
     airflow = Airflow(home, env)
     airflow.cli("db", "migrate")
-    airflow.cli("pools", "import", str(ROOT / "include" / "airflow" / "pools.json"))
+    airflow.cli("pools", "import", str(POOLS))
     return airflow

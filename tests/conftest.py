@@ -38,8 +38,9 @@ def pytest_configure(config):
     """Migrate the metadata database and create the source pools, as an installation does,
     before any test module imports Airflow."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-    pools = ROOT / "include" / "airflow" / "pools.json"
-    subprocess.run([sys.executable, "-m", "airflow", "pools", "import", str(pools)], check=True, capture_output=True)
+    from bds.airflow_local import POOLS
+
+    subprocess.run([sys.executable, "-m", "airflow", "pools", "import", str(POOLS)], check=True, capture_output=True)
 
 
 # PostgreSQL is not optional: a missing server fails the SQL tests rather than skipping them.

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The embedded demo, run by `make demo` in the environment the Makefile sets (AIRFLOW_HOME,
-# connections, BDS_CONFIG, BDS_DATA_DIR, DEMO, DEMO_FROM, DEMO_TO, DEMO_MONTH). Every run goes
-# through Airflow (`airflow dags test`); logs are under $DEMO.
+# connections, BDS_CONFIG, BDS_DATA_DIR, DEMO, DEMO_FROM, DEMO_TO, DEMO_MONTH), while an
+# api-server of the demo's Airflow runs (python -m bds.airflow_local with-api-server). Every run
+# goes through Airflow (`airflow dags test --use-executor`): each task runs as a worker runs it,
+# its log kept where the UI (`make airflow`) shows it; each run's own log is under $DEMO.
 set -euo pipefail
 
 # Run one DAG through Airflow; on failure show the end of its log and stop.
 run_dag() {
     local log="$1"; shift
-    if ! airflow dags test "$@" > "$log" 2>&1 || ! grep -q "state=success" "$log"; then
+    if ! airflow dags test --use-executor "$@" > "$log" 2>&1 || ! grep -q "state=success" "$log"; then
         grep -E "ERROR|Error|error" "$log" | tail -n 20 || tail -n 40 "$log"
-        echo "demo: airflow dags test $* failed (log: $log)" >&2
+        echo "demo: airflow dags test $* failed (log: $log; the tasks' logs: $AIRFLOW_HOME/logs)" >&2
         exit 1
     fi
 }
@@ -20,9 +22,6 @@ transmitting() {
 
 echo "Seeding the demo sources (SQLite) in $DEMO/sources"
 python -m bds.demo --sqlite-dir "$DEMO/sources" --config "$BDS_CONFIG" --from "$DEMO_FROM" --to "$DEMO_TO" > "$DEMO/seed.log"
-echo "Preparing Airflow's metadata database in $AIRFLOW_HOME"
-airflow db migrate > "$DEMO/airflow-migrate.log" 2>&1
-airflow pools import include/airflow/pools.json >> "$DEMO/airflow-migrate.log" 2>&1
 
 day="$DEMO_FROM"
 while [[ ! "$day" > "$DEMO_TO" ]]; do

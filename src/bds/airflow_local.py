@@ -1,8 +1,9 @@
 """Airflow installations of their own on this machine, driven through Airflow's command line.
 
 The benchmark (``bds.overhead``) and the tests that need a real scheduler and executor give
-each installation its own home and run ``airflow ...`` as child processes; nothing here
-imports Airflow.
+each installation its own home and run ``airflow ...`` as child processes; ``make demo`` and
+``make airflow`` start the demo's (``python -m bds.airflow_local``). Nothing here imports
+Airflow.
 """
 
 from __future__ import annotations
@@ -28,6 +29,48 @@ def source_connections(url: str) -> dict[str, str]:
                              "login": database.username or "postgres", "password": database.password or "",
                              "schema": database.database})  # fmt: skip
     return {f"AIRFLOW_CONN_BDS_{source}": connection for source in ("GIM", "GVP", "CME")}
+
+
+# The Airflow pools that cap the queries running on each source at once.
+POOLS = Path(__file__).resolve().parents[2] / "include" / "airflow" / "pools.json"
+
+# The simple auth manager's users of an installation of its own: ``admin`` for the operator,
+# ``bds`` (role user: may edit DAG runs) for the plan tasks, which write each run's note.
+USERS = {"admin": "admin", "bds": "user"}
+
+
+def passwords_file(home: Path) -> Path:
+    return home / "simple_auth_manager_passwords.json.generated"
+
+
+def api_users(home: Path) -> dict[str, str]:
+    """The users' passwords, made once (random, readable by the owner only) and kept in the
+    simple auth manager's passwords file, so Airflow neither makes nor prints them."""
+    import secrets
+
+    path = passwords_file(home)
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if set(USERS) - set(known):
+        known = {user: known.get(user) or secrets.token_urlsafe(18) for user in USERS} | known
+        home.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)  # also a file Airflow made with looser permissions
+        path.write_text(json.dumps(known))
+    return known
+
+
+def api_server_env(home: Path, port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    """Environment of an installation whose api-server listens on ``host:port``: the tasks'
+    execution API moves with it, and the plan tasks reach the REST API as ``bds``
+    (connection ``bds_airflow_api``) to set each run's note."""
+    password = api_users(home)["bds"]
+    return {
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:{role}" for user, role in USERS.items()),
+        "AIRFLOW_CONN_BDS_AIRFLOW_API": json.dumps({"conn_type": "http", "host": host, "port": port, "login": "bds", "password": password}),
+    }
 
 
 def free_port() -> int:
@@ -69,7 +112,7 @@ class Airflow:
         import urllib.request
 
         base = f"http://{self.env['AIRFLOW__API__HOST']}:{self.env['AIRFLOW__API__PORT']}"
-        password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+        password = json.loads(passwords_file(self.home).read_text())["admin"]
 
         def call(url: str, payload: dict | None, method: str, token: str = "") -> dict:
             request = urllib.request.Request(url, method=method, data=None if payload is None else json.dumps(payload).encode(),
@@ -128,3 +171,79 @@ def signal_group(group: int, signum: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def prepared(home: Path, env: dict[str, str]) -> bool:
+    """Migrate the metadata database of ``home`` and import the bds pools (both idempotent);
+    their output goes to ``<home>/airflow-prepare.log``. False, said on stderr, if either fails."""
+    print(f"Preparing Airflow's metadata database in {home}", flush=True)
+    with (home / "airflow-prepare.log").open("w") as log:
+        for args in (["db", "migrate"], ["pools", "import", str(POOLS)]):
+            if subprocess.run([sys.executable, "-m", "airflow", *args], env=env, stdout=log, stderr=subprocess.STDOUT).returncode:
+                print(f"airflow {' '.join(args)} failed; see {home / 'airflow-prepare.log'}", file=sys.stderr)
+                return False
+    return True
+
+
+def with_api_server(home: Path, port: int, command: list[str]) -> int:
+    """Run ``command`` while an ``airflow api-server`` of ``home`` listens on ``port``, with
+    the environment that lets ``airflow dags test --use-executor`` run each task as a worker
+    does (through the execution API, its log kept where the UI reads it) and set run notes.
+    The metadata database is prepared first. The api-server's output goes to
+    ``<home>/api-server.log``; returns the command's code."""
+    import secrets
+    import urllib.request
+
+    env = os.environ | api_server_env(home, port) | {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # The api-server checks the tokens the executor signs: both need the same secret.
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+    }
+    if not prepared(home, env):
+        return 1
+    with Airflow(home, env).running("api-server", "api-server", "--port", str(port)) as server:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/version", timeout=5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    print(f"the api-server did not start; see {home / 'api-server.log'}", file=sys.stderr)
+                    return 1
+                time.sleep(1)
+        return subprocess.run(command, env=env).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bds.airflow_local standalone --port N`` (``make airflow``): ``airflow
+    standalone`` in ``$AIRFLOW_HOME`` with its api-server on 127.0.0.1:N; it prints where the
+    UI is and where the password is kept, never a password or a connection.
+    ``python -m bds.airflow_local with-api-server -- COMMAND...`` (``make demo``): COMMAND while
+    an api-server of ``$AIRFLOW_HOME`` listens on a free port (see ``with_api_server``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bds.airflow_local")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("standalone").add_argument("--port", type=int, default=8080)
+    wrapping = commands.add_parser("with-api-server")
+    wrapping.add_argument("--port", type=int, default=0, help="default: a free port")
+    wrapping.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    args = parser.parse_args(argv)
+    home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+    home.mkdir(parents=True, exist_ok=True)
+    if args.command == "with-api-server":
+        command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        if not command:
+            wrapping.error("give the command to run after --")
+        return with_api_server(home, args.port or free_port(), command)
+    port = args.port
+    env = os.environ | api_server_env(home, port)
+    if not prepared(home, env):
+        return 1
+    print(f"Airflow UI: http://127.0.0.1:{port}  user admin, password in {passwords_file(home)}", flush=True)
+    os.execvpe("airflow", ["airflow", "standalone"], env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -111,11 +111,12 @@ def refuse_quiet_mistakes(dag_run, accepted: tuple[str, ...]) -> None:
         raise AirflowFailException("refused run parameters: " + "; ".join(problems))
 
 
-def run_plan(ti, planner, dag_run=None, accepted: tuple[str, ...] = ()) -> list[dict]:
+def run_plan(ti, planner, dag_run=None, accepted: tuple[str, ...] = (), note_period: bool = False) -> list[dict]:
     """Body of a ``plan`` task: ``planner()`` returns (period, work items, notes[, rejected]).
     Bad run parameters, a bad configuration or date fail the task at once; the notes go to the
     log and to XCom; what the plan set aside (``rejected``) fails the run in ``summary``, after
-    the rest is done."""
+    the rest is done. With ``note_period``, the run's note in the UI says which period it bills
+    (bds.run_note)."""
     from bds.config import BillingConfigError
     from bds.transmission import TransmissionRefused
 
@@ -133,6 +134,10 @@ def run_plan(ti, planner, dag_run=None, accepted: tuple[str, ...] = ()) -> list[
     ti.xcom_push(key="notes", value=notes)
     ti.xcom_push(key="rejected", value=rejected)
     ti.xcom_push(key="period", value=period)
+    if note_period and dag_run is not None:
+        from bds import run_note
+
+        print(run_note.set_note(dag_run.dag_id, dag_run.run_id, run_note.text(period, len(work))))
     return work
 
 

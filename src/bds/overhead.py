@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 import yaml
 
-from bds.airflow_local import Airflow, free_port, source_connections
+from bds.airflow_local import POOLS, Airflow, api_server_env, free_port, source_connections
 from bds.catalogue import SOURCES
 
 if TYPE_CHECKING:
@@ -163,9 +163,7 @@ def airflow_environment(home: Path, metadata_url: str, api_port: int, sources_ur
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        **api_server_env(home, api_port),
         # The api-server signs the tasks' tokens, and checks them: every process must share the secret.
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         # No scheduled run on unpausing: only the triggered runs are measured.
@@ -354,7 +352,7 @@ def measure_overhead(admin_url: str, tenants: int = 10, scale: float = 0.005, ru
         airflow = Airflow(home, env, logs=[])
         log(f"migrating the metadata database {metadata_db}")
         airflow.cli("db", "migrate")
-        airflow.cli("pools", "import", str(ROOT / "include" / "airflow" / "pools.json"))
+        airflow.cli("pools", "import", str(POOLS))
 
         log(f"work: every step of the day for {tenants} tenants, each in its own process, {runs} time(s)")
         result.work = measure_work(env | {"BDS_DATA_DIR": str(folder / "work-data")}, DAY, runs)

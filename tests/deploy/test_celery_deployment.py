@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import uuid
+from datetime import timezone
 from pathlib import Path
 
 import pendulum
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from bds.config import load_billing_config
 from bds.demo import day_range
 from bds.manifest import verify_archive
+from bds.pipeline import plan_day
 from bds.transmission import Bucket
 from tests.airflow_cli import Airflow, backfilled, free_port
 from tests.conftest import PG_ADMIN_URL, ROOT, s3_client
@@ -86,6 +88,9 @@ def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int
         assert (conn["host"], conn["schema"]) == ("sources-db", source)
         conn |= {"host": "127.0.0.1", "schema": databases[source], "login": reader if conn["login"] == "bds_reader" else "postgres"}
         env[f"AIRFLOW_CONN_BDS_{source.upper()}"] = json.dumps(conn)
+    notes = json.loads(env["AIRFLOW_CONN_BDS_AIRFLOW_API"])
+    assert (notes["host"], notes["port"]) == ("airflow-apiserver", 8080)
+    env["AIRFLOW_CONN_BDS_AIRFLOW_API"] = json.dumps(notes | {"host": "127.0.0.1", "port": api_port})
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata.replace("postgresql+psycopg:", "postgresql+psycopg2:")
     env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + metadata.replace("postgresql+psycopg:", "postgresql:")
     unchanged = {k for k in env if env[k] == compose_env[k]}
@@ -139,6 +144,8 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     init = Airflow(tmp_path / "init", machine("airflow-init", "init"))
     init.cli("db", "migrate")
     init.cli("pools", "import", str(ROOT / "include/airflow/pools.json"))
+    init.cli("users", "create", "--username", "bds-runs", "--role", "User", "--firstname", "bds", "--lastname", "runs",
+             "--email", "bds-runs@localhost", "--password", init.env["BDS_RUN_NOTES_PASSWORD"])  # as airflow-init does  # fmt: skip
     api = Airflow(tmp_path / "api", machine("airflow-apiserver", "api"), logs=[])
     with (
         api.running("api-server", "api-server"),
@@ -172,3 +179,12 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     assert list((data_dir / "outbox").rglob("*.*")) == []
     logs = client.list_objects_v2(Bucket="bds-logs").get("Contents", [])  # the UI reads any worker's logs from here
     assert any("dag_id=bds_daily" in o["Key"] for o in logs)
+    metadata = sa.create_engine(pg_url)
+    with metadata.connect() as conn:  # each run's note, written by its plan as bds-runs through the REST API
+        notes = dict(conn.execute(sa.text(
+            "SELECT r.logical_date, n.content FROM dag_run r JOIN dag_run_note n ON n.dag_run_id = r.id "
+            "WHERE r.dag_id = 'bds_daily' AND r.run_id LIKE 'backfill__%'")).all())  # fmt: skip
+    metadata.dispose()
+    assert {str(day.astimezone(timezone.utc).date()): note for day, note in notes.items()} == {
+        str(d): f"Bills {d} ({len(plan_day(load_billing_config(layers), d)[0])} tenants)" for d in day_range(FIRST, LAST)
+    }

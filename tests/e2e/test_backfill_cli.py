@@ -12,7 +12,9 @@ import time
 
 import pendulum
 
+from bds.config import load_billing_config
 from bds.demo import day_range
+from bds.pipeline import plan_day
 from tests.airflow_cli import backfilled, standalone
 from tests.e2e.conftest import DEMO_CONFIG, files
 
@@ -32,6 +34,11 @@ def test_backfill_a_range_then_reprocess_it_unchanged(sqlite_sources, tmp_path):
         airflow.wait("the backfill", lambda: backfilled(airflow.runs(), day_range(FIRST, LAST)))
         built = files(data)
         assert {name[-12:-4] for name in built} == {f"{d:%Y%m%d}" for d in day_range(FIRST, LAST)}  # exactly those days
+        # Each run's note says the day it bills (its run id names its data interval's end).
+        config = load_billing_config(DEMO_CONFIG)
+        runs = airflow.api("GET", "/api/v2/dags/bds_daily/dagRuns?limit=100")["dag_runs"]
+        notes = {r["logical_date"][:10]: r["note"] for r in runs if r["dag_run_id"].startswith("backfill__")}
+        assert notes == {str(d): f"Bills {d} ({len(plan_day(config, d)[0])} tenants)" for d in day_range(FIRST, LAST)}
         mtimes = {p: p.stat().st_mtime_ns for p in (data / "archive").rglob("*") if p.is_file()}
 
         # Rebuild the last two days again: the same inputs change nothing.

@@ -168,3 +168,96 @@ def test_run_parameters_that_would_do_the_wrong_thing_quietly():
     for run_type in DagRunType:  # what is right passes: the parameter in a manual run, nothing in a backfill
         refuse_quiet_mistakes(SimpleNamespace(run_type=run_type, conf={} if run_type is DagRunType.BACKFILL_JOB else {"date": "2026-03-29"}), ("date",))
         refuse_quiet_mistakes(SimpleNamespace(run_type=run_type, conf={"date": None}), ("date",))
+
+
+def test_malformed_source_rows_fail_the_tenant_day_or_are_tolerated_counted_and_named(sqlite_sources, tmp_path, monkeypatch):
+    """Two of tenant 101's login sessions of the day are corrupted: one start is text (before,
+    the query dropped the session without a word), one end lies before its start (before, it
+    was billed as a session running backwards). By default the extract fails at once naming
+    both; tolerated, the day is billed with exactly the files it gets without the two rows,
+    and the summary names and counts them."""
+    import shutil
+    import sqlite3
+
+    import pytest
+
+    from bds.config import load_billing_config
+    from bds.errors import PermanentError
+    from bds.pipeline import aggregate, extract_source, plan_day, render, unpack
+    from bds.sources import MalformedRowsError
+    from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, SOURCES, files, sqlite_connections
+
+    connections = sqlite_connections(tmp_path / "sources")
+    for source in SOURCES:
+        shutil.copy(json.loads(sqlite_sources[source])["host"], json.loads(connections[source])["host"])
+    gim = json.loads(connections["gim"])["host"]
+    config = load_billing_config(DEMO_CONFIG)
+    work = next(w for w in plan_day(config, BILLED_DAY, "run-1")[0] if w["tenant"]["tenant_id"] == 101)
+    window = unpack(work)[2]
+    with sqlite3.connect(gim) as db:
+        (start_key,), (end_key,) = db.execute(
+            "SELECT s.SM_RES_SESSION_FACT_KEY FROM SM_RES_SESSION_FACT s JOIN TENANT t ON t.TENANT_KEY = s.TENANT_KEY "
+            "WHERE t.TENANT_CFG_DBID = 101 AND s.ACTIVE_FLAG = 0 AND s.START_TS >= ? AND s.END_TS < ? "
+            "ORDER BY s.SM_RES_SESSION_FACT_KEY LIMIT 2", (window.start, window.end),
+        ).fetchall()  # fmt: skip
+        db.execute("UPDATE SM_RES_SESSION_FACT SET START_TS = '2026-03-29 08:00' WHERE SM_RES_SESSION_FACT_KEY = ?", (start_key,))
+        db.execute("UPDATE SM_RES_SESSION_FACT SET END_TS = START_TS - 60 WHERE SM_RES_SESSION_FACT_KEY = ?", (end_key,))
+
+    def bill(data, item):
+        use(monkeypatch, data, connections)
+        for source in SOURCES:
+            extract_source(item, source)
+        aggregate(item)
+        return render(item)
+
+    context = "tenant 'Northwind Care' (101) day 2026-03-29"
+    with pytest.raises(MalformedRowsError) as failed:
+        bill(tmp_path / "failing", work)
+    assert isinstance(failed.value, PermanentError)
+    message = str(failed.value)
+    assert message.startswith(f"{context}: Genesys Info Mart (bds_gim) has 2 malformed row(s) that gim/agent_sessions reads: ")
+    assert f"SM_RES_SESSION_FACT_KEY {start_key}: START_TS is '2026-03-29 08:00': not a number of seconds" in message
+    assert f"SM_RES_SESSION_FACT_KEY {end_key}: END_TS is '" in message and "ends before it starts (START_TS " in message
+    assert not (tmp_path / "failing" / "archive").exists()
+
+    tolerant = bill(tmp_path / "tolerant", work | {"readiness": work["readiness"] | {"malformed_rows": "tolerate"}})
+    assert f"WARNING {context}: gim/agent_sessions: 2 malformed source row(s) left out of the counts" in tolerant["summary"]
+
+    with sqlite3.connect(gim) as db:
+        db.execute("DELETE FROM SM_RES_SESSION_FACT WHERE SM_RES_SESSION_FACT_KEY IN (?, ?)", (start_key, end_key))
+    bill(tmp_path / "without", work)
+    assert files(tmp_path / "tolerant") == files(tmp_path / "without") and files(tmp_path / "without")
+
+
+def test_two_runs_of_one_day_in_two_processes_at_once_both_succeed_with_one_set(sqlite_sources, tmp_path):
+    """Two ``airflow dags test`` processes bill 2026-03-29 at the same moment into one data
+    folder, as two workers would run a scheduled and a manual run of the day: each run stages
+    apart, both succeed, and the archive holds one set of the day's files, whole, in its
+    manifest, with no restatement (both rendered the same bytes) and no temporary file left."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bds.manifest import verify_archive
+    from tests.airflow_cli import standalone
+    from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, expected_names, files
+
+    data = tmp_path / "data"
+    with ThreadPoolExecutor(2) as pool:  # two installations: the runs share only the data folder
+        homes = list(pool.map(lambda n: standalone(tmp_path / f"airflow-{n}", DEMO_CONFIG, data, sqlite_sources), (1, 2)))
+    runs = {"2026-03-29": BILLED_DAY, "2026-03-30": BILLED_DAY}  # logical date (so run id) -> the day it bills
+    processes = []
+    for home, (logical, day) in zip(homes, runs.items()):
+        log = (tmp_path / f"run-{logical}.log").open("w")
+        processes.append((subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", "bds_daily", logical, "-c",
+                                            json.dumps({"date": str(day)})], env=home.env, stdout=log, stderr=subprocess.STDOUT), log))  # fmt: skip
+    for process, log in processes:
+        process.wait(timeout=600)
+        log.close()
+    for logical in runs:
+        output = (tmp_path / f"run-{logical}.log").read_text()
+        assert "state=success" in output and "state=failed" not in output, output[-4000:]
+    names = expected_names(BILLED_DAY)
+    assert set(files(data)) == names
+    assert verify_archive(data) == (len(names), [])
+    assert not list(data.rglob("*.tmp")) and not (data / "changes.jsonl").exists()
