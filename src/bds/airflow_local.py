@@ -201,6 +201,12 @@ def with_api_server(home: Path, port: int, command: list[str]) -> int:
     }
     if not prepared(home, env):
         return 1
+
+    def leave(signum, frame):  # terminated or hung up: stop the api-server too, as on Ctrl-C
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, leave)
     with Airflow(home, env).running("api-server", "api-server", "--port", str(port)) as server:
         deadline = time.monotonic() + 180
         while True:

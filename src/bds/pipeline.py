@@ -216,7 +216,7 @@ def check_rows(engine, source: str, datasets: list[str], parameters: dict, work:
 
 
 def tolerated(source: str, dataset: str, malformed: dict, context: str) -> str:
-    return (f"{context}: {source}/{dataset}: {malformed['count']} malformed source row(s) left out of the counts "
+    return (f"{context}: {source}/{dataset}: {malformed['count']} malformed value(s) in source rows left out of the counts "
             f"(sources.malformed_rows: tolerate): {malformed_listing(malformed['named'], malformed['count'])}")  # fmt: skip
 
 

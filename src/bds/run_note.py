@@ -23,9 +23,13 @@ def text(period: str, tenants: int) -> str:
 
 
 def base_url(connection) -> str:
+    """The api-server's URL, without any user or password written into the host."""
+    from urllib.parse import urlsplit
+
     host = (connection.host or "").rstrip("/")
     if "://" in host:
-        return host
+        parts = urlsplit(host)
+        return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "") + parts.path
     scheme = connection.schema or "http"
     return f"{scheme}://{host}" + (f":{connection.port}" if connection.port else "")
 

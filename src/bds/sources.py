@@ -268,7 +268,7 @@ def malformed_listing(lines: list[str], count: int | None = None) -> str:
 def malformed_failure(source: str, dataset: str, lines: list[str], context: str) -> MalformedRowsError:
     conn_id, title = SOURCES[source]
     return MalformedRowsError(
-        f"{context}: {title} ({conn_id}) has {len(lines)} malformed row(s) that {source}/{dataset} reads: "
+        f"{context}: {title} ({conn_id}) has {len(lines)} malformed value(s) in rows that {source}/{dataset} reads: "
         f"{malformed_listing(lines)}. Nothing is billed for the day until they are corrected, or until "
         f"sources.malformed_rows is 'tolerate' (the day is then billed without them, and they are counted and named)"
     )

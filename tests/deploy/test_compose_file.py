@@ -23,6 +23,7 @@ TASK_SERVICES = ("airflow-worker",)  # where tasks run under the CeleryExecutor
 SECRETS = {
     "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_DB_PASSWORD", "MINIO_ROOT_PASSWORD",
     "MINIO_KMS_SECRET_KEY", "BDS_S3_SECRET_KEY", "BDS_SOURCES_PASSWORD", "BDS_SOURCES_READER_PASSWORD",
+    "BDS_RUN_NOTES_PASSWORD",
 }  # fmt: skip
 IMAGE_PATHS = {"/opt/airflow/include": ROOT / "include", "/opt/airflow/dags": ROOT / "dags"}  # Dockerfile COPY
 
@@ -66,6 +67,20 @@ def test_every_required_setting_is_in_the_env_example_and_filled_by_make_compose
     with pytest.raises(MissingVariable, match="AIRFLOW_FERNET_KEY: set it in .env"):
         interpolated(yaml.safe_load(raw), {**dot_env, "AIRFLOW_FERNET_KEY": ""})  # compose refuses to start
     assert interpolate("$${HOSTNAME} ${X:-d} ${Y}", {"Y": "y"}) == "${HOSTNAME} d y"
+
+
+def test_make_compose_env_adds_what_a_newer_example_asks_for_and_keeps_every_value(dot_env, tmp_path):
+    """An installation's .env from before a setting existed: the setting is added with a fresh
+    secret, every value already there stays as it is, and no secret is printed."""
+    older = tmp_path / ".env"
+    older.write_text("".join(f"{k}={v}\n" for k, v in dot_env.items() if k != "BDS_RUN_NOTES_PASSWORD"))
+    done = subprocess.run([sys.executable, str(ROOT / "include/deploy/compose_env.py"), str(ENV_EXAMPLE), str(older)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    now = read_env_file(older)
+    assert {k: v for k, v in now.items() if k != "BDS_RUN_NOTES_PASSWORD"} == {k: v for k, v in dot_env.items() if k != "BDS_RUN_NOTES_PASSWORD"}
+    assert len(now["BDS_RUN_NOTES_PASSWORD"]) == 64 and now["BDS_RUN_NOTES_PASSWORD"] != dot_env["BDS_RUN_NOTES_PASSWORD"]
+    assert done.stdout == f"added BDS_RUN_NOTES_PASSWORD to {older}; its other values are kept\n"
+    assert older.stat().st_mode & 0o077 == 0
 
 
 def test_services_in_the_shape_of_airflows_compose_file(compose):

@@ -215,13 +215,13 @@ def test_malformed_source_rows_fail_the_tenant_day_or_are_tolerated_counted_and_
         bill(tmp_path / "failing", work)
     assert isinstance(failed.value, PermanentError)
     message = str(failed.value)
-    assert message.startswith(f"{context}: Genesys Info Mart (bds_gim) has 2 malformed row(s) that gim/agent_sessions reads: ")
+    assert message.startswith(f"{context}: Genesys Info Mart (bds_gim) has 2 malformed value(s) in rows that gim/agent_sessions reads: ")
     assert f"SM_RES_SESSION_FACT_KEY {start_key}: START_TS is '2026-03-29 08:00': not a number of seconds" in message
     assert f"SM_RES_SESSION_FACT_KEY {end_key}: END_TS is '" in message and "ends before it starts (START_TS " in message
     assert not (tmp_path / "failing" / "archive").exists()
 
     tolerant = bill(tmp_path / "tolerant", work | {"readiness": work["readiness"] | {"malformed_rows": "tolerate"}})
-    assert f"WARNING {context}: gim/agent_sessions: 2 malformed source row(s) left out of the counts" in tolerant["summary"]
+    assert f"WARNING {context}: gim/agent_sessions: 2 malformed value(s) in source rows left out of the counts" in tolerant["summary"]
 
     with sqlite3.connect(gim) as db:
         db.execute("DELETE FROM SM_RES_SESSION_FACT WHERE SM_RES_SESSION_FACT_KEY IN (?, ?)", (start_key, end_key))

@@ -14,7 +14,7 @@ import pytest
 
 from bds.calendar import day_window
 from bds.sources import malformed_rows, query_parameters
-from tests.sql.test_queries import CME, GIM, GVP, PARAMS, T0, annex, check, key, sm, stage
+from tests.sql.test_queries import CME, END, GIM, GVP, PARAMS, T0, annex, irf, key, sm, stage
 from tests.sql.test_queries import test_agent_sessions as clean_agent_sessions
 from tests.sql.test_queries import test_bot_sessions as clean_bot_sessions
 from tests.sql.test_queries import test_media_sessions as clean_media_sessions
@@ -39,20 +39,33 @@ IMPOSSIBLE = {
             sm(30, 11, 1, T0 + 5_000, T0 + 4_000),  # ends before it starts, within the day
             sm(31, 11, 1, T0 - 5_000, T0 - 6_000),  # the same, the day before: not this day's
             dict(sm(33, 11, 1, T0 + 900, T0 + 1_000), START_TS=None),  # no start
+            sm(34, 11, 1, T0 + 100, T0 - 100) | {"END_DATE_TIME_KEY": key(T0 - 100)},  # backwards across midnight
         ],
     }, [
         f"SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 30: END_TS is '{T0 + 4_000}': ends before it starts (START_TS {T0 + 5_000})",
         "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 33: START_TS is missing",
+        f"SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 34: END_TS is '{T0 - 100}': ends before it starts (START_TS {T0 + 100})",
     ]),
     "bot_sessions": ("gim", {
-        "SDR_BOTS_FACT": [bot("S5", (T0 + 200) * 1000, -5_000)],
+        "SDR_BOTS_FACT": [
+            bot("S5", (T0 + 200) * 1000, -5_000),
+            # after the look-ahead, though in a partition the day reads: no day's interaction has it
+            bot("S9", (END + 7_205) * 1000, -1_000, key_=key(END + 7_199)),
+        ],
     }, ["SDR_BOTS_FACT SESSION_ID S5 #0: DURATION_MS is '-5000': a negative duration"]),
     "media_sessions": ("gvp", {
-        "GVP_SPEECH_SESSION": [speech(7, 1, (T0 + 50) * 1000, (T0 + 45) * 1000)],
-    }, [f"GVP_SPEECH_SESSION SPEECH_SESSION_ID 7: END_TIME_MS is '{(T0 + 45) * 1000}': ends before it starts (START_TIME_MS {(T0 + 50) * 1000})"]),
+        "GVP_SPEECH_SESSION": [speech(7, 1, (T0 + 50) * 1000, (T0 + 45) * 1000), speech(11, 1, (T0 + 100) * 1000, (T0 - 100) * 1000)],
+    }, [
+        f"GVP_SPEECH_SESSION SPEECH_SESSION_ID 11: END_TIME_MS is '{(T0 - 100) * 1000}': ends before it starts (START_TIME_MS {(T0 + 100) * 1000})",
+        f"GVP_SPEECH_SESSION SPEECH_SESSION_ID 7: END_TIME_MS is '{(T0 + 45) * 1000}': ends before it starts (START_TIME_MS {(T0 + 50) * 1000})",
+    ]),
     "voicemail_boxes": ("cme", {
-        "GC_ANNEX": [annex(11, 1, 2, value="1011", created=T0 + 100, deleted=T0 + 50)],
-    }, [f"GC_ANNEX ID 11: DELETED_TS is '{T0 + 50}': deleted before it was created (CREATED_TS {T0 + 100})"]),
+        "GC_ANNEX": [annex(11, 1, 2, value="1011", created=T0 + 100, deleted=T0 + 50),
+                     annex(15, 4, 5, value="1015", created=T0 + 100, deleted=T0 - 100)],  # backwards across midnight
+    }, [
+        f"GC_ANNEX ID 11: DELETED_TS is '{T0 + 50}': deleted before it was created (CREATED_TS {T0 + 100})",
+        f"GC_ANNEX ID 15: DELETED_TS is '{T0 - 100}': deleted before it was created (CREATED_TS {T0 + 100})",
+    ]),
 }  # fmt: skip
 
 # Text where a number belongs: SQLite only.
@@ -63,14 +76,22 @@ NOT_NUMBERS = {
             sm(41, 11, 1, T0 + 100, T0 + 200) | {"START_TS": "yesterday"},
             sm(43, 11, 1, T0 + 100, T0 + 200) | {"START_DATE_TIME_KEY": "today"},  # cannot be placed: every day names it
         ],
+        "INTERACTION_RESOURCE_FACT": [irf(10, 11, 1, 3, T0 + 700) | {"START_TS": "noon"}],  # would make session 3 a callback's
+        # would place Person 5004's session on SW_A, as if the login were never deleted
+        "GIDB_GCX_LOGIN_INFO": [dict(ID=6, LOGINID=100, AGENTID=5004, CREATED_TS=T0 - 99_000, DELETED_TS="never")],
     }, [
+        "GIDB_GCX_LOGIN_INFO ID 6: DELETED_TS is 'never': not a number of seconds",
+        "INTERACTION_RESOURCE_FACT INTERACTION_RESOURCE_ID 10: START_TS is 'noon': not a number of seconds",
         "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 40: END_TS is 'soon': not a number of seconds",
         "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 41: START_TS is 'yesterday': not a number of seconds",
         "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 43: START_DATE_TIME_KEY is 'today': not a number",
     ]),
     "bot_sessions": ("gim", {
-        "SDR_BOTS_FACT": [bot("S7", "noon", 1_000), bot("S8", (T0 + 400) * 1000, "long")],
+        "SDR_BOTS_FACT": [bot("S7", "noon", 1_000), bot("S8", (T0 + 400) * 1000, "long"),
+                          bot("S10", (T0 + 500) * 1000, 1_000) | {"INTERACTION_ID": "G5"}],
+        "INTERACTION_FACT": [dict(INTERACTION_ID=1004, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G5", START_DATE_TIME_KEY="today")],
     }, [
+        "INTERACTION_FACT INTERACTION_ID 1004: START_DATE_TIME_KEY is 'today': not a number",
         "SDR_BOTS_FACT SESSION_ID S7 #0: START_TS_MS is 'noon': not a number of milliseconds",
         "SDR_BOTS_FACT SESSION_ID S8 #0: DURATION_MS is 'long': not a number of milliseconds",
     ]),
@@ -83,7 +104,9 @@ NOT_NUMBERS = {
     ]),
     "voicemail_boxes": ("cme", {
         "GC_ENDPOINT": [dict(ID=8, TENANTID=101, CREATED_TS=T0 - 1_000, DELETED_TS="never")],
-        "GC_ANNEX": [annex(12, 8, 2, value="1012"), annex(13, 1, 2, value="1013", created="monday")],
+        "GC_ANNEX": [annex(12, 8, 2, value="1012"), annex(14, 8, 2, value="1014"),  # DN 8 is named once
+                     annex(13, 1, 2, value="1013", created="monday"),
+                     annex(16, 5, 5, value="1016", created="monday")],  # a DN group's option: never read, not named
     }, [
         "GC_ANNEX ID 13: CREATED_TS is 'monday': not a number of seconds",
         "GC_ENDPOINT ID 8: DELETED_TS is 'never': not a number of seconds",
@@ -169,15 +192,15 @@ def test_check_rows_fails_the_tenant_day_or_tolerates_them(tmp_path, caplog):
             check_rows(engine, "gim", ["agent_sessions", "bot_sessions"], PARAMS, {"readiness": {}}, context)
         assert isinstance(failed.value, PermanentError)
         assert str(failed.value) == (
-            f"{context}: Genesys Info Mart (bds_gim) has 2 malformed row(s) that gim/agent_sessions reads: {'; '.join(want)}. "
+            f"{context}: Genesys Info Mart (bds_gim) has 3 malformed value(s) in rows that gim/agent_sessions reads: {'; '.join(want)}. "
             "Nothing is billed for the day until they are corrected, or until sources.malformed_rows is 'tolerate' "
             "(the day is then billed without them, and they are counted and named)"
         )
         kept = check_rows(engine, "gim", ["agent_sessions", "bot_sessions"], PARAMS, {"readiness": {"malformed_rows": "tolerate"}}, context)
     finally:
         engine.dispose()
-    assert kept == {"agent_sessions": {"count": 2, "named": want}}
-    assert f"{context}: gim/agent_sessions: 2 malformed source row(s) left out of the counts (sources.malformed_rows: tolerate): " \
+    assert kept == {"agent_sessions": {"count": 3, "named": want}}
+    assert f"{context}: gim/agent_sessions: 3 malformed value(s) in source rows left out of the counts (sources.malformed_rows: tolerate): " \
            f"{'; '.join(want)}" in caplog.text  # fmt: skip
 
 

@@ -119,4 +119,6 @@ LEFT JOIN (
    AND li.AGENTID = s.agent
    AND lg.TENANTID = s.TENANT_CFG_DBID
    AND li.CREATED_TS < s.end_in_day
-   AND (li.DELETED_TS IS NULL OR li.DELETED_TS > s.start_ts AND li.DELETED_TS > :day_start)
+   -- never a malformed row (malformed/agent_sessions.sql): a deletion that is not a number
+   AND (li.DELETED_TS IS NULL OR li.DELETED_TS > s.start_ts AND li.DELETED_TS > :day_start
+        AND li.DELETED_TS <= 9223372036854775807)

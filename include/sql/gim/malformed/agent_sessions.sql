@@ -8,8 +8,10 @@
 -- or blob value as greater than every number, so "> 9223372036854775807" (the largest 64-bit
 -- integer) finds exactly those; a typed column (PostgreSQL) never holds one, and the index
 -- answers that bound at once.
--- An end before the start is impossible; it is reported where the day's query would read it
--- (a closed session that started before the day's end and ended after its start).
+-- An end before the start is impossible; it is reported by every day between the two.
+-- The rows that qualify or place a session are checked too: the start of what an agent
+-- handled (INTERACTION_RESOURCE_FACT, read in the same partitions) and the dates of the
+-- tenant's Agent Logins held by agents (GIDB_GCX_LOGIN_INFO); the query leaves such rows out.
 WITH scope AS (
     SELECT s.SM_RES_SESSION_FACT_KEY AS row_id, s.START_DATE_TIME_KEY, s.START_TS, s.END_TS,
            CASE WHEN s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL THEN 0 ELSE 1 END AS closed
@@ -44,5 +46,20 @@ UNION ALL
 SELECT 'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
        'END_TS', CAST(END_TS AS TEXT), 'ends before it starts (START_TS ' || CAST(START_TS AS TEXT) || ')'
 FROM scope
-WHERE closed = 1 AND END_TS < START_TS AND START_TS < :day_end AND END_TS > :day_start
+WHERE closed = 1 AND END_TS < START_TS AND END_TS < :day_end AND START_TS > :day_start
   AND START_TS <= 9223372036854775807
+UNION ALL
+SELECT 'INTERACTION_RESOURCE_FACT', 'INTERACTION_RESOURCE_ID ' || CAST(irf.INTERACTION_RESOURCE_ID AS TEXT),
+       'START_TS', CAST(irf.START_TS AS TEXT), 'not a number of seconds'
+FROM INTERACTION_RESOURCE_FACT irf
+WHERE irf.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
+  AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
+  AND irf.START_TS > 9223372036854775807
+UNION ALL
+SELECT 'GIDB_GCX_LOGIN_INFO', 'ID ' || CAST(li.ID AS TEXT), 'CREATED_TS', CAST(li.CREATED_TS AS TEXT), 'not a number of seconds'
+FROM GIDB_GCX_LOGIN_INFO li JOIN GIDB_GC_LOGIN lg ON lg.ID = li.LOGINID
+WHERE lg.TENANTID = :tenant_id AND li.CREATED_TS > 9223372036854775807
+UNION ALL
+SELECT 'GIDB_GCX_LOGIN_INFO', 'ID ' || CAST(li.ID AS TEXT), 'DELETED_TS', CAST(li.DELETED_TS AS TEXT), 'not a number of seconds'
+FROM GIDB_GCX_LOGIN_INFO li JOIN GIDB_GC_LOGIN lg ON lg.ID = li.LOGINID
+WHERE lg.TENANTID = :tenant_id AND li.DELETED_TS > 9223372036854775807

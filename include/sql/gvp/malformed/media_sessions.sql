@@ -3,6 +3,7 @@
 -- end, and their ASR/TTS sessions), one row per problem; see
 -- include/sql/gim/malformed/agent_sessions.sql for how a value that is not a number is
 -- found. A call whose start is not a number cannot be placed in any day: every day reports it.
+-- An end before the start is reported by every day between the two.
 WITH calls AS (
     SELECT c.CDR_ID, c.START_TIME_MS
     FROM GVP_CDR c
@@ -36,5 +37,5 @@ UNION ALL
 SELECT 'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS TEXT), 'END_TIME_MS', CAST(END_TIME_MS AS TEXT),
        'ends before it starts (START_TIME_MS ' || CAST(START_TIME_MS AS TEXT) || ')'
 FROM speech
-WHERE END_TIME_MS < START_TIME_MS AND START_TIME_MS < :day_end_ms AND END_TIME_MS > :day_start_ms
+WHERE END_TIME_MS < START_TIME_MS AND END_TIME_MS < :day_end_ms AND START_TIME_MS > :day_start_ms
   AND START_TIME_MS <= 9223372036854775807
