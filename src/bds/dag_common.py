@@ -102,9 +102,8 @@ def refuse_quiet_mistakes(dag_run, accepted: tuple[str, ...]) -> None:
         close = difflib.get_close_matches(key, accepted, n=1)
         takes = f"it takes {', '.join(repr(k) for k in accepted)}" if accepted else "it takes none"
         problems.append(f"unknown run parameter {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; {takes}")
-    run_type = getattr(getattr(dag_run, "run_type", None), "value", getattr(dag_run, "run_type", None))
-    for key in accepted:
-        if run_type == "backfill" and conf.get(key):
+    for key in accepted:  # DagRunType is a str enum: it equals its value
+        if getattr(dag_run, "run_type", None) == "backfill" and conf.get(key):
             problems.append(f"a backfill bills each run's own period: {key}={conf[key]!r} would make every run of it bill "
                             f"that one; start the backfill again without {key!r}")  # fmt: skip
     if problems:
