@@ -10,7 +10,8 @@ DEMO_TO := 2026-03-31
 DEMO_MONTH := 2026-03
 DEMO_CONFIG := $(CURDIR)/include/config/demo.yaml
 
-# The embedded demo: SQLite sources, a local data directory and an Airflow home under var/.
+# The embedded demo: SQLite sources, a local data directory and an Airflow home under var/; the
+# configuration store (bds_db) is SQLite in the data directory, seeded from DEMO_CONFIG.
 demo-env = \
 	PATH="$(BIN):$$PATH" \
 	AIRFLOW_HOME="$(DEMO)/airflow" \
@@ -22,9 +23,10 @@ demo-env = \
 	AIRFLOW_CONN_BDS_GVP='{"conn_type": "sqlite", "host": "$(DEMO)/sources/gvp.db"}' \
 	AIRFLOW_CONN_BDS_CME='{"conn_type": "sqlite", "host": "$(DEMO)/sources/cme.db"}' \
 	AIRFLOW_CONN_BDS_OUTBOX='{"conn_type": "fs", "extra": {"path": "$(DEMO)/data/outbox"}}' \
+	AIRFLOW_CONN_BDS_DB='{"conn_type": "sqlite", "host": "$(DEMO)/data/bds.db"}' \
 	BDS_CONFIG="$(DEMO_CONFIG)" \
 	BDS_DATA_DIR="$(DEMO)/data" \
-	DEMO="$(DEMO)" DEMO_FROM=$(DEMO_FROM) DEMO_TO=$(DEMO_TO) DEMO_MONTH=$(DEMO_MONTH)
+	DEMO="$(DEMO)" DEMO_FROM=$(DEMO_FROM) DEMO_TO=$(DEMO_TO) DEMO_MONTH=$(DEMO_MONTH) AIRFLOW_PORT=$(AIRFLOW_PORT)
 
 .PHONY: demo test bench airflow venv clean compose-env
 

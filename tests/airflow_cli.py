@@ -37,6 +37,7 @@ def standalone(home: Path, config: Path, data: Path, sources: dict[str, str], **
         **api_server_env(home, port),
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "BDS_CONFIG": str(config),
+        "BDS_CONFIG_SOURCE": "file",  # the tests change the file between runs
         "BDS_DATA_DIR": str(data),
         **{f"AIRFLOW_CONN_BDS_{s.upper()}": v for s, v in sources.items()},
         **extra,

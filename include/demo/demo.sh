@@ -17,11 +17,14 @@ run_dag() {
 }
 
 transmitting() {
-    python -c 'from bds.config import load_billing_config as c; raise SystemExit(not c().billing_server.transmit)'
+    python -c 'from bds.config.store import current_config as c; raise SystemExit(not c().billing_server.transmit)'
 }
 
 echo "Seeding the demo sources (SQLite) in $DEMO/sources"
 python -m bds.demo --sqlite-dir "$DEMO/sources" --config "$BDS_CONFIG" --from "$DEMO_FROM" --to "$DEMO_TO" > "$DEMO/seed.log"
+
+echo "Seeding the configuration store (bds_db: $DEMO/data/bds.db) from $BDS_CONFIG"
+python -m bds.config seed
 
 day="$DEMO_FROM"
 while [[ ! "$day" > "$DEMO_TO" ]]; do
@@ -49,3 +52,9 @@ else
     echo
     python -m bds.manifest
 fi
+
+echo
+echo "The configuration API and its Swagger UI, behind the Airflow login (after \`make airflow\`):"
+echo "  http://127.0.0.1:${AIRFLOW_PORT:-8080}/bds/api/v1/tenants"
+echo "  http://127.0.0.1:${AIRFLOW_PORT:-8080}/bds/docs"
+echo "From a terminal: python -m bds.config show (README.md, \"Configuring tenants\")"

@@ -19,16 +19,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def source_connections(url: str) -> dict[str, str]:
-    """``AIRFLOW_CONN_BDS_GIM/GVP/CME``, each the JSON form of a postgres connection to the
-    database of the SQLAlchemy ``url`` (the benchmark keeps all three sources in one)."""
+def postgres_connection(url: str) -> str:
+    """The JSON form of an Airflow ``postgres`` connection to the database of the SQLAlchemy ``url``."""
     from sqlalchemy.engine import make_url
 
     database = make_url(url)
-    connection = json.dumps({"conn_type": "postgres", "host": database.host or "127.0.0.1", "port": database.port or 5432,
-                             "login": database.username or "postgres", "password": database.password or "",
-                             "schema": database.database})  # fmt: skip
-    return {f"AIRFLOW_CONN_BDS_{source}": connection for source in ("GIM", "GVP", "CME")}
+    return json.dumps({"conn_type": "postgres", "host": database.host or "127.0.0.1", "port": database.port or 5432,
+                       "login": database.username or "postgres", "password": database.password or "",
+                       "schema": database.database})  # fmt: skip
+
+
+def source_connections(url: str) -> dict[str, str]:
+    """``AIRFLOW_CONN_BDS_GIM/GVP/CME``, each a postgres connection to the database of the
+    SQLAlchemy ``url`` (the benchmark keeps all three sources in one)."""
+    return dict.fromkeys(("AIRFLOW_CONN_BDS_GIM", "AIRFLOW_CONN_BDS_GVP", "AIRFLOW_CONN_BDS_CME"), postgres_connection(url))
 
 
 # The Airflow pools that cap the queries running on each source at once.
@@ -248,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     if not prepared(home, env):
         return 1
     print(f"Airflow UI: http://127.0.0.1:{port}  user admin, password in {passwords_file(home)}", flush=True)
+    print(f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs  "
+          f"(behind the same login)", flush=True)  # fmt: skip
     os.execvpe("airflow", ["airflow", "standalone"], env)
 
 

@@ -47,10 +47,11 @@ def row_changes(old: bytes, new: bytes) -> tuple[list[dict], list[str]]:
     return rows, sorted(other, key=COLUMNS.index)
 
 
-def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path, superseded_by: str = "") -> dict:
+def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path, superseded_by: str = "",
+                revision: int | None = None) -> dict:  # fmt: skip
     """A change log entry. ``new`` is None when the file was superseded: no longer part of the
     period's current set (its name changed, or its metric or region is no longer billed);
-    ``superseded_by`` then says why."""
+    ``superseded_by`` then says why. ``revision``: the configuration revision of the new set."""
     if new is None:
         rows, other = [{"AgentGroupName": r["AgentGroupName"], "old": r["MessageSize"], "new": None} for r in _rows(old)], []
     else:
@@ -64,6 +65,7 @@ def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path,
         "rows": rows,
         "other_columns": other,
         "previous_version": kept.relative_to(archive).as_posix(),
+        "config_revision": revision,
     }
     if new is None:
         entry["superseded"] = superseded_by
@@ -72,14 +74,16 @@ def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path,
 
 def describe(entry: dict) -> str:
     """One line for the task log and the report."""
+    revision = f" with configuration revision {entry['config_revision']}" if entry.get("config_revision") is not None else ""
     if "superseded" in entry:
         return (f"SUPERSEDED tenant {entry['tenant_id']} {entry['period']} {entry['file']}: {entry['superseded']} "
-                f"(no longer current; kept as {entry['previous_version']})")  # fmt: skip
+                f"(no longer current{revision}; kept as {entry['previous_version']})")  # fmt: skip
     rows = ", ".join(f"AgentGroupName {r['AgentGroupName']}: {r['old']} -> {r['new']}" for r in entry["rows"])
     parts = [rows or "counts unchanged"]
     if entry["other_columns"]:
         parts.append("also changed: " + ", ".join(entry["other_columns"]))
-    return f"RESTATED tenant {entry['tenant_id']} {entry['period']} {entry['file']}: {'; '.join(parts)} (previous version kept as {entry['previous_version']})"
+    return (f"RESTATED tenant {entry['tenant_id']} {entry['period']} {entry['file']}{revision}: {'; '.join(parts)} "
+            f"(previous version kept as {entry['previous_version']})")  # fmt: skip
 
 
 def append(data_dir: Path, entries: list[dict]) -> None:

@@ -35,8 +35,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def entry(name: str, data: bytes, s3_uri: str | None = None, uploaded_at: str | None = None) -> dict:
-    return {
+def entry(name: str, data: bytes, s3_uri: str | None = None, uploaded_at: str | None = None, config_revision: int | None = None) -> dict:
+    """A file's record. ``config_revision``: the configuration revision that produced these
+    bytes (a file a later revision renders the same keeps it); absent before the store existed."""
+    listed = {
         "name": name,
         "bytes": len(data),
         "rows": count_rows(data),
@@ -44,6 +46,9 @@ def entry(name: str, data: bytes, s3_uri: str | None = None, uploaded_at: str | 
         "s3_uri": s3_uri,
         "uploaded_at": uploaded_at,
     }
+    if config_revision is not None:
+        listed["config_revision"] = config_revision
+    return listed
 
 
 def read(path: Path) -> dict | None:
@@ -80,15 +85,18 @@ def superseded_entry(listed: dict | None, name: str, data: bytes, reason: str, p
     why it left the current set, where the archive keeps it, and (``moved_to``) where the
     billing server keeps it once transmission has moved it aside."""
     sent = listed if listed and listed["sha256"] == sha256(data) else {}
-    return entry(name, data, sent.get("s3_uri"), sent.get("uploaded_at")) | {
+    return entry(name, data, sent.get("s3_uri"), sent.get("uploaded_at"), sent.get("config_revision")) | {
         "reason": reason, "previous_version": previous_version, "moved_to": None,
     }  # fmt: skip
 
 
-def record_rendered(folder: Path, files: dict[str, bytes], superseded: list[tuple[str, bytes, str, str]] = ()) -> tuple[str, Path]:
+def record_rendered(
+    folder: Path, files: dict[str, bytes], superseded: list[tuple[str, bytes, str, str]] = (), config_revision: int | None = None
+) -> tuple[str, Path]:
     """After a run has written ``files`` into ``folder`` (the period's whole current set) and
     superseded the others (name, bytes, reason, previous version): list them, keeping the
-    upload record of every file whose bytes did not change. Returns (created/changed/unchanged, path)."""
+    upload record and configuration revision of every file whose bytes did not change; the
+    others get ``config_revision``. Returns (created/changed/unchanged, path)."""
     tenant_id, period = _period_of(files)
     path = folder / manifest_name(tenant_id, period)
     manifest = read(path) or {}
@@ -97,9 +105,9 @@ def record_rendered(folder: Path, files: dict[str, bytes], superseded: list[tupl
     for name, data in files.items():
         kept = old.get(name)
         if kept and kept["sha256"] == sha256(data):
-            entries[name] = entry(name, data, kept["s3_uri"], kept["uploaded_at"])
+            entries[name] = entry(name, data, kept["s3_uri"], kept["uploaded_at"], kept.get("config_revision", config_revision))
         else:
-            entries[name] = entry(name, data)
+            entries[name] = entry(name, data, config_revision=config_revision)
     # Earlier supersessions stay on record, unless the name is current again.
     gone = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] not in entries}
     for name, data, reason, previous_version in superseded:
@@ -117,7 +125,7 @@ def record_sent(folder: Path, named: NamedFile, data: bytes, s3_uri: str, upload
     path = folder / named.manifest
     manifest = read(path) or {}
     entries = {e["name"]: e for e in manifest.get("files", [])}
-    entries[named.name] = entry(named.name, data, s3_uri, uploaded_at)
+    entries[named.name] = entry(named.name, data, s3_uri, uploaded_at, entries.get(named.name, {}).get("config_revision"))
     superseded = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] != named.name}
     return write_atomic(path, render(named.tenant_id, named.period_label, entries, superseded)), path
 
@@ -210,11 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bucket = None
     if args.s3:
-        from bds.config import load_billing_config
+        from bds.config.store import current_config
         from bds.transmission import Bucket, quiet_command_line
 
         quiet_command_line()
-        bucket = Bucket(load_billing_config().billing_server)
+        bucket = Bucket(current_config().billing_server)
     checked, problems = verify_archive(args.data_dir, bucket)
     for problem in problems:
         print(f"MISMATCH {problem}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from bds import changes, manifest, readiness, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
-from bds.config import Billable, BillingConfig, SourceReadiness, Tenant, load_billing_config
+from bds.config import Billable, BillingConfig, SourceReadiness, Tenant
 from bds.datasets import to_frame
 from bds.errors import PermanentError, writing_for
 from bds.files import (
@@ -29,6 +29,7 @@ from bds.sources import (
     MALFORMED_NAMED, MalformedRowsError, malformed_failure, malformed_listing, malformed_rows, query_parameters, source_engine,
     stage_dataset,
 )  # fmt: skip
+from bds.config.store import StoreUnavailable, for_runs
 from bds.transmission import outbox_dir, queue
 
 if TYPE_CHECKING:  # pandas and the metrics are imported by the steps that compute: the others start faster
@@ -61,11 +62,13 @@ def _skip_reason(tenant: Tenant, last_day: date, metrics: list[str]) -> str | No
     return None
 
 
-def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: dict) -> tuple[list[dict], list[str]]:
+def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: dict, revision: int | None) -> tuple[list[dict], list[str]]:
     if not config.billing_process_enabled:
         return [], [f"{period}: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
     work, notes = [], []
     item = item | {"transmit": config.billing_server.transmit}
+    if revision is not None:  # the configuration revision its files are produced with (manifests, change log)
+        item["config_revision"] = revision
     for tenant in config.tenants:
         reason = _skip_reason(tenant, last_day, metrics_of(tenant))
         if reason:
@@ -76,7 +79,7 @@ def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: 
     return work, notes
 
 
-def plan_day(config: BillingConfig, day: date, run_id: str = "") -> tuple[list[dict], list[str]]:
+def plan_day(config: BillingConfig, day: date, run_id: str = "", revision: int | None = None) -> tuple[list[dict], list[str]]:
     """Work items for the tenants to bill on ``day``, and a line for each decision. A run's
     items carry its staging key: two runs of one day stage apart and never mix."""
     item = {
@@ -87,26 +90,38 @@ def plan_day(config: BillingConfig, day: date, run_id: str = "") -> tuple[list[d
         "lookahead_minutes": config.voicebot_lookahead_minutes,
         "readiness": config.sources.model_dump(mode="json"),
     }
-    return _plan(config, day.isoformat(), day, lambda t: t.enabled_metrics, item)
+    return _plan(config, day.isoformat(), day, lambda t: t.enabled_metrics, item, revision)
 
 
-def plan_month(config: BillingConfig, month: Month) -> tuple[list[dict], list[str]]:
+def plan_month(config: BillingConfig, month: Month, revision: int | None = None) -> tuple[list[dict], list[str]]:
     """Work items for the tenants whose ``month`` gets monthly files (metrics with a monthly characteristic)."""
-    return _plan(config, month.label, month.last, monthly_metrics, {"month": month.label})
+    return _plan(config, month.label, month.last, monthly_metrics, {"month": month.label}, revision)
+
+
+def configuration_for(period: str):
+    """The configuration revision a run of ``period`` plans with, and its notes; a store that
+    cannot be read fails the plan naming the period (and is retried: it may come back)."""
+    try:
+        return for_runs()
+    except StoreUnavailable as exc:
+        raise StoreUnavailable(f"{period}: {exc}") from None
 
 
 def plan_daily_run(requested: str | None, interval_start, run_after, run_id: str = "") -> tuple[str, list[dict], list[str]]:
-    """The day a bds_daily run bills, its work items and notes (configuration from $BDS_CONFIG)."""
-    config = load_billing_config()
+    """The day a bds_daily run bills, its work items and notes, with the current configuration
+    revision (bds.config.store): a change made later touches only runs planned later."""
     day = billing_day(requested, interval_start, run_after)
-    return (day.isoformat(), *plan_day(config, day, run_id))
+    revision, notes = configuration_for(f"day {day}")
+    work, planned = plan_day(revision.config, day, run_id, revision.number)
+    return day.isoformat(), work, [*notes, *planned]
 
 
 def plan_monthly_run(requested: str | None, announced: list[str], interval_start, run_after) -> tuple[str, list[dict], list[str]]:
-    """The month a bds_monthly run bills, its work items and notes (configuration from $BDS_CONFIG)."""
-    config = load_billing_config()
+    """The month a bds_monthly run bills, its work items and notes (see ``plan_daily_run``)."""
     month = billing_month(requested, announced, interval_start, run_after)
-    return (month.label, *plan_month(config, month))
+    revision, notes = configuration_for(f"month {month.label}")
+    work, planned = plan_month(revision.config, month, revision.number)
+    return month.label, work, [*notes, *planned]
 
 
 def unpack(work: dict) -> tuple[Tenant, date, DayWindow]:
@@ -281,7 +296,8 @@ def _aggregate(work: dict) -> dict:
 
 
 def store_files(
-    tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool, with_files=None
+    tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool, with_files=None,
+    revision: int | None = None,
 ) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
 
@@ -293,7 +309,8 @@ def store_files(
     manifest keeps a record of it, so transmission moves it aside on the billing server. With
     transmission on, every file not yet sent, and the manifest, go into the outbox.
     ``with_files`` is called under the folder's lock once the files are written, before the
-    manifest: what must change together with them."""
+    manifest: what must change together with them. ``revision`` is the configuration revision
+    the files were produced with: the manifest and the change log name it."""
     outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
     archive = Path(data_dir) / ARCHIVE
     label = f"{tenant.label} {period}"
@@ -306,7 +323,7 @@ def store_files(
             status, kept = replace_keeping_previous(archive, named, data)
             outcome[status].append(name)
             if kept is not None:  # the earlier version, now under versions/
-                restated.append(changes.restatement(named, kept.read_bytes(), data, kept, archive))
+                restated.append(changes.restatement(named, kept.read_bytes(), data, kept, archive, revision=revision))
         superseded = []
         for path in sorted(folder.glob("CNT_*.csv")):
             named = parse_name(path.name)
@@ -315,13 +332,13 @@ def store_files(
             reason = superseded_because(tenant, named, files)
             data, kept = supersede(archive, named)
             superseded.append((named.name, data, reason, kept.relative_to(archive).as_posix()))
-            restated.append(changes.restatement(named, data, None, kept, archive, reason))
+            restated.append(changes.restatement(named, data, None, kept, archive, reason, revision))
             outcome["superseded"].append(named.name)
             if outbox is not None:
                 (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
         if with_files is not None:
             with_files()
-        manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded)
+        manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded, revision)
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))
             for name in sorted(waiting & set(files)):
@@ -381,7 +398,8 @@ def _render(work: dict, data_dir=None) -> dict:
         if agents != published:
             staging.write_bytes(published, staging.read_bytes(agents))
 
-    stored = store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents)
+    stored = store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents,
+                         work.get("config_revision"))  # fmt: skip
     stored["warnings"] = computed.get("warnings", [])  # what aggregate logged: into the run's summary too
     stored["summary"] += "".join(f"\n  WARNING {warning}" for warning in stored["warnings"])
     return stored
@@ -421,7 +439,7 @@ def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> di
     for r in results:
         log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
     folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
-    return store_files(tenant, month.label, data_dir, folder, files, work.get("transmit", False))
+    return store_files(tenant, month.label, data_dir, folder, files, work.get("transmit", False), revision=work.get("config_revision"))
 
 
 def unfinished(work: list[dict], results: list[dict]) -> list[str]:

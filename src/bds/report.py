@@ -47,11 +47,11 @@ def table(rows: list[dict], last_days: int = 3) -> str:
 
 def transmission_lines() -> list[str]:
     """The outbox, and what the bucket holds per tenant folder, with one example object."""
-    from bds.config import load_billing_config
+    from bds.config.store import current_config
     from bds.transmission import Bucket, outbox_dir, outbox_files, quiet_command_line
 
     quiet_command_line()
-    server = load_billing_config().billing_server
+    server = current_config().billing_server
     outbox = outbox_dir()
     lines = [f"outbox {outbox}: {len(outbox_files(outbox))} file(s) waiting"]
     bucket = Bucket(server)

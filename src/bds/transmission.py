@@ -424,11 +424,13 @@ def _send_manifest(bucket: Bucket, archive: Path, named: NamedFile, path: Path) 
 
 
 def plan_transmission_run() -> tuple[str, list[dict], list[str], list[str]]:
-    """What a bds_transmit run sends (configuration from $BDS_CONFIG, outbox from ``bds_outbox``)."""
-    from bds.config import load_billing_config
+    """What a bds_transmit run sends (current configuration revision, outbox from ``bds_outbox``)."""
+    from bds.config.store import for_runs
 
     outbox = outbox_dir()
-    return (str(outbox), *plan_outbox(load_billing_config(), outbox))
+    revision, config_notes = for_runs()
+    work, notes, rejected = plan_outbox(revision.config, outbox)
+    return str(outbox), work, [*config_notes, *notes], rejected
 
 
 def send_tenant_run(work: dict) -> dict:

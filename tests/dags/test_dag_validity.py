@@ -151,6 +151,7 @@ def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path
     import pendulum
 
     monkeypatch.setenv("BDS_CONFIG", str(ROOT / "include" / "config" / "demo.yaml"))
+    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))  # the configuration store: $BDS_DATA_DIR/bds.db, seeded from BDS_CONFIG
     plan = dagbag.dags["bds_daily"].get_task("plan").python_callable
     pushed = {}
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
@@ -158,6 +159,8 @@ def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path
     work = plan(params={"date": None}, dag_run=run, ti=ti)
     assert {w["day"] for w in work} == {"2026-03-29"}
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102, 105}
+    assert {w["config_revision"] for w in work} == {1}  # each file will name the revision it was produced with
+    assert pushed["notes"][0] == f"configuration: the empty store was seeded from {ROOT / 'include' / 'config' / 'demo.yaml'} as revision 1"
     work = plan(params={"date": "2026-03-27"}, dag_run=run, ti=ti)
     assert {w["day"] for w in work} == {"2026-03-27"}
     # 105's production date is 2026-03-28: not billed on the 27th, and the plan says so.

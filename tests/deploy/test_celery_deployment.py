@@ -68,8 +68,28 @@ def source_databases():
     engine.dispose()
 
 
-def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int, s3_endpoint: str,
-                    databases: dict[str, str], reader: str, data_dir: Path, home: Path) -> dict[str, str]:  # fmt: skip
+@pytest.fixture
+def config_database():
+    """The configuration store's database and account, made by ``include/deploy/config-db-init.sh``."""
+    suffix = uuid.uuid4().hex[:8]
+    name, owner, password = f"bds_config_{suffix}", f"bds_config_{suffix}", uuid.uuid4().hex
+    admin = sa.engine.make_url(PG_ADMIN_URL)
+    env = os.environ | {
+        "PGHOST": admin.host or "127.0.0.1", "PGPORT": str(admin.port or 5432), "PGUSER": admin.username or "postgres",
+        "BDS_DB_NAME": name, "BDS_DB_USER": owner, "BDS_DB_PASSWORD": password,
+    }  # fmt: skip
+    run_script(ROOT / "include/deploy/config-db-init.sh", env)
+    run_script(ROOT / "include/deploy/config-db-init.sh", env)  # a second start of the container changes nothing
+    yield {"schema": name, "login": owner, "password": password}
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"DROP ROLE IF EXISTS {owner}"))
+    engine.dispose()
+
+
+def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int, s3_endpoint: str, databases: dict[str, str],
+                    reader: str, config_db: dict[str, str], data_dir: Path, home: Path) -> dict[str, str]:  # fmt: skip
     """The container's environment with the service names and image folders replaced."""
     places = {
         "http://airflow-apiserver:8080": f"http://127.0.0.1:{api_port}",
@@ -88,6 +108,9 @@ def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int
         assert (conn["host"], conn["schema"]) == ("sources-db", source)
         conn |= {"host": "127.0.0.1", "schema": databases[source], "login": reader if conn["login"] == "bds_reader" else "postgres"}
         env[f"AIRFLOW_CONN_BDS_{source.upper()}"] = json.dumps(conn)
+    store = json.loads(env["AIRFLOW_CONN_BDS_DB"])
+    assert (store["host"], store["schema"], store["login"]) == ("postgres", "bds", "bds")  # Airflow's server, a database of its own
+    env["AIRFLOW_CONN_BDS_DB"] = json.dumps(store | config_db | {"host": "127.0.0.1"})
     notes = json.loads(env["AIRFLOW_CONN_BDS_AIRFLOW_API"])
     assert (notes["host"], notes["port"]) == ("airflow-apiserver", 8080)
     env["AIRFLOW_CONN_BDS_AIRFLOW_API"] = json.dumps(notes | {"host": "127.0.0.1", "port": api_port})
@@ -107,7 +130,7 @@ def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int
 
 
 def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
-    compose, source_databases, pg_url, s3_endpoint, tmp_path, monkeypatch
+    compose, source_databases, config_database, pg_url, s3_endpoint, tmp_path, monkeypatch
 ):
     import redis
 
@@ -124,7 +147,7 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
         home = tmp_path / name
         home.mkdir(exist_ok=True)
         return on_this_machine(service_env(compose, service), metadata=pg_url, api_port=api_port, s3_endpoint=s3_endpoint,
-                               databases=databases, reader=reader, data_dir=data_dir, home=home)  # fmt: skip
+                               databases=databases, reader=reader, config_db=config_database, data_dir=data_dir, home=home)  # fmt: skip
 
     # sources-seed: its command, as the owner account of its environment
     seed = compose["services"]["sources-seed"]["command"]
@@ -146,6 +169,11 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     init.cli("pools", "import", str(ROOT / "include/airflow/pools.json"))
     init.cli("users", "create", "--username", "bds-runs", "--role", "User", "--firstname", "bds", "--lastname", "runs",
              "--email", "bds-runs@localhost", "--password", init.env["BDS_RUN_NOTES_PASSWORD"])  # as airflow-init does  # fmt: skip
+    init_script = compose["services"]["airflow-init"]["command"][1]
+    for command in ("migrate", "seed"):  # the configuration store: its schema, then the demo's tenants as revision 1
+        assert f"/entrypoint python -m bds.config {command}\n" in init_script
+        done = subprocess.run([sys.executable, "-m", "bds.config", command], env=init.env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
     api = Airflow(tmp_path / "api", machine("airflow-apiserver", "api"), logs=[])
     with (
         api.running("api-server", "api-server"),
@@ -176,6 +204,8 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     server = load_billing_config(layers).billing_server
     monkeypatch.setenv("AIRFLOW_CONN_BDS_S3", machine("airflow-worker", "worker-1")["AIRFLOW_CONN_BDS_S3"])
     assert verify_archive(data_dir, Bucket(server)) == (len(built), [])
+    manifests = [json.loads(p.read_bytes()) for p in (data_dir / "archive").rglob("MANIFEST_*.json")]
+    assert {f["config_revision"] for m in manifests for f in m["files"]} == {1}  # every file traced to the seeded revision
     assert list((data_dir / "outbox").rglob("*.*")) == []
     logs = client.list_objects_v2(Bucket="bds-logs").get("Contents", [])  # the UI reads any worker's logs from here
     assert any("dag_id=bds_daily" in o["Key"] for o in logs)

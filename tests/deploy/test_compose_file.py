@@ -23,7 +23,7 @@ TASK_SERVICES = ("airflow-worker",)  # where tasks run under the CeleryExecutor
 SECRETS = {
     "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_DB_PASSWORD", "MINIO_ROOT_PASSWORD",
     "MINIO_KMS_SECRET_KEY", "BDS_S3_SECRET_KEY", "BDS_SOURCES_PASSWORD", "BDS_SOURCES_READER_PASSWORD",
-    "BDS_RUN_NOTES_PASSWORD",
+    "BDS_RUN_NOTES_PASSWORD", "BDS_DB_PASSWORD",
 }  # fmt: skip
 IMAGE_PATHS = {"/opt/airflow/include": ROOT / "include", "/opt/airflow/dags": ROOT / "dags"}  # Dockerfile COPY
 
@@ -113,7 +113,7 @@ def test_every_airflow_container_has_the_same_secrets_executor_and_connections(c
     envs = {name: service_env(compose, name) for name in AIRFLOW_SERVICES}
     shared = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API_AUTH__JWT_ISSUER",
               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__BROKER_URL",
-              "BDS_CONFIG", "BDS_DATA_DIR", "BDS_STAGING_URL")  # fmt: skip
+              "BDS_CONFIG", "BDS_CONFIG_SOURCE", "BDS_DATA_DIR", "BDS_STAGING_URL", "AIRFLOW_CONN_BDS_DB")  # fmt: skip
     for key in shared:
         assert len({env[key] for env in envs.values()}) == 1, key
     env = envs["airflow-worker"]
@@ -135,6 +135,13 @@ def test_every_airflow_container_has_the_same_secrets_executor_and_connections(c
     assert PurePosixPath(outbox.extra_dejson["path"]).parent == PurePosixPath(env["BDS_DATA_DIR"])
     seed = service_env(compose, "sources-seed")
     assert json.loads(seed["AIRFLOW_CONN_BDS_GIM"])["login"] == "bds_owner"  # the seed writes; tasks only read
+    # The configuration store: its own database on Airflow's PostgreSQL, made by the init script there.
+    store = Connection.from_json(env["AIRFLOW_CONN_BDS_DB"], conn_id="bds_db")
+    assert (store.conn_type, store.host, store.schema, store.login, store.password) == ("postgres", "postgres", "bds", "bds", dot_env["BDS_DB_PASSWORD"])
+    assert env["BDS_CONFIG_SOURCE"] == "store"
+    postgres = compose["services"]["postgres"]
+    assert "./include/deploy/config-db-init.sh:/docker-entrypoint-initdb.d/20-bds-config-db.sh:ro" in postgres["volumes"]
+    assert postgres["environment"]["BDS_DB_PASSWORD"] == dot_env["BDS_DB_PASSWORD"]
 
 
 def test_the_pipelines_storage_is_the_object_store_and_one_shared_volume(compose):

@@ -61,7 +61,10 @@ def seed(urls: dict[str, str], config_path=DEMO_CONFIG):
 
 
 def use(monkeypatch, data_dir: Path, connections: dict[str, str], config=DEMO_CONFIG):
+    """Bill with the YAML file ``config`` as the source of truth (the tests change it between
+    runs), recorded in a configuration store under ``data_dir``."""
     monkeypatch.setenv("BDS_CONFIG", str(config))
+    monkeypatch.setenv("BDS_CONFIG_SOURCE", "file")
     monkeypatch.setenv("BDS_DATA_DIR", str(data_dir))
     for source, value in connections.items():
         monkeypatch.setenv(f"AIRFLOW_CONN_BDS_{source.upper()}", value)

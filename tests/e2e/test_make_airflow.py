@@ -8,7 +8,11 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from urllib.parse import quote
+
+import pytest
 
 from bds.airflow_local import Airflow, free_port, passwords_file, stop
 from tests.conftest import ROOT
@@ -37,10 +41,17 @@ def test_make_airflow_on_another_port_runs_a_day_with_its_note_and_logs_and_prin
         assert airflow.api("GET", run)["note"] == "Bills 2026-03-29 (3 tenants)"
         log = airflow.api("GET", f"{run}/taskInstances/plan/logs/1")
         assert "run note: Bills 2026-03-29 (3 tenants)" in json.dumps(log), log  # the plan task's own log, served by the UI
+        # The configuration API is served behind the UI's login, its store seeded by the run's plan.
+        assert [t["tenant_id"] for t in airflow.api("GET", "/bds/api/v1/tenants")][:2] == [101, 102]
+        anonymous = urllib.request.Request(f"http://127.0.0.1:{port}/bds/api/v1/tenants")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(anonymous, timeout=30)
+        assert refused.value.code == 401
     finally:
         stop(make)
     printed = output.read_text()
     assert f"Airflow UI: http://127.0.0.1:{port}  user admin, password in {passwords_file(demo / 'airflow')}" in printed
+    assert f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs" in printed
     secrets = json.loads(passwords_file(demo / "airflow").read_text())
     assert passwords_file(demo / "airflow").stat().st_mode & 0o077 == 0  # the owner's alone
     assert not any(password in printed for password in secrets.values())

@@ -1,13 +1,17 @@
-"""Tenant billing configuration: one validated schema, loaded through one function.
+"""Tenant billing configuration: one validated schema for the files, the store and the API.
 
-The file mirrors Genesys Skills Management's billing pages: per tenant the Billable
-kind (None, Salesforce, PureConnect) and the account identifiers; globally the billing
-server settings and the switch that enables the billing process. ``load_billing_config``
-is the only entry point, so a database-backed store can replace the file later.
+It mirrors Genesys Skills Management's billing pages: per tenant the Billable kind (None,
+Salesforce, PureConnect) and the account identifiers; globally the billing server settings
+and the switch that enables the billing process. Runs read it from the configuration store
+(``bds.config.store``: immutable revisions in the ``bds_db`` database, changed through the
+API of ``bds.config.api`` or ``python -m bds.config``); YAML files (``$BDS_CONFIG``) seed an
+empty store, or are the source the store follows (``BDS_CONFIG_SOURCE=file``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import unicodedata
@@ -27,7 +31,12 @@ CONFIG_ENV = "BDS_CONFIG"
 
 
 class BillingConfigError(PermanentError, ValueError):
-    """The billing configuration is unusable; the message names the tenant and the field."""
+    """The billing configuration is unusable; the message names the tenant and the field,
+    ``problems`` lists them one by one (see ``problems``)."""
+
+    def __init__(self, message: str, found: list[dict] | None = None):
+        super().__init__(message)
+        self.problems = found if found is not None else [{"tenant": None, "path": "(whole document)", "message": message}]
 
 
 class Billable(str, Enum):
@@ -91,7 +100,8 @@ class Placement(_Model):
 
 
 class Tenant(_Model):
-    tenant_id: int = Field(gt=0, description="tenant DBID in Configuration Server; the key in every source")
+    # Configuration Server's DBIDs are 32-bit integers.
+    tenant_id: int = Field(gt=0, le=2**31 - 1, description="tenant DBID in Configuration Server; the key in every source")
     name: str = Field(min_length=1)
     garn: str = ""
     billable: Billable
@@ -128,7 +138,7 @@ class Tenant(_Model):
         unknown = sorted(set(value) - set(METRICS))
         if unknown:
             raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
-        return value
+        return {key: value[key] for key in METRICS if key in value}  # catalogue order, however given: one export per configuration
 
     @model_validator(mode="after")
     def _consistent(self) -> Tenant:
@@ -225,7 +235,7 @@ class BillingServer(_Model):
 
     kind: str = Field("s3", pattern=r"^s3$")
     transmit: bool = False
-    aws_conn_id: str = Field("bds_s3", min_length=1)
+    aws_conn_id: str = Field("bds_s3", pattern=r"^[A-Za-z0-9_.-]{1,250}$", description="Airflow connection of the billing server")
     bucket: str = Field("", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     key_prefix: str = ""
     region_name: str = ""
@@ -319,30 +329,65 @@ class BillingConfig(_Model):
         raise KeyError(f"tenant {tenant_id} is not in the billing configuration")
 
 
-def _describe(errors: list[dict], raw: Any, where: str) -> str:
-    lines = []
+def problems(errors: list[dict], raw: Any, prefix: tuple = ()) -> list[dict]:
+    """Each validation error as ``{"tenant", "path", "message"}``: the tenant it concerns (its
+    name, id and entry number, or ``None`` for the global settings), the field's path within
+    the tenant (or the settings; ``prefix`` is what the raw document sits under) and why."""
+    found = []
     for err in errors:
-        loc = list(err["loc"])
-        subject = "settings"
+        if err["type"] == "too_short" and any(other["loc"][: len(err["loc"])] == err["loc"] and other is not err for other in errors):
+            continue  # a list whose entries failed is reported as too short too: the entries' problems say why
+        loc = list(err["loc"])[len(prefix):]
+        tenant = None
         if len(loc) >= 2 and loc[0] == "tenants" and isinstance(loc[1], int):
             index = loc[1]
-            entry = raw.get("tenants", [])[index] if isinstance(raw, dict) else {}
+            entries = raw.get("tenants", []) if isinstance(raw, dict) else []
+            entry = entries[index] if isinstance(entries, list) and index < len(entries) else {}
             entry = entry if isinstance(entry, dict) else {}
-            subject = f"tenant '{entry.get('name', '?')}' (tenant_id {entry.get('tenant_id', '?')}, entry {index + 1})"
+            tenant = f"tenant '{entry.get('name', '?')}' (tenant_id {entry.get('tenant_id', '?')}, entry {index + 1})"
             loc = loc[2:]
-        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(whole entry)"
-        message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{subject}: field '{field}': {message}")
+        path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(whole entry)"
+        found.append({"tenant": tenant, "path": path, "message": err["msg"].removeprefix("Value error, ")})
+    return found
+
+
+def describe_problems(found: list[dict], where: str) -> str:
+    lines = [f"{p['tenant'] or 'settings'}: field '{p['path']}': {p['message']}" for p in found]
     return f"invalid billing configuration {where}:\n  " + "\n  ".join(lines)
 
 
 def parse_billing_config(raw: Any, where: str = "(inline)") -> BillingConfig:
     if not isinstance(raw, dict):
-        raise BillingConfigError(f"invalid billing configuration {where}: expected a mapping at the top level")
+        raise BillingConfigError(f"invalid billing configuration {where}: expected a mapping at the top level",
+                                 [{"tenant": None, "path": "(whole document)", "message": "expected a mapping at the top level"}])  # fmt: skip
     try:
         return BillingConfig.model_validate(raw)
     except ValidationError as exc:
-        raise BillingConfigError(_describe(exc.errors(), raw, where)) from None
+        found = problems(exc.errors(), raw)
+        raise BillingConfigError(describe_problems(found, where), found) from None
+
+
+def document(config: BillingConfig) -> dict:
+    """The whole configuration as plain JSON data, every default spelled out: what a revision
+    stores, exports and hashes."""
+    return config.model_dump(mode="json")
+
+
+def canonical_json(config: BillingConfig) -> str:
+    return json.dumps(document(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def config_hash(config: BillingConfig) -> str:
+    """SHA-256 of the canonical JSON: equal for equal configurations, however they were written."""
+    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
+
+
+def to_yaml(config: BillingConfig) -> str:
+    return yaml.safe_dump(document(config), sort_keys=False, allow_unicode=True, width=120)
+
+
+def parse_yaml(text: str, where: str) -> BillingConfig:
+    return parse_billing_config(_yaml_data(text, where), where)
 
 
 def load_billing_config(path: str | os.PathLike | None = None) -> BillingConfig:
@@ -369,10 +414,15 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BillingConfigError(f"cannot read billing configuration {path}: {exc.strerror}") from None
+    return _yaml_data(text, str(path))
+
+
+def _yaml_data(text: str, where: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BillingConfigError(f"billing configuration {path} is not valid YAML: {exc}") from None
+        raise BillingConfigError(f"billing configuration {where} is not valid YAML: {exc}",
+                                 [{"tenant": None, "path": "(whole document)", "message": f"not valid YAML: {exc}"}]) from None  # fmt: skip
 
 
 def _overlay(base: Any, layer: Any) -> Any:

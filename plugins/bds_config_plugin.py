@@ -1,0 +1,11 @@
+"""Registers the billing configuration API (bds.config.api) with Airflow's api-server, at /bds:
+the UI's own server serves it, behind the UI's login, on every deployment."""
+
+from airflow.plugins_manager import AirflowPlugin
+
+from bds.config.api import create_app
+
+
+class BillingConfigurationPlugin(AirflowPlugin):
+    name = "bds_configuration"
+    fastapi_apps = [{"app": create_app(), "url_prefix": "/bds", "name": "bds billing configuration"}]
