@@ -16,23 +16,24 @@ change would produce (validation, the new hash, the field-by-field diff) and sav
 from __future__ import annotations
 
 import json
+import pathlib
 import re
-from pathlib import Path as Path_
 from typing import Annotated, Any, Literal
 
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.core_api.security import GetUserDep, get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bds.config import (
     Billable, BillingConfig, BillingConfigError, Tenant, config_hash, document, parse_billing_config, parse_yaml, problems,
     to_yaml,
 )  # fmt: skip
-from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.api_fastapi.core_api.security import GetUserDep, get_user
-
 from bds.config import diff as config_diff
 from bds.config import store as config_store
 
@@ -115,11 +116,8 @@ class Validation(BaseModel):
 
 # --- authentication and authorisation: Airflow's auth manager, nothing of our own ---
 
-
 def may_change(user) -> bool:
     """Whoever may change Airflow's configuration or its variables may change billing's."""
-    from airflow.api_fastapi.app import get_auth_manager
-
     manager = get_auth_manager()
     return manager.is_authorized_configuration(method="PUT", user=user) or manager.is_authorized_variable(method="PUT", user=user)
 
@@ -134,10 +132,6 @@ def changer(user: GetUserDep) -> BaseUser:
 Changer = Annotated[BaseUser, Depends(changer)]
 
 
-class YamlResponse(PlainTextResponse):
-    media_type = YAML
-
-
 class AsciiJSONResponse(JSONResponse):
     """JSON with every non-ASCII character escaped: a problem may quote what was sent, even a
     lone surrogate that UTF-8 cannot carry."""
@@ -147,7 +141,6 @@ class AsciiJSONResponse(JSONResponse):
 
 
 # --- the store, and the change every write goes through ---
-
 
 def store() -> config_store.Store:
     return config_store.default_store()
@@ -223,7 +216,6 @@ def _with_tenant(config: BillingConfig, tenant_id: int, body: dict, replace: boo
 
 # --- errors: every one says what is wrong, in the same shape ---
 
-
 def _error(code: int, detail: str, found: list[dict] = (), current_revision: int | None = None, headers=None) -> Response:
     body = ErrorBody(detail=detail, problems=[Problem(**p) for p in found], current_revision=current_revision)
     return AsciiJSONResponse(body.model_dump(), status_code=code, headers=headers)
@@ -272,8 +264,8 @@ def _handlers(app: FastAPI) -> None:
     async def unavailable(_request, exc: config_store.StoreUnavailable):
         return _error(503, f"{exc}; try again when the store is back", headers={"Retry-After": "30"})
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's, and the router's own 404 and 405
+    async def http_error(_request, exc: StarletteHTTPException):
         return _error(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
@@ -301,11 +293,13 @@ def list_tenants(response: Response, billable: Billable | None = None, enabled: 
     return [t for t in revision.config.tenants
             if (billable is None or t.billable is billable) and (enabled is None or t.enabled == enabled)]  # fmt: skip
 
+
 @router.get("/tenants/{tenant_id}", response_model=Tenant, tags=["tenants"], summary="Read a tenant")
 def read_tenant(tenant_id: TenantId, response: Response) -> Tenant:
     revision = current()
     response.headers["ETag"] = etag(revision)
     return revision.config.tenants[_tenant_index(revision.config, tenant_id)]
+
 
 @router.post("/tenants", response_model=ChangeResult, status_code=201, tags=["tenants"], summary="Create a tenant")
 def create_tenant(tenant: Tenant, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "",
@@ -321,6 +315,7 @@ def create_tenant(tenant: Tenant, response: Response, user: Changer, if_match: I
     response.headers["Location"] = f"tenants/{tenant.tenant_id}"
     return result
 
+
 @router.put("/tenants/{tenant_id}", response_model=ChangeResult, tags=["tenants"], summary="Replace a tenant")
 def replace_tenant(tenant_id: TenantId, tenant: Tenant, response: Response, user: Changer, if_match: IfMatch = None,
                    comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
@@ -328,14 +323,16 @@ def replace_tenant(tenant_id: TenantId, tenant: Tenant, response: Response, user
     return change(response, user, if_match, comment or f"replaced tenant {tenant_id}", dry_run, "api",
                   lambda config: _with_tenant(config, tenant_id, body, replace=True))  # fmt: skip
 
+
 @router.patch("/tenants/{tenant_id}", response_model=ChangeResult, tags=["tenants"], summary="Change some fields of a tenant",
               description="A JSON merge patch (RFC 7396): the fields given replace the tenant's; a mapping (metrics) "
                           "merges key by key; null resets a field to its default; a list (regions) is replaced whole.")  # fmt: skip
 def patch_tenant(tenant_id: TenantId, response: Response, user: Changer,
-                 patch: Annotated[dict[str, Any], Body(examples=[{"tier1_account_id": "T1-0042", "metrics": {"agent_seats": True}}])],
+                 patch: Annotated[dict[str, Any], Body(examples=[{"tier1_account_id": "T1-0042", "metrics": {"seats_inbound_voice": True}}])],
                  if_match: IfMatch = None, comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
     return change(response, user, if_match, comment or f"changed tenant {tenant_id}", dry_run, "api",
                   lambda config: _with_tenant(config, tenant_id, patch, replace=False))  # fmt: skip
+
 
 @router.post("/tenants/{tenant_id}/disable", response_model=ChangeResult, tags=["tenants"], summary="Disable a tenant",
              description="The tenant stays in the configuration (its files and history too); runs skip it.")  # fmt: skip
@@ -344,10 +341,12 @@ def disable_tenant(tenant_id: TenantId, response: Response, user: Changer, if_ma
     return change(response, user, if_match, comment or f"disabled tenant {tenant_id}", dry_run, "api",
                   lambda config: _with_tenant(config, tenant_id, {"enabled": False}, replace=False))  # fmt: skip
 
+
 # -- Global Settings and Global Events --
 
 def _settings_of(config: BillingConfig):
     return GlobalSettings(**{name: getattr(config, name) for name in _SETTINGS_FIELDS})
+
 
 @router.get("/settings", response_model=GlobalSettings, tags=["global"], summary="Read the global settings")
 def read_settings(response: Response):
@@ -355,11 +354,13 @@ def read_settings(response: Response):
     response.headers["ETag"] = etag(revision)
     return _settings_of(revision.config)
 
+
 @router.put("/settings", response_model=ChangeResult, tags=["global"], summary="Replace the global settings")
 def replace_settings(settings: GlobalSettings, response: Response, user: Changer, if_match: IfMatch = None,
                      comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
     return change(response, user, if_match, comment or "replaced the global settings", dry_run, "api",
                   lambda config: document(config) | settings.model_dump(mode="json"))  # fmt: skip
+
 
 @router.patch("/settings", response_model=ChangeResult, tags=["global"], summary="Change some global settings",
               description="A JSON merge patch (RFC 7396) of the global settings.")
@@ -375,11 +376,13 @@ def patch_settings(response: Response, user: Changer,
 
     return change(response, user, if_match, comment or "changed the global settings", dry_run, "api", edit)
 
+
 @router.get("/events", response_model=GlobalEvents, tags=["global"], summary="Read the global events")
 def read_events(response: Response):
     revision = current()
     response.headers["ETag"] = etag(revision)
     return GlobalEvents(billing_process_enabled=revision.config.billing_process_enabled)
+
 
 @router.put("/events", response_model=ChangeResult, tags=["global"], summary="Switch the billing process on or off")
 def replace_events(events: GlobalEvents, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "",
@@ -388,6 +391,7 @@ def replace_events(events: GlobalEvents, response: Response, user: Changer, if_m
     return change(response, user, if_match, comment or f"{state} the billing process", dry_run, "api",
                   lambda config: document(config) | events.model_dump(mode="json"))  # fmt: skip
 
+
 # -- the whole configuration and its revisions --
 
 @router.get("/configuration", response_model=RevisionDetail, tags=["revisions"], summary="Read the current configuration")
@@ -395,6 +399,7 @@ def read_configuration(response: Response) -> RevisionDetail:
     revision = current()
     response.headers["ETag"] = etag(revision)
     return RevisionDetail(**revision.meta(), configuration=revision.config)
+
 
 @router.post("/validate", response_model=Validation, tags=["revisions"], summary="Validate a whole configuration (dry run)",
              description="A whole configuration as YAML (or JSON): whether it is valid, every problem, and what it would "
@@ -409,26 +414,31 @@ async def validate(request: Request) -> Validation:
     now = await _in_thread(current)
     return Validation(valid=True, problems=[], hash=config_hash(new), changes=config_diff.diff(now.config, new))
 
+
 @router.get("/revisions", response_model=list[RevisionMeta], tags=["revisions"], summary="List revisions, newest first")
 def list_revisions(limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                    before: Annotated[int | None, Query(ge=1, le=REVISION_MAX, description="only revisions below this number")] = None) -> list[dict]:  # fmt: skip
     current()  # an empty store is seeded first, as everywhere
     return store().history(limit, before)
 
+
 Number = Annotated[int, Path(ge=0, le=REVISION_MAX, description="a revision number (0: the empty store)", examples=[1])]
+
 
 @router.get("/revisions/{number}", response_model=RevisionDetail, tags=["revisions"], summary="Read a revision")
 def read_revision(number: Number) -> RevisionDetail:
     revision = store().get(number)
     return RevisionDetail(**revision.meta(), configuration=revision.config)
 
+
 @router.get("/revisions/{number}/yaml", response_model=None, tags=["revisions"], summary="Export a revision as YAML",
             responses={200: {"content": {YAML: {"schema": CONFIGURATION}}}})  # fmt: skip
-def export_revision(number: Number) -> YamlResponse:
+def export_revision(number: Number) -> PlainTextResponse:
     revision = store().get(number)
     header = f"# bds billing configuration, revision {revision.number} ({revision.hash})\n"
     return PlainTextResponse(header + to_yaml(revision.config), media_type=YAML,
                              headers={"Content-Disposition": f'attachment; filename="bds-config-r{revision.number}.yaml"'})  # fmt: skip
+
 
 @router.get("/revisions/{number}/diff", response_model=DiffResult, tags=["revisions"], summary="Compare two revisions",
             description="Field by field and by tenant, from `against` (default: the revision before) to `number`.")
@@ -437,6 +447,7 @@ def diff_revisions(number: Number, against: Annotated[int | None, Query(ge=0, le
     changes = config_diff.diff(store().get(older).config, store().get(number).config)
     return DiffResult(from_revision=older, to_revision=number, changes=changes)
 
+
 @router.post("/revisions/{number}/restore", response_model=ChangeResult, tags=["revisions"], summary="Restore a revision",
              description="Makes a new revision equal to revision `number`: nothing is removed from the history.")
 def restore_revision(number: Number, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "",
@@ -444,6 +455,7 @@ def restore_revision(number: Number, response: Response, user: Changer, if_match
     old = store().get(number).config
     return change(response, user, if_match, comment or f"restored revision {number}", dry_run, "restore",
                   lambda _config: document(old), restored_from=number or None)  # fmt: skip
+
 
 @router.post("/revisions/import", response_model=ChangeResult, tags=["revisions"], summary="Import a whole configuration",
              description="A whole configuration as YAML (or JSON), validated whole, becomes the next revision.",
@@ -490,7 +502,7 @@ def create_app() -> FastAPI:
     # installation without internet access could not reach.
     from swagger_ui_bundle import swagger_ui_path
 
-    assets = {p.name: p for p in Path_(swagger_ui_path).iterdir() if p.suffix in (".js", ".css", ".png")}
+    assets = {p.name: p for p in pathlib.Path(swagger_ui_path).iterdir() if p.suffix in (".js", ".css", ".png")}
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_user)])
     def swagger_ui(request: Request):
