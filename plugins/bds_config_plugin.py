@@ -3,9 +3,9 @@ the UI's own server serves it, behind the UI's login, on every deployment."""
 
 from airflow.plugins_manager import AirflowPlugin
 
-from bds.config.api import create_app
+from bds.config.asgi import ConfigurationApp
 
 
 class BillingConfigurationPlugin(AirflowPlugin):
     name = "bds_configuration"
-    fastapi_apps = [{"app": create_app(), "url_prefix": "/bds", "name": "bds billing configuration"}]
+    fastapi_apps = [{"app": ConfigurationApp(), "url_prefix": "/bds", "name": "bds billing configuration"}]

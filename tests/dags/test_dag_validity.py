@@ -190,3 +190,16 @@ def test_every_task_fails_at_once_on_an_error_no_retry_can_fix(dagbag):
             assert policy is not None, f"{dag.dag_id}.{task.task_id}"
             assert {policy.evaluate(e, 1, 3).action for e in permanent} == {RetryAction.FAIL}, f"{dag.dag_id}.{task.task_id}"
             assert {policy.evaluate(e, 1, 3).action for e in transient} == {RetryAction.DEFAULT}, f"{dag.dag_id}.{task.task_id}"
+
+
+def test_a_task_loading_the_plugins_imports_no_api_code():
+    """Every task process loads the plugins (Airflow looks for macros in them): the configuration
+    API's plugin registers an app that builds itself on its first request, so tasks import
+    neither it nor FastAPI's or Airflow's API modules."""
+    code = (
+        "import sys; from airflow.sdk.plugins_manager import integrate_macros_plugins, _get_plugins; "
+        "integrate_macros_plugins(); "
+        "print([p.name for p in _get_plugins()[0]], sorted(m for m in sys.modules if m.startswith(('bds.config.api', 'airflow.api_fastapi'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+    assert out == "['bds_configuration'] []", out
