@@ -60,7 +60,9 @@ def test_staging_in_an_object_store_gives_the_same_files_and_nothing_else_on_dis
             assert f"{prefix}/daily/agents.parquet" in keys  # published with the day's files
     assert any(k.startswith("staging/2026-03-29/101/runs/") and k.endswith("/gim/agent_sessions.parquet") for k in keys)
     assert not (shared / "staging").exists()
-    assert {p.name for p in shared.iterdir()} <= {ARCHIVE, "changes.jsonl", "alerts.jsonl"}
+    # besides the archive and its logs, only the configuration store's embedded default (the
+    # deployment's is a PostgreSQL database, connection bds_db)
+    assert {p.name for p in shared.iterdir()} <= {ARCHIVE, "changes.jsonl", "alerts.jsonl", "bds.db"}
     # and the billing server got every file, verified against the manifests
     sent = bucket_objects(s3_endpoint, billing_bucket)
     archived = files(shared) | files(shared, "monthly")

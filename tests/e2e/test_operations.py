@@ -64,7 +64,8 @@ def test_rerun_unchanged_then_restated(bds_daily, own_sources, tmp_path, monkeyp
         assert {groups.get(r["AgentGroupName"], "concurrent"): (int(r["old"]), int(r["new"])) for r in entry["rows"]} == {
             name: (old[name], new[name]) for name in old if old[name] != new[name]
         }
-        assert f"  RESTATED tenant 101 2026-03-29 {entry['file']}: " in summary
+        assert entry["config_revision"] == 1  # the configuration did not change: the sources did
+        assert f"  RESTATED tenant 101 2026-03-29 {entry['file']} with configuration revision 1: " in summary
     assert run_day(bds_daily).state == "success"  # the restated day rerun: nothing more changes
     assert files(data) == second and len(changes.read(data)) == len(log)
 

@@ -363,6 +363,7 @@ def test_the_report_shows_the_outbox_and_the_bucket(s3_endpoint, s3_bucket, outb
     path = tmp_path / "billing.yaml"
     path.write_text(json.dumps(config.model_dump(mode="json")))  # JSON is YAML
     monkeypatch.setenv("BDS_CONFIG", str(path))
+    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))  # the configuration store, seeded from BDS_CONFIG
     produce(config, tmp_path)
     transmit(config, tmp_path, outbox)
     capsys.readouterr()

@@ -34,6 +34,9 @@ def test_disabled_region_places_but_does_not_bill(raw_config):
     ("field", "value", "expected"),
     [
         ("time_zone", "Mars/Olympus", "field 'time_zone': 'Mars/Olympus' is not an IANA time zone"),
+        ("time_zone", "../../etc/passwd", "field 'time_zone': '../../etc/passwd' is not an IANA time zone"),
+        ("time_zone", "Europe/" + "x" * 300, "field 'time_zone': 'Europe/xxxxxxxx"),  # never looked up as a file
+        ("tenant_id", 2**31, "field 'tenant_id': Input should be less than or equal to 2147483647"),
         ("billable", "Paid", "field 'billable': Input should be 'None', 'Salesforce' or 'PureConnect'"),
         ("metrics", {"seats_fax": True}, "field 'metrics': unknown metric(s) seats_fax"),
         ("production_date", "2026-02-30", "field 'production_date'"),
@@ -46,7 +49,7 @@ def test_errors_name_the_tenant_and_the_field(raw_config, field, value, expected
     with pytest.raises(BillingConfigError) as info:
         parse_billing_config(raw_config)
     message = str(info.value)
-    assert f"tenant 'Contoso' (tenant_id {102 if field != 'tenant_id' else 0}, entry 2)" in message
+    assert f"tenant 'Contoso' (tenant_id {102 if field != 'tenant_id' else value}, entry 2)" in message
     assert expected in message
     assert "Northwind" not in message
 

@@ -45,6 +45,8 @@ class Billable(str, Enum):
     PURECONNECT = "PureConnect"
 
 
+_ZONE_KEY = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+
 # C0 and C1 control characters and the Unicode line and paragraph separators: a line break in
 # a tenant name would split a CSV row for any line-based reader of the billing files.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -126,9 +128,12 @@ class Tenant(_Model):
     @field_validator("time_zone")
     @classmethod
     def _time_zone(cls, value: str) -> str:
+        # The key is looked up as a file below the zone database: only what a key can look like.
+        if len(value) > 64 or not _ZONE_KEY.fullmatch(value):
+            raise ValueError(f"{value[:64]!r} is not an IANA time zone (e.g. Europe/Berlin)")
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)") from None
         return value
 
