@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from bds.airflow_local import free_port
 from bds.config import BillingConfigError, canonical_json, config_hash, load_billing_config, parse_billing_config
 from bds.config.store import (
-    EMPTY, MIGRATIONS, NoSuchRevision, RevisionConflict, Store, StoreUnavailable, for_runs, in_use, revisions,
+    EMPTY, MIGRATIONS, NoSuchRevision, RevisionConflict, Store, StoreUnavailable, for_runs, in_use, revisions, seed,
 )  # fmt: skip
 from tests.conftest import ROOT
 
@@ -208,3 +208,15 @@ def test_a_plan_whose_store_is_out_of_reach_fails_naming_the_day_and_is_retried(
         plan_daily_run("2026-03-29", None, None)
     assert str(raised.value).startswith("day 2026-03-29: configuration store postgresql")
     assert not isinstance(raised.value, PermanentError)  # the store may come back: the plan's retries are worth it
+
+
+def test_a_run_that_finds_the_store_seeded_since_it_looked_plans_with_that_revision(embedded, monkeypatch):
+    """Unpausing bds_daily starts its scheduled run beside a manual one: both plans find the
+    store empty; one seeds it, the other's seed then conflicts and it plans with revision 1."""
+    monkeypatch.setenv("BDS_CONFIG", str(DEMO_CONFIG))
+    store = Store(f"sqlite:///{embedded / 'data' / 'bds.db'}")
+    store.commit(load_billing_config(DEMO_CONFIG), 0, "BDS_CONFIG", "seeded by the other run", "seed")
+    looked = iter([EMPTY])  # what this run read a moment before the other one seeded
+    monkeypatch.setattr(store, "current", lambda real=store.current: next(looked, None) or real())
+    revision, notes = seed(store)
+    assert (revision.number, revision.comment, notes) == (1, "seeded by the other run", [])

@@ -174,14 +174,10 @@ def _engine(url: sa.URL) -> sa.Engine:
         engine = sa.create_engine(url, poolclass=sa.NullPool)
         _serialise_sqlite(engine)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=_connect_args(url))
+        # An unreachable server answers within seconds, not the driver's default of never.
+        connect = {"connect_timeout": 10} if url.get_backend_name() == "postgresql" else {}
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect)
     return engine
-
-
-def _connect_args(url: sa.URL) -> dict:
-    if url.get_backend_name() == "postgresql":
-        return {"connect_timeout": 10}
-    return {}
 
 
 class Store:
@@ -352,7 +348,10 @@ def seed(store: Store) -> tuple[Revision, list[str]]:
     path = os.environ.get(CONFIG_ENV)
     if current.number or not path:
         return current, []
-    revision, created = store.commit(load_billing_config(path), 0, CONFIG_ENV, f"seeded from {path}", "seed")
+    try:
+        revision, created = store.commit(load_billing_config(path), 0, CONFIG_ENV, f"seeded from {path}", "seed")
+    except RevisionConflict:  # another process (a run planned at the same moment) seeded it first
+        return store.current(), []
     return revision, [f"configuration: the empty store was seeded from {path} as revision {revision.number}"] if created else []
 
 
