@@ -18,6 +18,7 @@ from bds import changes, manifest, readiness, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, SourceReadiness, Tenant
+from bds.config.store import StoreUnavailable, for_runs
 from bds.datasets import to_frame
 from bds.errors import PermanentError, writing_for
 from bds.files import (
@@ -29,7 +30,6 @@ from bds.sources import (
     MALFORMED_NAMED, MalformedRowsError, malformed_failure, malformed_listing, malformed_rows, query_parameters, source_engine,
     stage_dataset,
 )  # fmt: skip
-from bds.config.store import StoreUnavailable, for_runs
 from bds.transmission import outbox_dir, queue
 
 if TYPE_CHECKING:  # pandas and the metrics are imported by the steps that compute: the others start faster
