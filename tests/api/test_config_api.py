@@ -58,6 +58,22 @@ def test_the_app_is_mounted_with_its_document_and_swagger_ui_behind_the_login(ap
     assert api.call("GET", "/tenants", role=None, headers={"Authorization": "Bearer not-a-token"}).status_code == 403
 
 
+def test_every_route_of_the_app_asks_airflow_for_the_user():
+    """What the anonymous requests above show for today's routes, for any route added later:
+    each one depends on Airflow's ``get_user`` (through its router or itself)."""
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi.routing import APIRoute
+
+    from bds.config.api import create_app
+
+    def calls(dependant) -> set:
+        return {dependant.call} | {c for d in dependant.dependencies for c in calls(d)}
+
+    routes = [r for r in create_app().routes if isinstance(r, APIRoute)]
+    assert len(routes) == 19 + 3  # the operations, the document, the Swagger UI and its assets
+    assert [r.path for r in routes if get_user not in calls(r.dependant)] == []
+
+
 WRITES = [
     ("POST", "/tenants", {"json": {"tenant_id": 900, "name": "Role Probe", "billable": "None"}}),
     ("PUT", "/tenants/105", {"json": {"tenant_id": 105, "name": "Tailspin", "billable": "None"}}),

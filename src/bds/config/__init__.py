@@ -351,9 +351,13 @@ def problems(errors: list[dict], raw: Any, prefix: tuple = ()) -> list[dict]:
             entry = entry if isinstance(entry, dict) else {}
             tenant = f"tenant '{entry.get('name', '?')}' (tenant_id {entry.get('tenant_id', '?')}, entry {index + 1})"
             loc = loc[2:]
-        path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(whole entry)"
-        found.append({"tenant": tenant, "path": path, "message": err["msg"].removeprefix("Value error, ")})
+        found.append({"tenant": tenant, "path": field_path(loc, "(whole entry)"), "message": err["msg"].removeprefix("Value error, ")})
     return found
+
+
+def field_path(loc, whole: str) -> str:
+    """A validation error's location as a field path: ``regions[0].locations[1].code``."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or whole
 
 
 def describe_problems(found: list[dict], where: str) -> str:

@@ -31,8 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bds.config import (
-    Billable, BillingConfig, BillingConfigError, Tenant, config_hash, document, parse_billing_config, parse_yaml, problems,
-    to_yaml,
+    Billable, BillingConfig, BillingConfigError, Tenant, config_hash, document, field_path, parse_yaml, problems, to_yaml,
 )  # fmt: skip
 from bds.config import diff as config_diff
 from bds.config import store as config_store
@@ -174,25 +173,11 @@ TenantId = Annotated[int, Path(gt=0, le=2**31 - 1, description="the tenant's DBI
 
 def change(response: Response, user, if_match: str | None, comment: str, dry_run: bool, origin: str, edit,
            restored_from: int | None = None) -> ChangeResult:  # fmt: skip
-    """Apply ``edit`` (current configuration -> new raw document) to the revision the change
-    was based on, validate the result whole, and record it (unless ``dry_run``)."""
-    if config_store.source() == "file" and not dry_run:
-        raise config_store.ManagedInFiles()
-    wanted = based_on(if_match)
-    now = current()
-    if wanted != now.number:
-        raise config_store.RevisionConflict(wanted, now.number)
-    new = parse_billing_config(edit(now.config), "(the requested change)")
-    changes = config_diff.diff(now.config, new)
-    if dry_run or not changes:
-        digest = config_hash(new)
-        revision = now if not changes else config_store.Revision(now.number + 1, None, user.get_name(), comment, origin,
-                                                                  restored_from, digest, new)  # fmt: skip
-    else:
-        revision, _ = store().commit(new, wanted, user.get_name(), comment, origin, restored_from)
+    """Apply ``edit`` to the revision the change was based on (bds.config.store.change)."""
+    done = config_store.change(store(), edit, based_on(if_match), user.get_name(), comment, origin, restored_from, dry_run)
     if not dry_run:
-        response.headers["ETag"] = etag(revision)
-    return ChangeResult(dry_run=dry_run, changed=bool(changes), revision=RevisionMeta(**revision.meta()), changes=changes)
+        response.headers["ETag"] = etag(done.revision)
+    return ChangeResult(dry_run=dry_run, changed=done.changed, revision=RevisionMeta(**done.revision.meta()), changes=done.changes)
 
 
 def _tenant_index(config: BillingConfig, tenant_id: int) -> int:
@@ -233,8 +218,7 @@ def _request_problems(exc: RequestValidationError) -> list[dict]:
         if loc[:1] == ["body"] and body is not None and ("tenant_id" in body or "name" in body):
             tenant = f"tenant '{body.get('name', '?')}' (tenant_id {body.get('tenant_id', '?')})"
         where = loc[1:] if loc[:1] == ["body"] else loc
-        path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in where).replace(".[", "[") or "(request body)"
-        found.append({"tenant": tenant, "path": path, "message": str(err.get("msg", "invalid")).removeprefix("Value error, ")})
+        found.append({"tenant": tenant, "path": field_path(where, "(request body)"), "message": str(err.get("msg", "invalid")).removeprefix("Value error, ")})
     return found
 
 
@@ -281,6 +265,9 @@ ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in {
 CONFIGURATION = {"$ref": "#/components/schemas/BillingConfig"}
 WHOLE_DOCUMENT = {"requestBody": {"required": True, "content": {YAML: {"schema": CONFIGURATION}, "application/json": {"schema": CONFIGURATION}}}}
 
+# Every route below is the router's, and the router asks Airflow's auth manager for the user
+# first (401 without one): no route of the API can be reached anonymously. Changes also name
+# ``Changer`` (Op or Admin). tests/api: every route, through a real api-server.
 router = APIRouter(prefix=API, dependencies=[Depends(get_user)], responses=ERRORS)
 
 

@@ -27,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-from bds.config import BillingConfig, BillingConfigError, config_hash, load_billing_config, to_yaml
+from bds.config import BillingConfig, BillingConfigError, config_hash, document, load_billing_config, to_yaml
 from bds.config import diff as config_diff
 from bds.config import store as config_store
 
@@ -82,24 +82,19 @@ def _print_changes(changes: list[dict]) -> None:
 
 def _write(args, store) -> int:
     """import and restore: one change, as the API makes it."""
-    if config_store.source() == "file" and not args.dry_run:
-        raise config_store.ManagedInFiles()
-    now = config_store.in_use(store)[0]
-    if args.if_match is not None and args.if_match != now.number:
-        raise config_store.RevisionConflict(args.if_match, now.number)
     if args.command == "import":
         new, origin, restored_from, comment = load_billing_config(args.file), "cli", None, args.comment or f"imported {args.file}"
     else:
         new, origin, restored_from = store.get(args.number).config, "restore", args.number or None
         comment = args.comment or f"restored revision {args.number}"
-    changes = config_diff.diff(now.config, new)
-    _print_changes(changes)
-    if args.dry_run:
-        print(f"dry run: {'nothing saved' if changes else 'no change'}; the store stays at revision {now.number}", file=sys.stderr)
-        return EXIT["ok"]
     author = args.author or getpass.getuser()
-    revision, created = store.commit(new, now.number, author, comment, origin, restored_from)
-    print(f"revision {revision.number} {'created' if created else 'is current already (no change)'}", file=sys.stderr)
+    done = config_store.change(store, lambda _config: document(new), args.if_match, author, comment, origin, restored_from, args.dry_run)
+    _print_changes(done.changes)
+    if args.dry_run:
+        kept = done.revision.number - 1 if done.changed else done.revision.number
+        print(f"dry run: {'nothing saved' if done.changed else 'no change'}; the store stays at revision {kept}", file=sys.stderr)
+    else:
+        print(f"revision {done.revision.number} {'created' if done.changed else 'is current already (no change)'}", file=sys.stderr)
     return EXIT["ok"]
 
 

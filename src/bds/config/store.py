@@ -273,10 +273,7 @@ class Store:
         Returns the current revision afterwards and whether this call created it."""
         if origin not in ORIGINS:
             raise ValueError(f"origin {origin!r}: expected one of {ORIGINS}")
-        if found := COMMENT_CONTROL.search(comment):
-            raise BillingConfigError(f"the comment has the control character U+{ord(found.group()):04X}",
-                                     [{"tenant": None, "path": "comment", "message": f"control character U+{ord(found.group()):04X} at "
-                                       f"position {found.start() + 1}: a comment is text (line breaks and tabs allowed)"}])  # fmt: skip
+        check_comment(comment)
         self._ready()
         digest = config_hash(config)
         with self._unavailable("cannot be written; nothing was changed"):
@@ -307,6 +304,47 @@ class Store:
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError, sa.exc.ProgrammingError) as exc:
             cause = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
             raise StoreUnavailable(f"{self} {what}: {cause}") from None
+
+
+def check_comment(comment: str) -> None:
+    if found := COMMENT_CONTROL.search(comment):
+        raise BillingConfigError(f"the comment has the control character U+{ord(found.group()):04X}",
+                                 [{"tenant": None, "path": "comment", "message": f"control character U+{ord(found.group()):04X} at "
+                                   f"position {found.start() + 1}: a comment is text (line breaks and tabs allowed)"}])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change made (or, on a dry run, would make): the revision current afterwards,
+    whether the configuration changed, and each change (bds.config.diff)."""
+
+    revision: Revision
+    changed: bool
+    changes: list[dict]
+
+
+def change(store: Store, edit, based_on: int | None, author: str, comment: str, origin: str,
+           restored_from: int | None = None, dry_run: bool = False) -> Change:  # fmt: skip
+    """The one way a person or a script changes the configuration (the API, ``python -m
+    bds.config``): ``edit`` turns the revision in use into a new raw document, which is
+    validated whole and, unless ``dry_run``, recorded. ``based_on`` is the revision the change
+    was made from (None: whatever is in use)."""
+    from bds.config.diff import diff
+
+    if source() == "file" and not dry_run:
+        raise ManagedInFiles()
+    check_comment(comment)
+    now = in_use(store)[0]
+    if based_on is not None and based_on != now.number:
+        raise RevisionConflict(based_on, now.number)
+    new = parse_billing_config(edit(now.config), "(the requested change)")
+    changes = diff(now.config, new)
+    if not changes:
+        return Change(now, False, [])
+    if dry_run:
+        return Change(Revision(now.number + 1, None, author, comment, origin, restored_from, config_hash(new), new), True, changes)
+    revision, _ = store.commit(new, now.number, author, comment, origin, restored_from)
+    return Change(revision, True, changes)
 
 
 def alembic_config(connection):
