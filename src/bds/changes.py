@@ -48,10 +48,12 @@ def row_changes(old: bytes, new: bytes) -> tuple[list[dict], list[str]]:
 
 
 def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path, superseded_by: str = "",
-                revision: int | None = None) -> dict:  # fmt: skip
+                revision: int | None = None, previous: dict | None = None) -> dict:  # fmt: skip
     """A change log entry. ``new`` is None when the file was superseded: no longer part of the
     period's current set (its name changed, or its metric or region is no longer billed);
-    ``superseded_by`` then says why. ``revision``: the configuration revision of the new set."""
+    ``superseded_by`` then says why. ``revision``: the configuration revision of the new set.
+    ``previous``: the manifest's record of the replaced version, with when it was replaced
+    (``superseded_at``): what the billing ledger is rebuilt from."""
     if new is None:
         rows, other = [{"AgentGroupName": r["AgentGroupName"], "old": r["MessageSize"], "new": None} for r in _rows(old)], []
     else:
@@ -69,6 +71,8 @@ def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path,
     }
     if new is None:
         entry["superseded"] = superseded_by
+    if previous is not None:
+        entry["previous"] = previous
     return entry
 
 

@@ -35,9 +35,12 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def entry(name: str, data: bytes, s3_uri: str | None = None, uploaded_at: str | None = None, config_revision: int | None = None) -> dict:
+def entry(name: str, data: bytes, s3_uri: str | None = None, uploaded_at: str | None = None, config_revision: int | None = None,
+          produced: dict | None = None) -> dict:  # fmt: skip
     """A file's record. ``config_revision``: the configuration revision that produced these
-    bytes (a file a later revision renders the same keeps it); absent before the store existed."""
+    bytes (a file a later revision renders the same keeps it); absent before the store existed.
+    ``produced``: the Airflow run and task that first wrote these bytes, and when
+    (``bds.ledger.producer``; the billing ledger is rebuilt from it)."""
     listed = {
         "name": name,
         "bytes": len(data),
@@ -48,6 +51,8 @@ def entry(name: str, data: bytes, s3_uri: str | None = None, uploaded_at: str | 
     }
     if config_revision is not None:
         listed["config_revision"] = config_revision
+    if produced is not None:
+        listed["produced"] = produced
     return listed
 
 
@@ -80,23 +85,23 @@ def _period_of(names) -> tuple[int, str]:
     return periods.pop()
 
 
-def superseded_entry(listed: dict | None, name: str, data: bytes, reason: str, previous_version: str) -> dict:
+def superseded_entry(listed: dict | None, name: str, data: bytes, reason: str, previous_version: str, at: str | None = None) -> dict:
     """What a manifest keeps of a superseded file: its identity, where it was sent (if it was),
-    why it left the current set, where the archive keeps it, and (``moved_to``) where the
-    billing server keeps it once transmission has moved it aside."""
+    why it left the current set and when (``superseded_at``), where the archive keeps it, and
+    (``moved_to``) where the billing server keeps it once transmission has moved it aside."""
     sent = listed if listed and listed["sha256"] == sha256(data) else {}
-    return entry(name, data, sent.get("s3_uri"), sent.get("uploaded_at"), sent.get("config_revision")) | {
-        "reason": reason, "previous_version": previous_version, "moved_to": None,
-    }  # fmt: skip
+    kept = entry(name, data, sent.get("s3_uri"), sent.get("uploaded_at"), sent.get("config_revision"), sent.get("produced"))
+    return kept | {"reason": reason, "previous_version": previous_version, "moved_to": None} | ({"superseded_at": at} if at else {})
 
 
 def record_rendered(
-    folder: Path, files: dict[str, bytes], superseded: list[tuple[str, bytes, str, str]] = (), config_revision: int | None = None
+    folder: Path, files: dict[str, bytes], superseded: list[tuple[str, bytes, str, str]] = (), config_revision: int | None = None,
+    produced: dict | None = None,
 ) -> tuple[str, Path]:
     """After a run has written ``files`` into ``folder`` (the period's whole current set) and
     superseded the others (name, bytes, reason, previous version): list them, keeping the
-    upload record and configuration revision of every file whose bytes did not change; the
-    others get ``config_revision``. Returns (created/changed/unchanged, path)."""
+    upload record, configuration revision and producer of every file whose bytes did not
+    change; the others get ``config_revision`` and ``produced``. Returns (created/changed/unchanged, path)."""
     tenant_id, period = _period_of(files)
     path = folder / manifest_name(tenant_id, period)
     manifest = read(path) or {}
@@ -105,13 +110,14 @@ def record_rendered(
     for name, data in files.items():
         kept = old.get(name)
         if kept and kept["sha256"] == sha256(data):
-            entries[name] = entry(name, data, kept["s3_uri"], kept["uploaded_at"], kept.get("config_revision", config_revision))
+            entries[name] = entry(name, data, kept["s3_uri"], kept["uploaded_at"], kept.get("config_revision", config_revision),
+                                  kept.get("produced"))  # fmt: skip
         else:
-            entries[name] = entry(name, data, config_revision=config_revision)
+            entries[name] = entry(name, data, config_revision=config_revision, produced=produced)
     # Earlier supersessions stay on record, unless the name is current again.
     gone = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] not in entries}
     for name, data, reason, previous_version in superseded:
-        gone[name] = superseded_entry(old.get(name), name, data, reason, previous_version)
+        gone[name] = superseded_entry(old.get(name), name, data, reason, previous_version, (produced or {}).get("at"))
     return write_atomic(path, render(tenant_id, period_label(period), entries, gone)), path
 
 
@@ -120,12 +126,15 @@ def to_move_aside(manifest: dict) -> list[dict]:
     return [e for e in manifest.get("superseded", []) if e["s3_uri"] and not e["moved_to"]]
 
 
-def record_sent(folder: Path, named: NamedFile, data: bytes, s3_uri: str, uploaded_at: str) -> tuple[str, Path]:
-    """Record that ``data`` (the archived file ``named``) is in the bucket."""
+def record_sent(folder: Path, named: NamedFile, data: bytes, s3_uri: str, uploaded_at: str, produced: dict | None = None) -> tuple[str, Path]:
+    """Record that ``data`` (the archived file ``named``) is in the bucket. A file the manifest
+    did not list with these bytes (one dropped into the outbox by hand) gets ``produced``."""
     path = folder / named.manifest
     manifest = read(path) or {}
     entries = {e["name"]: e for e in manifest.get("files", [])}
-    entries[named.name] = entry(named.name, data, s3_uri, uploaded_at, entries.get(named.name, {}).get("config_revision"))
+    listed = entries.get(named.name, {})
+    origin = listed.get("produced") if listed.get("sha256") == sha256(data) else produced
+    entries[named.name] = entry(named.name, data, s3_uri, uploaded_at, listed.get("config_revision"), origin)
     superseded = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] != named.name}
     return write_atomic(path, render(named.tenant_id, named.period_label, entries, superseded)), path
 

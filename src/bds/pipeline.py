@@ -18,13 +18,15 @@ from bds import changes, manifest, readiness, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
 from bds.config import Billable, BillingConfig, SourceReadiness, Tenant
-from bds.config.store import StoreUnavailable, for_runs
+from bds.config.store import StoreUnavailable, default_store, for_runs
 from bds.datasets import to_frame
 from bds.errors import PermanentError, writing_for
 from bds.files import (
-    ARCHIVE, NamedFile, billing_rows, daily_dir, daily_file_name, folder_lock, monthly_dir, monthly_file_name, parse_name,
+    ARCHIVE, NamedFile, billing_rows, daily_dir, daily_file_name, folder_lock, manifest_name, monthly_dir, monthly_file_name, parse_name,
     render_csv, replace_keeping_previous, supersede,
 )  # fmt: skip
+from bds.ledger import producer
+from bds.ledger.replay import record_period
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
 from bds.sources import (
     MALFORMED_NAMED, MalformedRowsError, malformed_failure, malformed_listing, malformed_rows, query_parameters, source_engine,
@@ -317,13 +319,18 @@ def store_files(
     outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": [], "superseded": []}
     restated = []
     period_code = period.replace("-", "")  # as in the file names: YYYYMMDD or YYYYMM
+    produced = producer()  # this run and task, and the moment of this write: in the manifest and the ledger
     with folder_lock(folder):
+        listed = {e["name"]: e for e in (manifest.read(folder / manifest_name(tenant.tenant_id, period_code)) or {}).get("files", [])}
         for name, data in files.items():
             named = parse_name(name)
             status, kept = replace_keeping_previous(archive, named, data)
             outcome[status].append(name)
             if kept is not None:  # the earlier version, now under versions/
-                restated.append(changes.restatement(named, kept.read_bytes(), data, kept, archive, revision=revision))
+                old = kept.read_bytes()
+                previous = listed.get(name) if listed.get(name, {}).get("sha256") == manifest.sha256(old) else None
+                restated.append(changes.restatement(named, old, data, kept, archive, revision=revision,
+                                                    previous=previous and previous | {"superseded_at": produced["at"]}))  # fmt: skip
         superseded = []
         for path in sorted(folder.glob("CNT_*.csv")):
             named = parse_name(path.name)
@@ -338,7 +345,7 @@ def store_files(
                 (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
         if with_files is not None:
             with_files()
-        manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded, revision)
+        manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded, revision, produced)
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))
             for name in sorted(waiting & set(files)):
@@ -347,6 +354,9 @@ def store_files(
             if outcome["queued"] or manifest_status != "unchanged":
                 queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
         changes.append(data_dir, restated)  # before the lock is released: no restatement goes unlogged
+        # The ledger last: the archive is the system of record, and a failed ledger write (a
+        # retried task) finds the files in place and records them then.
+        record_period(default_store(), archive, manifest_path, restated, produced["at"], set(outcome["queued"]))
     for entry in restated:
         log.warning("%s", changes.describe(entry))
     counts = ", ".join(f"{len(outcome[k])} {k}" for k in ("created", "changed", "unchanged"))

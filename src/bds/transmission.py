@@ -28,10 +28,13 @@ from datetime import timezone
 from pathlib import Path
 
 from bds.config import BillingConfig, BillingServer, Encryption
+from bds.config.store import default_store
 from bds.errors import PermanentError
 from bds.files import ARCHIVE, NamedFile, check_billing_file, folder_lock, parse_name, replace_keeping_previous, write_atomic
+from bds.ledger import producer, record_attempt
+from bds.ledger.replay import record_period
 from bds.manifest import read as read_manifest
-from bds.manifest import record_moved_aside, record_sent, to_move_aside, unsent
+from bds.manifest import record_moved_aside, record_sent, sha256, to_move_aside, unsent
 
 log = logging.getLogger(__name__)
 
@@ -366,11 +369,22 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
             check_billing_file(named, data)
         except ValueError as exc:
             raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: {exc}") from None
-        receipt = send(bucket, named, path, data)
+        produced = producer()
+        try:
+            receipt = send(bucket, named, path, data)
+        except TransmissionError as exc:
+            with default_store().writing("cannot record a failed send in the billing ledger") as connection:
+                record_attempt(connection, named.name, sha256(data), "failed", str(exc), produced=produced)
+            raise
         status, _ = replace_keeping_previous(archive, named, data)
-        manifest_status, manifest = record_sent(folder, named, data, receipt["s3_uri"], receipt["uploaded_at"])
+        manifest_status, manifest = record_sent(folder, named, data, receipt["s3_uri"], receipt["uploaded_at"], produced)
         if manifest_status != "unchanged":
             queue(outbox, parse_name(manifest.name), manifest.read_bytes())
+        store = default_store()
+        record_period(store, archive, manifest, [], produced["at"], set())  # a file dropped by hand joins the ledger
+        with store.writing("cannot record a send in the billing ledger") as connection:
+            record_attempt(connection, named.name, sha256(data), "sent", "verified" if not receipt["already"] else "already in the bucket, verified",
+                           receipt["s3_uri"], receipt["uploaded_at"], produced)  # fmt: skip
         path.unlink()
         verb = "already in the bucket" if receipt["already"] else "uploaded and verified"
         log.info("%s: %s as %s; archive %s", named.name, verb, receipt["s3_uri"], status)

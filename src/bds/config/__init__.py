@@ -300,6 +300,15 @@ class SourceReadiness(_Model):
     malformed_rows: Literal["fail", "tolerate"] = "fail"
 
 
+class AnomalyChecks(_Model):
+    """When the console flags a tenant-day's count (docs/console.md, Anomalies)."""
+
+    # A count further than this ratio from the median of the same count on the previous
+    # same_weekday_days days of the same weekday is flagged (0.5: more than 50% up or down).
+    jump_ratio: float = Field(0.5, gt=0, le=100)
+    same_weekday_days: int = Field(4, ge=1, le=52)
+
+
 class BillingConfig(_Model):
     # Skills Management: Global Events -> enable the PureConnect billing process.
     billing_process_enabled: bool = False
@@ -314,6 +323,7 @@ class BillingConfig(_Model):
     # Minutes to wait after a tenant's local midnight before its day may be billed.
     settle_minutes: int = Field(15, ge=0, le=24 * 60)
     sources: SourceReadiness = SourceReadiness()
+    anomalies: AnomalyChecks = AnomalyChecks()
     tenants: tuple[Tenant, ...] = ()
 
     @field_validator("tenants")

@@ -296,6 +296,20 @@ class Store:
         return Revision(**{k: v for k, v in values.items() if k != "document"}, config=config), True
 
     @contextmanager
+    def writing(self, what: str):
+        """One transaction of a writer on the store's database (the billing ledger's too);
+        ``what`` says what failed if the database does."""
+        self._ready()
+        with self._unavailable(what), self.writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def reading(self):
+        self._ready()
+        with self._unavailable("cannot be read"), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
     def _unavailable(self, what: str):
         """Turn the database's errors (unreachable, read-only, locked, refused) into one that
         names the store and what could not be done."""

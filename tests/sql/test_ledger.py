@@ -1,0 +1,137 @@
+"""The billing ledger on PostgreSQL: written by the step that writes the files, its anomaly
+flags by hand-computed rule, and a rebuild from the archive equal to the live ledger."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bds.airflow_local import postgres_connection
+from bds.catalogue import METRICS
+from bds.config import parse_billing_config
+from bds.config.store import Store
+from bds.files import billing_rows, daily_dir, daily_file_name, monthly_dir, monthly_file_name, render_csv
+from bds.ledger import attempts, counts, files, flags, record_attempt
+from bds.ledger.cli import main as ledger_cli
+from bds.ledger.cli import snapshot
+from bds.pipeline import store_files
+
+pytestmark = pytest.mark.postgres
+MARCH = date(2026, 3, 1)  # a Sunday: the 5th, 12th, 19th and 26th are Thursdays
+CONFIG = parse_billing_config({
+    "billing_process_enabled": True,
+    "tenants": [{
+        "tenant_id": 101, "name": "Northwind", "garn": "G1", "billable": "PureConnect", "production_date": "2026-03-01",
+        "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW1"]}, {"code": "HQ"}]}],
+        "metrics": {"seats_chat": True, "voicemail_boxes": True},
+    }],
+})  # fmt: skip
+TENANT = CONFIG.tenants[0]
+CHAT, VOICEMAIL = METRICS["seats_chat"], METRICS["voicemail_boxes"]
+
+
+@pytest.fixture
+def ledger(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_CONN_BDS_DB", postgres_connection(pg_url))
+    store = Store(pg_url)
+    store.commit(CONFIG, 0, "test", "the tenant", "cli")
+    return store
+
+
+def render_day(data_dir, day: date, chat: tuple[int, int] | None = (4, 10), voicemail: int | None = 7) -> dict:
+    produced = {}
+    if chat is not None:
+        produced[daily_file_name(TENANT, CHAT, "US", day)] = render_csv(
+            billing_rows(TENANT, CHAT, "US", day.isoformat(), {"concurrent": chat[0], "enabled": chat[1]}))
+    if voicemail is not None:
+        produced[daily_file_name(TENANT, VOICEMAIL, "GLOBAL", day)] = render_csv(
+            billing_rows(TENANT, VOICEMAIL, "GLOBAL", day.isoformat(), {"concurrent": voicemail}))
+    return store_files(TENANT, day.isoformat(), data_dir, daily_dir(data_dir, 101, day), produced, False, revision=1)
+
+
+def march(day: int) -> date:
+    return MARCH + timedelta(days=day - 1)
+
+
+def bill_march(data_dir) -> None:
+    """March 1st to 26th, the 20th late; hand-made anomalies (see the test)."""
+    for day in range(1, 27):
+        if day == 20:
+            continue
+        chat = {24: (12, 10), 26: (9, 10)}.get(day, (4, 10))
+        render_day(data_dir, march(day), chat, 0 if day == 25 else 7)
+        if day == 22:  # Info Mart reloaded: the voicemail boxes restated
+            render_day(data_dir, march(22), voicemail=8)
+    render_day(data_dir, march(23), voicemail=None)  # voicemail switched off for the 23rd, rendered again
+    render_day(data_dir, march(20))  # the missing day, at last
+    month = {monthly_file_name(TENANT, CHAT, "US", MARCH): render_csv(billing_rows(TENANT, CHAT, "US", "2026-03", {"concurrent": 12, "enabled": 10}))}
+    store_files(TENANT, "2026-03", data_dir, monthly_dir(data_dir, 101, MARCH), month, False, revision=1)
+
+
+def open_flags(store) -> set[tuple]:
+    with store.reading() as connection:
+        rows = connection.execute(sa.select(flags.c.kind, flags.c.period_kind, flags.c.period, flags.c.metric, flags.c.region, flags.c.count_name))
+        return {(r.kind, r.period_kind, r.period.day, r.metric, r.region, r.count_name) for r in rows}
+
+
+def test_flags_follow_the_rules_by_hand(ledger, tmp_path):
+    bill_march(tmp_path)
+    assert open_flags(ledger) == {
+        # 24th: Concurrent 12 against a median of 4 on the 3rd, 10th, 17th (+200% > 50%), and above Enabled 10
+        ("jump", "day", 24, "seats_chat", "US", "concurrent"),
+        ("concurrent_above_enabled", "day", 24, "seats_chat", "US", "concurrent"),
+        # 25th: voicemail 0 after 7 on the 24th; and -100% from the median 7 of the 4th, 11th, 18th
+        ("zero", "day", 25, "voicemail_boxes", "GLOBAL", "concurrent"),
+        ("jump", "day", 25, "voicemail_boxes", "GLOBAL", "concurrent"),
+        # 26th: 9 against the median 4 of the 5th, 12th, 19th: +125%
+        ("jump", "day", 26, "seats_chat", "US", "concurrent"),
+        # 22nd restated (7 -> 8: +14% from its Sundays, no jump); 23rd's voicemail file superseded
+        ("restated", "day", 22, "voicemail_boxes", "GLOBAL", ""),
+        ("restated", "day", 23, "voicemail_boxes", "GLOBAL", ""),
+        # the month's peak 12 above its 10 distinct agents
+        ("concurrent_above_enabled", "month", 1, "seats_chat", "US", "concurrent"),
+    }  # the 20th was flagged missing when the 21st was billed, and cleared when it came
+    with ledger.reading() as connection:
+        detail = connection.execute(sa.select(flags.c.detail, flags.c.baseline).where(flags.c.kind == "jump", flags.c.period == march(26))).one()
+        assert detail.baseline == 4.0 and "+125% from the median 4 of the previous 3 Thursday(s)" in detail.detail
+        restated = connection.execute(sa.select(flags.c.detail).where(flags.c.kind == "restated", flags.c.period == march(22))).scalar()
+        assert restated.endswith("restated: concurrent 7 -> 8")
+        current = connection.execute(sa.select(sa.func.count()).select_from(files).where(files.c.current)).scalar()
+        old = connection.execute(sa.select(files.c.period, files.c.superseded_reason).where(~files.c.current).order_by(files.c.period)).all()
+        values = connection.execute(sa.select(sa.func.count(), sa.func.sum(counts.c.value)).where(counts.c.current)).one()
+    assert current == 26 * 2 - 1 + 1  # 26 days of two files, less the superseded voicemail file, plus the month
+    assert [(p.day, reason.split(":")[0]) for p, reason in old] == [(22, "restated"), (23, "region GLOBAL is no longer billed for metric voicemail_boxes (switched off, renamed or removed)")]
+    # counts: chat 2 x 26 days; voicemail 25 days (7 on 23 of them, 8 on the 22nd, 0 on the 25th); the month's 2
+    assert values == (52 + 25 + 2, (4 + 10) * 24 + (12 + 10) + (9 + 10) + 7 * 23 + 8 + 0 + (12 + 10))
+
+
+def test_the_missing_day_is_flagged_until_it_is_billed(ledger, tmp_path):
+    render_day(tmp_path, march(1))
+    render_day(tmp_path, march(4))
+    assert {f for f in open_flags(ledger) if f[0] == "missing"} == {("missing", "day", 2, "", "", ""), ("missing", "day", 3, "", "", "")}
+    render_day(tmp_path, march(2))
+    assert {f for f in open_flags(ledger) if f[0] == "missing"} == {("missing", "day", 3, "", "", "")}
+
+
+def test_the_rebuilt_ledger_equals_the_live_one(ledger, tmp_path, capsys):
+    bill_march(tmp_path)
+    chat_26 = daily_file_name(TENANT, CHAT, "US", march(26))
+    with ledger.writing("test") as connection:
+        sha = connection.execute(sa.select(files.c.sha256).where(files.c.name == chat_26)).scalar()
+        record_attempt(connection, chat_26, sha, "failed", "the S3 server could not take it now (SlowDown)")
+    live = snapshot(ledger)
+    assert ("failed",) in {(r[-4],) for r in live["bds_ledger_file"]}
+    assert ledger_cli(["check", str(tmp_path)]) == 0
+    assert "equal to the archive" in capsys.readouterr().out
+    assert ledger_cli(["rebuild", str(tmp_path)]) == 0
+    assert snapshot(ledger) == live
+    with ledger.reading() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(attempts)).scalar() == 1  # kept by the rebuild
+    # A ledger that lost a row no longer matches the archive, and says which
+    with ledger.writing("test") as connection:
+        connection.execute(counts.delete().where(counts.c.name == chat_26))
+    assert ledger_cli(["check", str(tmp_path)]) == 1
+    assert f"bds_ledger_count: only in the rebuilt ledger: ('{chat_26}'" in capsys.readouterr().out
