@@ -86,8 +86,10 @@ TENANT_LABEL = "{{ tenant_label }}"
 
 def label_tenant(work: dict) -> None:
     """Call inside a mapped task: names its instance after the tenant it works for."""
+    from bds.config import task_label
+
     tenant = work["tenant"]
-    get_current_context()["tenant_label"] = f"{tenant['name']} ({tenant['tenant_id']})"
+    get_current_context()["tenant_label"] = task_label(tenant["name"], tenant["tenant_id"])
 
 
 def refuse_quiet_mistakes(dag_run, accepted: tuple[str, ...]) -> None:

@@ -373,14 +373,14 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
         try:
             receipt = send(bucket, named, path, data)
         except TransmissionError as exc:
-            with default_store().writing("cannot record a failed send in the billing ledger") as connection:
+            with default_store(archive.parent).writing("cannot record a failed send in the billing ledger") as connection:
                 record_attempt(connection, named.name, sha256(data), "failed", str(exc), produced=produced)
             raise
         status, _ = replace_keeping_previous(archive, named, data)
         manifest_status, manifest = record_sent(folder, named, data, receipt["s3_uri"], receipt["uploaded_at"], produced)
         if manifest_status != "unchanged":
             queue(outbox, parse_name(manifest.name), manifest.read_bytes())
-        store = default_store()
+        store = default_store(archive.parent)
         record_period(store, archive, manifest, [], produced["at"], set())  # a file dropped by hand joins the ledger
         with store.writing("cannot record a send in the billing ledger") as connection:
             record_attempt(connection, named.name, sha256(data), "sent", "verified" if not receipt["already"] else "already in the bucket, verified",

@@ -29,7 +29,7 @@ def history(api) -> list[dict]:
 
 def concrete_paths(document: dict) -> list[tuple[str, str]]:
     """Every operation of the document, its path parameters filled in."""
-    fill = {"{tenant_id}": "101", "{number}": "1"}
+    fill = {"{tenant_id}": "101", "{number}": "1", "{flag_id}": "0" * 32, "{name}": "CNT_US_PES_seats_chat_G_101_20260307.csv", "{sha256}": "0" * 64}
     found = []
     for path, operations in document["paths"].items():
         for name, value in fill.items():
@@ -42,7 +42,7 @@ def test_the_app_is_mounted_with_its_document_and_swagger_ui_behind_the_login(ap
     document = api.call("GET", "/bds/openapi.json", role="viewer").json()
     assert document["info"]["title"] == "bds: billing configuration"
     operations = concrete_paths(document)
-    assert len(operations) == 19
+    assert len(operations) == 19 + 7  # the configuration's, and the billing console's data (bds.console.api)
     assert ("PATCH", "/api/v1/tenants/101") in operations and ("POST", "/api/v1/revisions/1/restore") in operations
     page = api.call("GET", "/bds/docs", role="viewer")
     assert page.status_code == 200 and "/bds/openapi.json" in page.text
@@ -70,7 +70,7 @@ def test_every_route_of_the_app_asks_airflow_for_the_user():
         return {dependant.call} | {c for d in dependant.dependencies for c in calls(d)}
 
     routes = [r for r in create_app().routes if isinstance(r, APIRoute)]
-    assert len(routes) == 19 + 3  # the operations, the document, the Swagger UI and its assets
+    assert len(routes) == 26 + 3 + 4  # the operations, the document, the Swagger UI and its assets, the console's pages and assets
     assert [r.path for r in routes if get_user not in calls(r.dependant)] == []
 
 
@@ -210,7 +210,7 @@ def test_tenants_are_created_read_replaced_listed_by_billable_and_enabled_and_di
 
 def test_global_settings_and_events_are_read_and_changed_validated_whole(api):
     settings = api.call("GET", "/settings").json()
-    assert set(settings) == {"billing_server", "session_lookback_days", "voicebot_lookahead_minutes", "settle_minutes", "sources"}
+    assert set(settings) == {"billing_server", "session_lookback_days", "voicebot_lookahead_minutes", "settle_minutes", "sources", "anomalies"}
     # Transmission on without a bucket: refused by the one schema, nothing changed.
     base = api.revision()
     answer = api.call("PATCH", "/settings", json={"billing_server": {"transmit": True, "bucket": ""}}, headers=if_match(api))

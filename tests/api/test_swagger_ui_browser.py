@@ -44,7 +44,7 @@ def test_the_swagger_ui_behind_the_ui_login_lists_and_runs_the_operations(api, b
     sign_in(page, api.base, "viewer", json.loads(passwords_file(api.airflow.home).read_text())["viewer"])
     page.goto(f"{api.base}/bds/docs")
     page.locator(".opblock").first.wait_for(timeout=30_000)
-    assert page.locator(".opblock").count() == 19
+    assert page.locator(".opblock").count() == 19 + 7
     assert page.get_by_text("Create a tenant").count() == 1 and page.get_by_text("Restore a revision").count() == 1
     tenants = page.locator(".opblock-get", has_text="/api/v1/tenants").filter(has_not_text="{tenant_id}").first
     tenants.locator(".opblock-summary").click()

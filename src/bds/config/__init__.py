@@ -101,6 +101,10 @@ class Placement(_Model):
     billed: bool  # False when the location or its region is switched off
 
 
+def task_label(name: str, tenant_id: int) -> str:
+    return f"{name} ({tenant_id})"
+
+
 class Tenant(_Model):
     # Configuration Server's DBIDs are 32-bit integers.
     tenant_id: int = Field(gt=0, le=2**31 - 1, description="tenant DBID in Configuration Server; the key in every source")
@@ -202,6 +206,11 @@ class Tenant(_Model):
     @property
     def label(self) -> str:
         return f"tenant '{self.name}' ({self.tenant_id})"
+
+    @property
+    def task_label(self) -> str:
+        """How the runs name the tenant's mapped tasks (their map index), and the console finds them."""
+        return task_label(self.name, self.tenant_id)
 
     @property
     def enabled_metrics(self) -> list[str]:

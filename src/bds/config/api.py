@@ -479,6 +479,12 @@ def create_app() -> FastAPI:
     )  # fmt: skip
     _handlers(app)
     app.include_router(router)
+    # The billing console: its data (in this document) and its pages, behind the same login.
+    from bds.console import api as console_api
+    from bds.console import pages as console_pages
+
+    app.include_router(console_api.router)
+    app.include_router(console_pages.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_user)])
     def openapi_document(request: Request) -> dict:

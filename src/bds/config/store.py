@@ -125,17 +125,20 @@ def source() -> str:
     return value
 
 
-def store_url() -> sa.URL:
-    """The SQLAlchemy URL of the ``bds_db`` connection; without one, the embedded SQLite file."""
+def store_url(data_dir: Path | None = None) -> sa.URL:
+    """The SQLAlchemy URL of the ``bds_db`` connection; without one, the embedded SQLite file
+    in ``data_dir`` (default: $BDS_DATA_DIR)."""
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
     try:
         connection = BaseHook.get_connection(CONN_ID)
     except AirflowNotFoundException:
-        from bds.staging import data_dir
+        if data_dir is None:
+            from bds.staging import data_dir as configured
 
-        return sa.make_url(f"sqlite:///{data_dir() / EMBEDDED_NAME}")
+            data_dir = configured()
+        return sa.make_url(f"sqlite:///{Path(data_dir).resolve() / EMBEDDED_NAME}")
     try:  # the URL the hook would connect with, as the sources' engines are made (bds.sources)
         engine = connection.get_hook().get_sqlalchemy_engine()
     except Exception as exc:  # an unknown type, a provider not installed
@@ -383,14 +386,15 @@ def _meta(row) -> dict:
     return _revision(row, EMPTY.config).meta()
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=8)
 def _default_store(url: sa.URL) -> Store:
     return Store(url)
 
 
-def default_store() -> Store:
-    """The store of this installation (the ``bds_db`` connection), one per process and URL."""
-    return _default_store(store_url())
+def default_store(data_dir: Path | None = None) -> Store:
+    """The store of this installation (the ``bds_db`` connection), one per process and URL;
+    without the connection, the one beside the billing files of ``data_dir``."""
+    return _default_store(store_url(data_dir))
 
 
 def seed(store: Store) -> tuple[Revision, list[str]]:

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_dir", nargs="?", default=os.environ.get("BDS_DATA_DIR", "."), type=Path)
     args = parser.parse_args(argv)
     try:
-        store = default_store()
+        store = default_store(args.data_dir)
         if args.command == "rebuild":
             events = rebuild(store, args.data_dir, _outbox())
             print(f"billing ledger of the {store} rebuilt from {(args.data_dir / 'archive').resolve()}: {events} period event(s)")
