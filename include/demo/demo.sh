@@ -63,9 +63,13 @@ else
     echo
     python -m bds.manifest
 fi
+echo
+python -m bds.ledger check  # the billing ledger the console reads, against the archive
 
 echo
-echo "The configuration API and its Swagger UI, behind the Airflow login (after \`make airflow\`):"
+echo "The billing console (Billing in the Airflow UI's navigation), the configuration API and its"
+echo "Swagger UI, behind the Airflow login (after \`make airflow\`):"
+echo "  http://127.0.0.1:${AIRFLOW_PORT:-8080}/bds/console/tenants"
 echo "  http://127.0.0.1:${AIRFLOW_PORT:-8080}/bds/api/v1/tenants"
 echo "  http://127.0.0.1:${AIRFLOW_PORT:-8080}/bds/docs"
 echo "From a terminal: python -m bds.config show (README.md, \"Configuring tenants\")"

@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if not prepared(home, env):
         return 1
     print(f"Airflow UI: http://127.0.0.1:{port}  user admin, password in {passwords_file(home)}", flush=True)
+    print(f"Billing console: Billing in the UI's navigation, or http://127.0.0.1:{port}/bds/console/tenants", flush=True)
     print(f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs  "
           f"(behind the same login)", flush=True)  # fmt: skip
     os.execvpe("airflow", ["airflow", "standalone"], env)

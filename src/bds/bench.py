@@ -18,7 +18,8 @@ partition predicate each one uses is shown, with the partitions each query reads
 
 Then, unless ``--overhead-tenants 0``, the Airflow overhead (``bds.overhead``): a whole
 ``bds_daily`` run for ten small tenants through a scheduler and the LocalExecutor, against
-the sum of its tasks' work.
+the sum of its tasks' work; and, unless ``--console-tenants 0``, the billing console's pages
+on a ledger of 1,000 tenants x 400 days (``bds.bench_console``).
 
     python -m bds.bench --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres --scale 1 --scale 4 --runs 3
 """
@@ -292,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--overhead-tenants", type=int, default=10, help="tenants of the Airflow overhead run (0: not measured)")
     parser.add_argument("--overhead-scale", type=float, default=0.005, help="scale factor of each of those tenants")
+    parser.add_argument("--console-tenants", type=int, default=1000, help="tenants of the console's ledger (0: not measured; bds.bench_console)")
+    parser.add_argument("--console-days", type=int, default=400, help="days of the console's ledger")
     parser.add_argument("--task", choices=TASKS, help=argparse.SUPPRESS)  # one task in its own process
     args = parser.parse_args(argv)
     if args.task:
@@ -322,12 +325,20 @@ def main(argv: list[str] | None = None) -> None:
         measured = overhead.measure_overhead(admin, args.overhead_tenants, args.overhead_scale, args.runs, keep=args.keep,
                                              log=lambda line: print("  " + line))  # fmt: skip
         overhead_report = overhead.report(measured)
+    console_report = None
+    if args.console_tenants:
+        from bds import bench_console
+
+        console_report = bench_console.run(admin, args.console_tenants, args.console_days, max(args.runs, 5), keep=args.keep)
     print()
     print(report(results, load_seconds))
     if overhead_report:
         print()
         print("Airflow overhead (a whole bds_daily run through the scheduler and the LocalExecutor):")
         print(overhead_report)
+    if console_report:
+        print()
+        print(console_report)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def test_placeholders_become_psycopg_parameters():
 
 @pytest.mark.postgres
 def test_a_small_benchmark_runs_end_to_end(capsys):
-    bench.main(["--pg-url", PG_ADMIN_URL, "--scale", "0.01", "--scale", "0.05", "--runs", "1", "--overhead-tenants", "0"])
+    bench.main(["--pg-url", PG_ADMIN_URL, "--scale", "0.01", "--scale", "0.05", "--runs", "1", "--overhead-tenants", "0", "--console-tenants", "0"])
     out = capsys.readouterr().out
     # The plans are shown; what each handled, an index probe of the day's interaction facts.
     assert re.search(r"Index Scan using interaction_resource_fact_p\w+ on interaction_resource_fact_p20260318", out)
@@ -65,3 +65,17 @@ def test_a_difference_from_the_pushdown_reference_is_named():
         "seats_chat US: pipeline {'concurrent': 3, 'enabled': 5}, pushdown {'concurrent': 3, 'enabled': 4}",
         "gvp_asr_ports EU: pipeline {'concurrent': 2}, pushdown {'concurrent': 0}",
     ]  # a region the reference has no rows for is zero there
+
+
+@pytest.mark.postgres
+def test_the_console_benchmark_runs_small_and_its_queries_use_their_indexes(capsys):
+    from bds import bench_console
+
+    bench_console.main(["--pg-url", PG_ADMIN_URL, "--tenants", "30", "--days", "45", "--runs", "1"])
+    out = capsys.readouterr().out
+    # 30 tenants x (45 days + the 2 months they touch) x 13 counts in 8 files: 30 x 47 x 13 and 30 x 47 x 8
+    assert "ledger of 30 tenants x 45 days: 18,330 counts, 11,280 file versions" in out
+    assert re.search(r"plan of results:\n(    .*\n)*?.*Index.* on bds_ledger_count_results", out)
+    assert re.search(r"plan of last billed day:\n(    .*\n)*?.*Index Only Scan Backward using bds_ledger_file_period", out)
+    pages = re.findall(r"^(.+?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)  (yes|NO)$", out, re.M)
+    assert len(pages) == 7 and {name.strip() for name, *_ in pages} >= {"Results, 31 days", "Anomalies, open, every tenant"}

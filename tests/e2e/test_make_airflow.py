@@ -43,6 +43,13 @@ def test_make_airflow_on_another_port_runs_a_day_with_its_note_and_logs_and_prin
         assert "run note: Bills 2026-03-29 (3 tenants)" in json.dumps(log), log  # the plan task's own log, served by the UI
         # The configuration API is served behind the UI's login, its store seeded by the run's plan.
         assert [t["tenant_id"] for t in airflow.api("GET", "/bds/api/v1/tenants")][:2] == [101, 102]
+        # The run's render tasks wrote the billing ledger, naming themselves; the console reads it.
+        files = airflow.api("GET", "/bds/api/v1/ledger/tenants/101/files?period=2026-03-29")["files"]
+        produced = {(v["dag_id"], v["run_id"], v["task_id"], v["map_index"] >= 0, v["state"]) for f in files for v in f["versions"]}
+        assert files and produced == {("bds_daily", run_id, "bill_tenant.render", True, "archived")}
+        northwind = next(t for t in airflow.api("GET", "/bds/api/v1/console/tenants") if t["tenant_id"] == 101)
+        assert northwind["last_billed_day"] == "2026-03-29"
+        assert northwind["last_run"] == {"dag_id": "bds_daily", "run_id": run_id, "state": "success"}
         anonymous = urllib.request.Request(f"http://127.0.0.1:{port}/bds/api/v1/tenants")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(anonymous, timeout=30)
@@ -52,6 +59,7 @@ def test_make_airflow_on_another_port_runs_a_day_with_its_note_and_logs_and_prin
     printed = output.read_text()
     assert f"Airflow UI: http://127.0.0.1:{port}  user admin, password in {passwords_file(demo / 'airflow')}" in printed
     assert f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs" in printed
+    assert f"Billing console: Billing in the UI's navigation, or http://127.0.0.1:{port}/bds/console/tenants" in printed
     secrets = json.loads(passwords_file(demo / "airflow").read_text())
     assert passwords_file(demo / "airflow").stat().st_mode & 0o077 == 0  # the owner's alone
     assert not any(password in printed for password in secrets.values())

@@ -135,3 +135,63 @@ def test_the_rebuilt_ledger_equals_the_live_one(ledger, tmp_path, capsys):
         connection.execute(counts.delete().where(counts.c.name == chat_26))
     assert ledger_cli(["check", str(tmp_path)]) == 1
     assert f"bds_ledger_count: only in the rebuilt ledger: ('{chat_26}'" in capsys.readouterr().out
+
+
+def history_then(data_dir, day: int, values: dict[int, int], today: int) -> None:
+    """Bill the voicemail count ``values[d]`` on each day d (chat steady), then ``today`` on ``day``."""
+    for d, value in sorted(values.items()):
+        render_day(data_dir, march(d), (4, 10), value)
+    render_day(data_dir, march(day), (4, 10), today)
+
+
+def flags_of(store, day: int) -> set[str]:
+    return {f[0] for f in open_flags(store) if f[2] == day and f[1] == "day"}
+
+
+@pytest.mark.parametrize(("history", "today", "expected"), [
+    ({1: 10, 8: 10, 15: 10}, 15, set()),           # +50%: exactly the ratio, not more than it
+    ({1: 10, 8: 10, 15: 10}, 16, {"jump"}),        # +60%
+    ({1: 10, 8: 10, 15: 10}, 5, set()),            # -50%: exactly
+    ({1: 10, 8: 10, 15: 10}, 4, {"jump"}),         # -60%
+    ({1: 2, 8: 10, 15: 30}, 15, set()),            # the median (10), not the mean (14): +50%
+    ({1: 0, 8: 0, 15: 0}, 9, set()),               # from a median of 0: a new service, not a jump
+    ({16: 10, 21: 0}, 0, set()),                   # zero after a zero: nothing new (and no Sunday before)
+    ({21: 3}, 0, {"zero"}),                        # zero after non-zero; no Sunday before, so no jump
+    ({1: 8, 8: 8, 15: 8, 21: 8}, 0, {"zero", "jump"}),
+], ids=["at-ratio", "above-ratio", "at-ratio-down", "below-ratio", "median-not-mean", "median-zero", "zero-after-zero",
+        "zero-after-non-zero", "zero-and-jump"])  # fmt: skip
+def test_jump_and_zero_by_hand(ledger, tmp_path, history, today, expected):
+    history_then(tmp_path, 22, history, today)  # the 22nd is a Sunday, as are the 1st, 8th and 15th
+    assert flags_of(ledger, 22) == expected
+
+
+def test_concurrent_equal_to_enabled_is_no_anomaly(ledger, tmp_path):
+    render_day(tmp_path, march(1), (10, 10))
+    render_day(tmp_path, march(2), (11, 10))
+    assert flags_of(ledger, 1) == set() and flags_of(ledger, 2) == {"concurrent_above_enabled"}
+
+
+def test_the_thresholds_are_those_of_the_files_revision(ledger, tmp_path):
+    stricter = CONFIG.model_copy(update={"anomalies": CONFIG.anomalies.model_copy(update={"jump_ratio": 0.2, "same_weekday_days": 1})})
+    ledger.commit(stricter, 1, "test", "a stricter jump, one week back", "cli")
+    for d, value in {1: 100, 8: 10}.items():
+        render_day(tmp_path, march(d), voicemail=value)
+    produced = {daily_file_name(TENANT, VOICEMAIL, "GLOBAL", march(15)): render_csv(
+        billing_rows(TENANT, VOICEMAIL, "GLOBAL", "2026-03-15", {"concurrent": 13}))}  # +30% from the 8th alone (revision 2)
+    store_files(TENANT, "2026-03-15", tmp_path, daily_dir(tmp_path, 101, march(15)), produced, False, revision=2)
+    render_day(tmp_path, march(22), voicemail=13)  # revision 1: the median of 13, 10, 100 is 13: no jump
+    assert flags_of(ledger, 15) == {"jump"} and flags_of(ledger, 22) == set()
+
+
+def test_a_restated_count_reopens_an_acknowledged_flag(ledger, tmp_path):
+    from bds.console.data import acknowledge, anomalies
+
+    render_day(tmp_path, march(1), (12, 10))
+    with ledger.writing("test") as connection:
+        [flag] = anomalies(connection, "open")
+        acknowledge(connection, flag["id"], "op", "a training day")
+        assert anomalies(connection, "open") == []
+    render_day(tmp_path, march(1), (13, 10))  # restated, still above: a new flag about the new file, and the restatement
+    with ledger.reading() as connection:
+        assert sorted(f["kind"] for f in anomalies(connection, "open")) == ["concurrent_above_enabled", "restated"]
+        assert [f["acknowledged"]["comment"] for f in anomalies(connection, "acknowledged")] == ["a training day"]

@@ -191,6 +191,7 @@ class Store:
         self.engine = _engine(self.url)
         self.writer = self.engine.execution_options(**{WRITER: True})
         self._migrated = False
+        self._parsed: dict[tuple[int, str], Revision] = {}
 
     def __repr__(self) -> str:
         return f"configuration store {where(self.url)}"
@@ -235,11 +236,19 @@ class Store:
     # --- reading ---
 
     def current(self) -> Revision:
-        """The latest revision; revision 0 (the empty default configuration) for an empty store."""
+        """The latest revision; revision 0 (the empty default configuration) for an empty store.
+        A revision never changes: one already read is not parsed and validated again."""
         self._ready()
         with self._unavailable("cannot be read"), self.engine.connect() as connection:
-            row = connection.execute(revisions.select().order_by(revisions.c.number.desc()).limit(1)).first()
-        return _revision(row) if row else EMPTY
+            latest = connection.execute(sa.select(revisions.c.number, revisions.c.hash).order_by(revisions.c.number.desc()).limit(1)).first()
+            if latest is None:
+                return EMPTY
+            if (found := self._parsed.get(tuple(latest))) is not None:
+                return found
+            row = connection.execute(revisions.select().where(revisions.c.number == latest.number)).first()
+        revision = _revision(row)
+        self._parsed = {(revision.number, revision.hash): revision}  # the latest only: a store's memory stays small
+        return revision
 
     def get(self, number: int) -> Revision:
         if number == 0:

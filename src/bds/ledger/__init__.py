@@ -158,6 +158,11 @@ class PeriodEvent:
     settings: AnomalyChecks = AnomalyChecks()
 
 
+# A flag someone acknowledged stays, as the record of what they looked at, when the period
+# changes again; an open one that no longer holds goes.
+UNACKNOWLEDGED = flags.c.id.not_in(sa.select(acks.c.flag_id))
+
+
 def flag_id(tenant_id: int, period: date, kind: str, metric: str = "", region: str = "", count: str = "", sha: str = "") -> str:
     return hashlib.sha256(f"{tenant_id}|{period}|{kind}|{metric}|{region}|{count}|{sha}".encode()).hexdigest()[:32]
 
@@ -250,7 +255,7 @@ def raise_flags(connection, event: PeriodEvent) -> None:
                        "baseline": baseline, "detail": detail, "file_sha256": sha, "raised_at": event.at, "run_id": run_id})  # fmt: skip
 
     same_period = (flags.c.tenant_id == tenant) & (flags.c.period_kind == kind) & (flags.c.period == period)
-    connection.execute(flags.delete().where(same_period & flags.c.kind.in_([*COMPUTED, "missing"])))
+    connection.execute(flags.delete().where(same_period & flags.c.kind.in_([*COMPUTED, "missing"]) & UNACKNOWLEDGED))
     for v in event.gone:
         named = parse_name(v.name)
         successor = next((c for c in event.current if c.name == v.name), None)
@@ -310,7 +315,7 @@ def _compare_with_history(connection, event: PeriodEvent, day: date, flag) -> No
 def _missing_days(connection, tenant_id: int, day: date, flag) -> None:
     """Days between the tenant's previous billed day and ``day`` with no file: each flagged;
     ``day`` itself, billed now, is no longer missing."""
-    connection.execute(flags.delete().where((flags.c.tenant_id == tenant_id) & (flags.c.period == day) & (flags.c.kind == "missing")))
+    connection.execute(flags.delete().where((flags.c.tenant_id == tenant_id) & (flags.c.period == day) & (flags.c.kind == "missing") & UNACKNOWLEDGED))
     billed = (files.c.tenant_id == tenant_id) & (files.c.period_kind == "day") & files.c.current
     previous = connection.execute(sa.select(sa.func.max(files.c.period)).where(billed & (files.c.period < day))).scalar()
     if previous is None:
