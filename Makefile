@@ -28,7 +28,7 @@ demo-env = \
 	BDS_DATA_DIR="$(DEMO)/data" \
 	DEMO="$(DEMO)" DEMO_FROM=$(DEMO_FROM) DEMO_TO=$(DEMO_TO) DEMO_MONTH=$(DEMO_MONTH) AIRFLOW_PORT=$(AIRFLOW_PORT)
 
-.PHONY: demo test bench airflow venv clean compose-env
+.PHONY: demo test bench airflow venv clean compose-env screenshots
 
 venv: $(VENV)/.installed
 
@@ -62,6 +62,11 @@ test: venv
 BENCH_ARGS ?= --scale 1 --scale 4 --runs 3
 bench: venv
 	$(BIN)/python -m bds.bench $(BENCH_ARGS)
+
+# The README's screenshots of the billing console (docs/console/*.png), taken by its browser
+# tests (Debian's chromium) on the demo's month; `make test` keeps its own in var/test-output.
+screenshots: venv
+	BDS_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q -p no:cacheprovider tests/console/test_console_browser.py
 
 # .env for docker compose (README.md, "Deployment"): .env.example with fresh secrets.
 compose-env:

@@ -7,9 +7,9 @@ they cover, a flag on about one tenant-day in a hundred (half of them acknowledg
 attempt per file of the last day. At 1,000 tenants and 400 days that is 5.2 million counts
 and 3.2 million file versions.
 
-Each page's data is then read ``runs`` times as the API reads it (the configuration revision,
-then the ledger, through the same functions), and the median and the slowest are printed
-with the plan of each page's main query.
+Each page's data is then read as the API reads it (the configuration revision, then the
+ledger, through the same functions): once, then ``runs`` times. The first read, the median and
+the slowest are printed, with the plan of each page's main query.
 
     python -m bds.bench_console --tenants 1000 --days 400 --runs 5
 """
@@ -130,23 +130,27 @@ def pages(store, tenant_id: int) -> dict:
             return data.periods_of(connection, tenant_id)
 
     return {
-        "Tenants (every tenant's last billed day and open flags)": tenants,
+        "Tenants (last billed days, open flags)": tenants,
         "Results, 31 days": results(31), "Results, 400 days": results(400),
         "Anomalies, open, every tenant": anomalies(), "Anomalies, open, one tenant": anomalies(tenant_id),
         "Files & transmission, one tenant-day": files, "Files & transmission, the tenant's periods": periods,
     }
 
 
-def measure(store, tenant_id: int, runs: int) -> list[tuple[str, int, float, float]]:
+def measure(store, tenant_id: int, runs: int) -> list[tuple[str, int, float, float, float]]:
+    """(page, rows, first read ms, median ms, slowest ms) for each page. The first read of all
+    parses and validates the configuration revision, which later reads find already read."""
     measured = []
     for name, read in pages(store, tenant_id).items():
-        read()  # a first read, as a page opened before
+        started = time.perf_counter()
+        read()
+        first = time.perf_counter() - started
         seconds, size = [], 0
         for _ in range(runs):
             started = time.perf_counter()
             size = len(read())
             seconds.append(time.perf_counter() - started)
-        measured.append((name, size, statistics.median(seconds) * 1000, max(seconds) * 1000))
+        measured.append((name, size, first * 1000, statistics.median(seconds) * 1000, max(seconds) * 1000))
     return measured
 
 
@@ -170,9 +174,10 @@ def plans(store, tenant_id: int) -> dict[str, list[str]]:
 def report(measured, totals: dict[str, int], tenants: int, days: int) -> str:
     lines = [f"console pages on a ledger of {tenants} tenants x {days} days: {totals['bds_ledger_count']:,} counts, "
              f"{totals['bds_ledger_file']:,} file versions, {totals['bds_ledger_flag']:,} flags",
-             f"{'page':<48} {'rows':>6} {'median ms':>10} {'slowest ms':>11}  within {BUDGET_MS} ms"]  # fmt: skip
-    for name, size, median, slowest in measured:
-        lines.append(f"{name:<48} {size:>6} {median:>10.1f} {slowest:>11.1f}  {'yes' if slowest < BUDGET_MS else 'NO'}")
+             f"{'page':<44} {'rows':>6} {'first ms':>9} {'median ms':>10} {'slowest ms':>11}  within {BUDGET_MS} ms"]  # fmt: skip
+    for name, size, first, median, slowest in measured:
+        within = "yes" if max(first, slowest) < BUDGET_MS else "NO"
+        lines.append(f"{name:<44} {size:>6} {first:>9.1f} {median:>10.1f} {slowest:>11.1f}  {within}")
     return "\n".join(lines)
 
 

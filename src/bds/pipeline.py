@@ -356,7 +356,10 @@ def store_files(
         changes.append(data_dir, restated)  # before the lock is released: no restatement goes unlogged
         # The ledger last: the archive is the system of record, and a failed ledger write (a
         # retried task) finds the files in place and records them then.
-        record_period(default_store(data_dir), archive, manifest_path, restated, produced["at"], set(outcome["queued"]))
+        try:
+            record_period(default_store(data_dir), archive, manifest_path, restated, produced["at"], set(outcome["queued"]))
+        except StoreUnavailable as exc:  # retried: the files are in place, and the retry records them
+            raise StoreUnavailable(f"{label}: the files and their manifest are written, but {exc}") from None
     for entry in restated:
         log.warning("%s", changes.describe(entry))
     counts = ", ".join(f"{len(outcome[k])} {k}" for k in ("created", "changed", "unchanged"))

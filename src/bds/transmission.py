@@ -27,6 +27,7 @@ import os
 from datetime import timezone
 from pathlib import Path
 
+from bds import changes
 from bds.config import BillingConfig, BillingServer, Encryption
 from bds.config.store import default_store
 from bds.errors import PermanentError
@@ -370,25 +371,39 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
         except ValueError as exc:
             raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: {exc}") from None
         produced = producer()
+        subject = f"tenant {named.tenant_id} {named.period_label}: {named.name}"
         try:
             receipt = send(bucket, named, path, data)
         except TransmissionError as exc:
-            with default_store(archive.parent).writing("cannot record a failed send in the billing ledger") as connection:
+            with default_store(archive.parent).writing(f"cannot record the failed send of {subject} in the billing ledger") as connection:
                 record_attempt(connection, named.name, sha256(data), "failed", str(exc), produced=produced)
             raise
-        status, _ = replace_keeping_previous(archive, named, data)
+        listed = {e["name"]: e for e in (read_manifest(folder / named.manifest) or {}).get("files", [])}
+        status, kept = replace_keeping_previous(archive, named, data)
+        restated = [] if kept is None else [_hand_restatement(archive, named, data, kept, listed.get(named.name), produced["at"])]
         manifest_status, manifest = record_sent(folder, named, data, receipt["s3_uri"], receipt["uploaded_at"], produced)
         if manifest_status != "unchanged":
             queue(outbox, parse_name(manifest.name), manifest.read_bytes())
         store = default_store(archive.parent)
-        record_period(store, archive, manifest, [], produced["at"], set())  # a file dropped by hand joins the ledger
-        with store.writing("cannot record a send in the billing ledger") as connection:
+        record_period(store, archive, manifest, restated, produced["at"], set())  # a file dropped by hand joins the ledger
+        with store.writing(f"cannot record the send of {subject} in the billing ledger") as connection:
             record_attempt(connection, named.name, sha256(data), "sent", "verified" if not receipt["already"] else "already in the bucket, verified",
                            receipt["s3_uri"], receipt["uploaded_at"], produced)  # fmt: skip
         path.unlink()
         verb = "already in the bucket" if receipt["already"] else "uploaded and verified"
         log.info("%s: %s as %s; archive %s", named.name, verb, receipt["s3_uri"], status)
         return receipt
+
+
+def _hand_restatement(archive: Path, named: NamedFile, data: bytes, kept: Path, listed: dict | None, at: str) -> dict:
+    """A file dropped into the outbox by hand replaced a different archived version: a
+    restatement like any other, logged with the record of the version it replaced."""
+    old = kept.read_bytes()
+    previous = listed | {"superseded_at": at} if listed and listed["sha256"] == sha256(old) else None
+    entry = changes.restatement(named, old, data, kept, archive, previous=previous)
+    changes.append(archive.parent, [entry])
+    log.warning("%s (dropped into the outbox by hand)", changes.describe(entry))
+    return entry
 
 
 def _move_aside(bucket: Bucket, archive: Path, manifest: NamedFile, superseded: dict) -> None:

@@ -77,5 +77,5 @@ def test_the_console_benchmark_runs_small_and_its_queries_use_their_indexes(caps
     assert "ledger of 30 tenants x 45 days: 18,330 counts, 11,280 file versions" in out
     assert re.search(r"plan of results:\n(    .*\n)*?.*Index.* on bds_ledger_count_results", out)
     assert re.search(r"plan of last billed day:\n(    .*\n)*?.*Index Only Scan Backward using bds_ledger_file_period", out)
-    pages = re.findall(r"^(.+?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)  (yes|NO)$", out, re.M)
+    pages = re.findall(r"^(.+?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)  (yes|NO)$", out, re.M)
     assert len(pages) == 7 and {name.strip() for name, *_ in pages} >= {"Results, 31 days", "Anomalies, open, every tenant"}

@@ -8,35 +8,19 @@ README's into ``docs/console``)."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from bds.airflow_local import passwords_file
 from tests.api.test_swagger_ui_browser import CHROMIUM, FLAGS, sign_in
-from tests.api_server import config_api
-from tests.conftest import ROOT, fresh_pg_database, s3_client
-from tests.console.demo_month import MISSING, RESTATED_DAY, bill_demo_month
+from tests.conftest import ROOT
+from tests.console.demo_month import MISSING, RESTATED_DAY
 
 pytestmark = pytest.mark.postgres
 SHOTS = ROOT / os.environ.get("BDS_SCREENSHOTS", "var/test-output/console")
-
-
-@pytest.fixture(scope="module")
-def console(tmp_path_factory, s3_endpoint):
-    root = tmp_path_factory.mktemp("console")
-    bucket = f"bds-console-{uuid.uuid4().hex[:8]}"
-    s3_client(s3_endpoint).create_bucket(Bucket=bucket)
-    with fresh_pg_database() as url:
-        bill_demo_month(root / "data", url, s3_endpoint, bucket)
-        with config_api(root / "home", url, root / "data") as api:
-            api.data = root / "data"
-            api.passwords = json.loads(passwords_file(api.airflow.home).read_text())
-            yield api
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +226,7 @@ def test_files_show_versions_restatement_and_transmission_and_download(console, 
         current.get_by_role("link", name="Download").click()
     assert download.value.suggested_filename == name
     archived = next((console.data / "archive").rglob(name)).read_bytes()
-    assert open(download.value.path(), "rb").read() == archived and __import__("hashlib").sha256(archived).hexdigest() == sha
+    assert open(download.value.path(), "rb").read() == archived and hashlib.sha256(archived).hexdigest() == sha
     # A month refused by the billing server, and one waiting in the outbox
     open_page(admin, console, "files?tenant_id=102&period=2026-03")
     refused = admin.locator(".file", has=admin.locator(".badge.failed"))

@@ -68,6 +68,35 @@ def test_rerun_unchanged_then_restated(bds_daily, own_sources, tmp_path, monkeyp
         assert f"  RESTATED tenant 101 2026-03-29 {entry['file']} with configuration revision 1: " in summary
     assert run_day(bds_daily).state == "success"  # the restated day rerun: nothing more changes
     assert files(data) == second and len(changes.read(data)) == len(log)
+    assert_ledger_follows(data, changed, first_run=run_id_of_first(data, changed), restating_run=run.run_id)
+
+
+def run_id_of_first(data, names) -> str:
+    """The run that first wrote the replaced versions, as the change log's records of them say."""
+    return {e["previous"]["produced"]["run_id"] for e in changes.read(data) if e["file"] in names}.pop()
+
+
+def assert_ledger_follows(data, changed, first_run: str, restating_run: str) -> None:
+    """The billing ledger, written by the runs' render tasks: each restated file's two versions,
+    each naming the task that wrote it, the restatement flagged; and equal to its rebuild."""
+    import sqlalchemy as sa
+
+    from bds.config.store import default_store
+    from bds.ledger import files as ledger_files
+    from bds.ledger import flags
+    from bds.ledger.cli import main as ledger_cli
+
+    store = default_store(data)
+    with store.reading() as connection:
+        versions = connection.execute(sa.select(ledger_files.c.name, ledger_files.c.current, ledger_files.c.dag_id, ledger_files.c.run_id,
+                                                ledger_files.c.task_id).where(ledger_files.c.name.in_(changed))).all()  # fmt: skip
+        restated = set(connection.execute(sa.select(flags.c.detail).where(flags.c.kind == "restated")).scalars())
+    assert sorted((v.name, v.current, v.dag_id, v.run_id, v.task_id) for v in versions) == sorted(
+        [(n, False, "bds_daily", first_run, "bill_tenant.render") for n in changed]
+        + [(n, True, "bds_daily", restating_run, "bill_tenant.render") for n in changed]
+    )
+    assert first_run != restating_run and len(restated) == len(changed)
+    assert ledger_cli(["check", str(data)]) == 0
 
 
 def switched(tmp_path, change) -> str:

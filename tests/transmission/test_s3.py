@@ -388,3 +388,28 @@ def test_a_manifest_brings_its_unsent_files_along(s3_endpoint, s3_bucket, outbox
     assert sent["manifests"] == ["MANIFEST_101_20260329.json"] and outbox_files(outbox) == []
     assert unsent_names(tmp_path) == []
     assert len(objects(s3_endpoint, s3_bucket)) == 3
+
+
+def test_a_hand_dropped_replacement_is_a_logged_restatement_and_the_ledger_follows(s3_endpoint, s3_bucket, outbox, tmp_path):
+    import sqlalchemy as sa
+
+    from bds import changes
+    from bds.config.store import default_store
+    from bds.ledger import files as ledger_files
+    from bds.ledger.cli import main as ledger_cli
+
+    config = billing_config(s3_bucket)
+    produce(config, tmp_path)
+    transmit(config, tmp_path, outbox)
+    name, data = next((n, d) for n, d in rendered(config.tenants[0], concurrent=5).items() if "seats_chat" in n)
+    (outbox / name).write_bytes(data)  # an operator's corrected file
+    [sent] = transmit(config, tmp_path, outbox)
+    assert sent["sent"] == [name]
+    [entry] = changes.read(tmp_path)
+    assert entry["file"] == name and entry["rows"] == [{"AgentGroupName": "1", "old": "3", "new": "5"}]
+    assert entry["previous"]["uploaded_at"] and entry["previous"]["sha256"] != manifest.sha256(data)
+    with default_store(tmp_path).reading() as connection:
+        versions = connection.execute(sa.select(ledger_files.c.current, ledger_files.c.state, ledger_files.c.task_id)
+                                      .where(ledger_files.c.name == name).order_by(ledger_files.c.written_at)).all()  # fmt: skip
+    assert [(v.current, v.state) for v in versions] == [(False, "sent"), (True, "sent")]
+    assert ledger_cli(["check", str(tmp_path)]) == 0

@@ -62,7 +62,7 @@ def tenants(connection, config: BillingConfig, run_states: dict[str, dict] | Non
 
 def due_days(config: BillingConfig, tenant_id: int, start: date, end: date, billed: set[date], last: date | None) -> list[date]:
     """Days of [start, end] on which a daily file was due: from the production date (or the
-    first billed day) to the last billed day, while the tenant is billed."""
+    first billed day) to the last billed day."""
     tenant = next((t for t in config.tenants if t.tenant_id == tenant_id), None)
     if tenant is None or last is None:
         return []

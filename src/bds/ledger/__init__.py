@@ -200,7 +200,7 @@ def apply(connection, event: PeriodEvent) -> bool:
             continue
         changed = True
     current = {(v.name, v.sha256) for v in event.current}
-    for v in event.current:  # a failed send stays failed until a send succeeds
+    for v in event.current:
         row = known.get((v.name, v.sha256))
         state = "sent" if v.uploaded_at else "queued" if v.name in event.queued else None
         if row is None:
@@ -210,6 +210,7 @@ def apply(connection, event: PeriodEvent) -> bool:
             _update(connection, v.name, v.sha256, {"current": True, "superseded_at": None, "superseded_reason": None,
                                                    "previous_version": None})  # fmt: skip
             changed = True
+        # A failed send stays failed, queued again or not, until a send succeeds.
         if row is not None and state and row.state != state and not (state == "queued" and row.state == "failed"):
             _update(connection, v.name, v.sha256, {"state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at, "failure": None})
     for (name, sha), row in known.items():  # current in the ledger but in neither list: out of the set now

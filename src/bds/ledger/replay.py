@@ -76,7 +76,7 @@ def record_period(store, archive: Path, manifest_path: Path, restated: list[dict
     listed = manifest.read(manifest_path)
     every = events_of(archive, listed, restated, settings_for(store), queued)
     events = [e for e in every if e.at == at] or every[-1:]  # nothing new: the period as it stands (idempotent)
-    with store.writing("cannot record the period in the billing ledger") as connection:
+    with store.writing(f"cannot record tenant {listed['tenant_id']} {listed['period']} in the billing ledger") as connection:
         for event in events:
             apply(connection, event)
 

@@ -78,6 +78,7 @@ function table(columns, rows, rowClass) {
 }
 
 function field(label, input, path) {
+  if (input.type === "checkbox") return el("label", { class: "field check", dataset: { path } }, input, el("span", {}, label));
   return el("label", { class: "field", dataset: { path } }, el("span", {}, label), input);
 }
 
@@ -109,6 +110,8 @@ async function save(form, method, path, body, etag, comment, onSaved) {
   } else if (result.status === 422) {
     const unplaced = showProblems(form, result.data.problems);
     say("error", `Not saved: ${result.data.problems.length} problem(s), shown next to their fields.` + (unplaced.length ? " " + unplaced.join("; ") : ""));
+    const first = form.querySelector(".has-problem");
+    if (first) { first.scrollIntoView({ block: "center" }); (first.querySelector("input, select") || first).focus({ preventScroll: true }); }
   } else if (result.status === 412) {
     say("warn", `Not saved: someone else changed the configuration first (revision ${result.data.current_revision} is current). `,
       "Your changes are still in the form; ", el("button", { class: "secondary", type: "button", onclick: () => location.reload() }, "reload"), " to see theirs.");
