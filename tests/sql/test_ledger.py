@@ -32,11 +32,18 @@ TENANT = CONFIG.tenants[0]
 CHAT, VOICEMAIL = METRICS["seats_chat"], METRICS["voicemail_boxes"]
 
 
-@pytest.fixture
-def ledger(pg_url, tmp_path, monkeypatch):
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request, tmp_path, monkeypatch):
+    """The ledger in the store's database: SQLite beside the files (the embedded default), or
+    PostgreSQL through the ``bds_db`` connection."""
     monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("AIRFLOW_CONN_BDS_DB", postgres_connection(pg_url))
-    store = Store(pg_url)
+    if request.param == "sqlite":
+        monkeypatch.delenv("AIRFLOW_CONN_BDS_DB", raising=False)
+        url = f"sqlite:///{tmp_path / 'bds.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("AIRFLOW_CONN_BDS_DB", postgres_connection(url))
+    store = Store(url)
     store.commit(CONFIG, 0, "test", "the tenant", "cli")
     return store
 
@@ -195,3 +202,32 @@ def test_a_restated_count_reopens_an_acknowledged_flag(ledger, tmp_path):
     with ledger.reading() as connection:
         assert sorted(f["kind"] for f in anomalies(connection, "open")) == ["concurrent_above_enabled", "restated"]
         assert [f["acknowledged"]["comment"] for f in anomalies(connection, "acknowledged")] == ["a training day"]
+
+
+def test_the_console_reads_what_the_ledger_holds(ledger, tmp_path):
+    """Each page's data, on each database, by hand from ``bill_march``."""
+    from bds.console import data
+
+    bill_march(tmp_path)
+    with ledger.reading() as connection:
+        [row] = data.tenants(connection, CONFIG)
+        assert (row["last_billed_day"], row["open_flags"], row["last_run"]) == ("2026-03-26", 8, None)
+        results = data.results(connection, CONFIG, 101, march(19), march(26))
+        assert results["missing_days"] == [] and results["last_billed_day"] == "2026-03-26"
+        series = {(s["metric"], s["region"], s["count"]): s for s in results["series"]}
+        chat = series[("seats_chat", "US", "concurrent")]
+        assert chat["days"] == {march(d).isoformat(): {24: 12, 26: 9}.get(d, 4) for d in range(19, 27)}
+        assert chat["months"] == {"2026-03": 12} and chat["peak_days"] == {"2026-03": march(24).isoformat()}
+        voicemail = series[("voicemail_boxes", "GLOBAL", "concurrent")]
+        assert march(23).isoformat() not in voicemail["days"] and voicemail["days"][march(22).isoformat()] == 8
+        newest = data.anomalies(connection, "open", None, 3)
+        assert [(f["period"], f["kind"]) for f in newest][0] == ("2026-03-26", "jump")  # newest first
+        assert {(f["period"], f["kind"]) for f in newest[1:]} == {("2026-03-25", "jump"), ("2026-03-25", "zero")}
+        files = data.period_files(connection, 101, march(22).isoformat())["files"]
+        restated = next(f for f in files if "voicemail" in f["name"])["versions"]
+        assert [(v["current"], v["counts"], v["changes"]) for v in restated] == [
+            (True, {"concurrent": 8}, [{"count": "concurrent", "old": 7, "new": 8}]), (False, {"concurrent": 7}, None)]
+        assert data.periods_of(connection, 101)[:3] == ["2026-03-26", "2026-03-25", "2026-03-24"]
+        assert "2026-03" in data.periods_of(connection, 101)
+        row, path = data.archived_path(connection, tmp_path, restated[1]["name"], restated[1]["sha256"])
+        assert path.read_bytes() == (tmp_path / "archive" / row.previous_version).read_bytes() and "versions" in path.parts

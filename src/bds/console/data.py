@@ -24,7 +24,8 @@ def last_billed_days(connection, tenant_ids: list[int]) -> dict[int, date]:
     """Each tenant's latest day with a current file: one index probe per tenant."""
     if not tenant_ids:
         return {}
-    ids = sa.values(sa.column("tenant_id", sa.Integer), name="tenant_ids").data([(i,) for i in tenant_ids])
+    # A common table expression of VALUES: PostgreSQL and SQLite both take it.
+    ids = sa.values(sa.column("tenant_id", sa.Integer), name="tenant_ids").data([(i,) for i in tenant_ids]).cte("tenant_ids")
     latest = (
         sa.select(sa.func.max(files.c.period))
         .where((files.c.tenant_id == ids.c.tenant_id) & (files.c.period_kind == "day") & files.c.current)
