@@ -11,9 +11,11 @@ Exit 2: the ledger's database cannot be reached.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,6 +35,18 @@ def differences(live: dict[str, set[tuple]], rebuilt: dict[str, set[tuple]]) -> 
         found += [f"{table}: only in the live ledger: {row}" for row in sorted(live[table] - rebuilt[table])]
         found += [f"{table}: only in the rebuilt ledger: {row}" for row in sorted(rebuilt[table] - live[table])]
     return found
+
+
+@contextmanager
+def quiet(*loggers: str):
+    levels = {name: logging.getLogger(name).level for name in loggers}
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _outbox() -> Path | None:
@@ -58,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             events = rebuild(store, args.data_dir, _outbox())
             print(f"billing ledger of the {store} rebuilt from {(args.data_dir / 'archive').resolve()}: {events} period event(s)")
             return 0
-        with tempfile.TemporaryDirectory() as scratch:
-            copy = Store(f"sqlite:///{scratch}/ledger.db")
+        with tempfile.TemporaryDirectory() as scratch, quiet("bds.config.store", "bds.ledger.replay"):
+            copy = Store(f"sqlite:///{scratch}/ledger.db")  # its schema and replay are no news to the reader
             with store.reading() as connection:  # the attempts decide which unsent files failed
                 tried = [dict(r._mapping) for r in connection.execute(sa.select(attempts))]
             with copy.writing("cannot prepare the scratch ledger") as connection:
