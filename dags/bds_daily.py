@@ -32,6 +32,9 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from bds.dag_common import (
     DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, daily_deadline, label_tenant, report_run, run_plan,
 )  # fmt: skip
+from bds.limits import extract_timeout
+
+EXTRACT_TIMEOUT = extract_timeout()  # from $BDS_QUERY_TIMEOUT_MINUTES, the source queries' limit
 
 with DAG(
     dag_id="bds_daily",
@@ -120,7 +123,7 @@ with DAG(
         for source, group_id in (("gim", "info_mart"), ("gvp", "gvp"), ("cme", "configuration")):
             with TaskGroup(group_id):
                 # One pool per source (include/airflow/pools.json) caps concurrent queries on it.
-                staged.append(extract.override(task_id=f"extract_{source}", pool=f"bds_{source}")(work, source))
+                staged.append(extract.override(task_id=f"extract_{source}", pool=f"bds_{source}", execution_timeout=EXTRACT_TIMEOUT)(work, source))
         ready >> staged
         return staged >> aggregate(work) >> render(work)
 

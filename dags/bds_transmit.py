@@ -34,6 +34,10 @@ with DAG(
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,  # one sender at a time
+    # A run that hangs (the wait is at most 55 minutes, each send at most an hour) fails and
+    # lets the next one start; what it sent stays sent (each file is uploaded, verified and
+    # archived on its own), and the next run sends the rest.
+    dagrun_timeout=timedelta(hours=2),
     default_args=DEFAULT_ARGS,
     tags=["billing", "bds", "transmission"],
 ) as dag:

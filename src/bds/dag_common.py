@@ -39,6 +39,9 @@ RETRY_POLICY = ExceptionRetryPolicy(
 
 DEFAULT_ARGS = {
     "owner": "billing",
+    # Nothing hangs forever: a task that runs past this fails (and is retried); the extracts,
+    # whose queries have a limit of their own, get theirs from it (bds.limits.extract_timeout).
+    "execution_timeout": timedelta(hours=1),
     "retry_policy": RETRY_POLICY,
     "retries": 2,
     "retry_delay": timedelta(minutes=2),

@@ -20,6 +20,7 @@ from bds.calendar import DayWindow
 from bds.catalogue import SOURCES
 from bds.datasets import DATASETS, DatasetShapeError, arrow_schema, conform, conform_batch
 from bds.errors import PermanentError
+from bds.limits import QUERY_TIMEOUT_ENV, LimitSettingError, query_timeout_minutes
 
 if TYPE_CHECKING:  # pandas is imported where rows are read: the steps that read none start faster
     import pandas as pd
@@ -42,8 +43,56 @@ class MalformedRowsError(PermanentError, SourceError):
     table, column and row. Only correcting the rows (or tolerating them) helps."""
 
 
+class QueryTimeoutError(SourceError):
+    """A source query ran past the limit and was cancelled (a retry may find the source less busy)."""
+
+
 # How many malformed rows a message or a summary names; the rest are counted.
 MALFORMED_NAMED = 20
+
+
+def _timeout_ms(minutes: float) -> str:
+    return str(max(1, round(minutes * 60_000)))
+
+
+def limit_queries(engine, minutes: float) -> None:
+    """Every query on ``engine`` ends after ``minutes``: PostgreSQL cancels it on the server
+    (``statement_timeout`` for the transaction, so a pooled connection keeps no setting) and
+    SQLite interrupts it (a progress handler). Other databases: the task's execution timeout."""
+    import time
+
+    from sqlalchemy import event
+
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "begin")
+        def _statement_timeout(connection):
+            connection.exec_driver_sql("SELECT set_config('statement_timeout', %s, true)", (_timeout_ms(minutes),))
+
+    elif engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _interruptible(dbapi_connection, record):
+            deadline = record.info.setdefault("bds_deadline", [None])
+            dbapi_connection.set_progress_handler(lambda: int(deadline[0] is not None and time.monotonic() > deadline[0]), 10_000)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _start(connection, cursor, statement, parameters, context, executemany):
+            connection.info.setdefault("bds_deadline", [None])[0] = time.monotonic() + minutes * 60
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a database error (or one it caused) is the query limit's cancellation."""
+    seen = exc
+    while seen is not None:
+        for error in (seen, getattr(seen, "orig", None)):
+            if error is None:
+                continue
+            state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+            if state == "57014" or "statement timeout" in str(error) or str(error).strip() == "interrupted":
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def sql_dir() -> Path:
@@ -181,6 +230,8 @@ def copy_csv(engine, sql: str, parameters: dict, column_types: dict, jit: bool =
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cursor:
+            # A raw connection fires no SQLAlchemy events: the query limit is set here, for this transaction.
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", (_timeout_ms(query_timeout_minutes()),))
             if not jit:
                 without_jit(cursor)
             with cursor.copy(f"COPY ({psycopg_style(sql)}) TO STDOUT WITH (FORMAT csv, HEADER)", parameters) as copy:
@@ -214,6 +265,11 @@ def source_engine(source: str, context: str):
         engine.dispose()  # SQLite would create an empty database there and report "no such table"
         raise SourceSetupError(f"{context}: {title} ({conn_id}): the connection's SQLite database {database} does not "
                                f"exist (a wrong path, or a volume not mounted); nothing was read or created")  # fmt: skip
+    try:
+        limit_queries(engine, query_timeout_minutes())
+    except LimitSettingError as exc:
+        engine.dispose()
+        raise SourceSetupError(f"{context}: {exc}") from None
     return engine
 
 
@@ -233,6 +289,10 @@ def querying(source: str, dataset: str, context: str):
     except DatasetShapeError as exc:
         raise DatasetShapeError(f"{context}: {exc}") from None
     except Exception as exc:  # the drivers' errors share no base class worth naming
+        if timed_out(exc):
+            raise QueryTimeoutError(f"{context}: {title} ({conn_id}) query {source}/{dataset} ran past the limit of "
+                                    f"{query_timeout_minutes():g} minute(s) ({QUERY_TIMEOUT_ENV}) and was cancelled by the "
+                                    f"database: {database_cause(exc)}") from exc  # fmt: skip
         raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
 
 

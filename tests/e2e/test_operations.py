@@ -268,3 +268,24 @@ def test_a_failed_task_alerts_the_configured_webhook(bds_daily, sqlite_sources, 
     assert alert["auth"] == "Bearer alert-token"
     kept = [json.loads(line) for line in (tmp_path / "data" / "alerts.jsonl").read_text().splitlines()]
     assert sorted(a["tenant"] for a in kept) == sorted(alerts)  # and kept beside the archive
+
+
+def test_a_source_query_past_its_limit_fails_the_tenant_day_and_frees_its_pool_slot(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    from airflow.models import Pool
+
+    from bds.limits import QUERY_TIMEOUT_ENV
+    from tests.sql.test_query_timeout import sleeping_sql
+
+    data = tmp_path / "data"
+    use(monkeypatch, data, sqlite_sources)
+    monkeypatch.setenv("BDS_SQL_DIR", str(sleeping_sql(tmp_path, "sqlite", "rows")))  # Info Mart's agent sessions never end
+    monkeypatch.setenv(QUERY_TIMEOUT_ENV, "0.02")
+    run = run_day(bds_daily)
+    assert run.state == "failed"
+    extracts = {ti.rendered_map_index: ti for ti in run.get_task_instances() if ti.task_id == "bill_tenant.info_mart.extract_gim"}
+    assert {ti.state for ti in extracts.values()} == {"failed"} and len(extracts) == 3
+    assert set(extracts) == {"Northwind Care (101)", "Contoso Health (102)", "=Tailspin Toys, Inc. (105)"}
+    assert run.get_task_instance("summary").state == "failed" and not files(data)
+    assert all(ti.duration is not None and ti.duration < 60 for ti in extracts.values())  # cancelled at the limit
+    pool = Pool.get_pool("bds_gim")
+    assert pool.occupied_slots() == 0 and pool.open_slots() == pool.slots  # the failed extracts hold no slot
