@@ -319,8 +319,10 @@ def store_files(
     outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": [], "superseded": []}
     restated = []
     period_code = period.replace("-", "")  # as in the file names: YYYYMMDD or YYYYMM
-    produced = producer()  # this run and task, and the moment of this write: in the manifest and the ledger
     with folder_lock(folder):
+        # This run and task, and the moment of this write (in the manifest and the ledger): taken
+        # under the lock, so the period's events are in the order they happened.
+        produced = producer()
         listed = {e["name"]: e for e in (manifest.read(folder / manifest_name(tenant.tenant_id, period_code)) or {}).get("files", [])}
         for name, data in files.items():
             named = parse_name(name)
@@ -339,7 +341,9 @@ def store_files(
             reason = superseded_because(tenant, named, files)
             data, kept = supersede(archive, named)
             superseded.append((named.name, data, reason, kept.relative_to(archive).as_posix()))
-            restated.append(changes.restatement(named, data, None, kept, archive, reason, revision))
+            previous = listed.get(named.name) if listed.get(named.name, {}).get("sha256") == manifest.sha256(data) else None
+            restated.append(changes.restatement(named, data, None, kept, archive, reason, revision,
+                                                previous and previous | {"superseded_at": produced["at"]}))  # fmt: skip
             outcome["superseded"].append(named.name)
             if outbox is not None:
                 (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
@@ -357,7 +361,7 @@ def store_files(
         # The ledger last: the archive is the system of record, and a failed ledger write (a
         # retried task) finds the files in place and records them then.
         try:
-            record_period(default_store(data_dir), archive, manifest_path, restated, produced["at"], set(outcome["queued"]))
+            record_period(default_store(data_dir), archive, manifest_path, produced["at"], set(outcome["queued"]))
         except StoreUnavailable as exc:  # retried: the files are in place, and the retry records them
             raise StoreUnavailable(f"{label}: the files and their manifest are written, but {exc}") from None
     for entry in restated:

@@ -88,8 +88,8 @@ def timed_out(exc: BaseException) -> bool:
         for error in (seen, getattr(seen, "orig", None)):
             if error is None:
                 continue
-            state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-            if state == "57014" or "statement timeout" in str(error) or str(error).strip() == "interrupted":
+            # PostgreSQL cancels for other reasons too (57014 is also an operator's pg_cancel_backend).
+            if "statement timeout" in str(error) or str(error).strip() == "interrupted":
                 return True
         seen = seen.__cause__ or seen.__context__
     return False

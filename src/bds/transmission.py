@@ -380,12 +380,13 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
             raise
         listed = {e["name"]: e for e in (read_manifest(folder / named.manifest) or {}).get("files", [])}
         status, kept = replace_keeping_previous(archive, named, data)
-        restated = [] if kept is None else [_hand_restatement(archive, named, data, kept, listed.get(named.name), produced["at"])]
+        if kept is not None:
+            _hand_restatement(archive, named, data, kept, listed.get(named.name), produced["at"])
         manifest_status, manifest = record_sent(folder, named, data, receipt["s3_uri"], receipt["uploaded_at"], produced)
         if manifest_status != "unchanged":
             queue(outbox, parse_name(manifest.name), manifest.read_bytes())
         store = default_store(archive.parent)
-        record_period(store, archive, manifest, restated, produced["at"], set())  # a file dropped by hand joins the ledger
+        record_period(store, archive, manifest, produced["at"], set())  # a file dropped by hand joins the ledger
         with store.writing(f"cannot record the send of {subject} in the billing ledger") as connection:
             record_attempt(connection, named.name, sha256(data), "sent", "verified" if not receipt["already"] else "already in the bucket, verified",
                            receipt["s3_uri"], receipt["uploaded_at"], produced)  # fmt: skip
@@ -395,7 +396,7 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
         return receipt
 
 
-def _hand_restatement(archive: Path, named: NamedFile, data: bytes, kept: Path, listed: dict | None, at: str) -> dict:
+def _hand_restatement(archive: Path, named: NamedFile, data: bytes, kept: Path, listed: dict | None, at: str) -> None:
     """A file dropped into the outbox by hand replaced a different archived version: a
     restatement like any other, logged with the record of the version it replaced."""
     old = kept.read_bytes()
@@ -403,7 +404,6 @@ def _hand_restatement(archive: Path, named: NamedFile, data: bytes, kept: Path, 
     entry = changes.restatement(named, old, data, kept, archive, previous=previous)
     changes.append(archive.parent, [entry])
     log.warning("%s (dropped into the outbox by hand)", changes.describe(entry))
-    return entry
 
 
 def _move_aside(bucket: Bucket, archive: Path, manifest: NamedFile, superseded: dict) -> None:

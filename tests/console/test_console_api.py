@@ -31,6 +31,11 @@ def test_every_role_reads_and_only_op_and_admin_may_acknowledge(console):
     assert unknown.status_code == 404 and unknown.json()["detail"] == f"there is no flag {'0' * 32}"
     blank = console.call("POST", f"/ledger/anomalies/{flag['id']}/acknowledge", role="op", json={"comment": "   "})
     assert blank.status_code == 422 and [p["path"] for p in blank.json()["problems"]] == ["comment"]
+    # Not JSON (what a form of another site could send with the login cookie): refused
+    form = console.call("POST", f"/ledger/anomalies/{flag['id']}/acknowledge", role="op", content='{"comment": "seen"}',
+                        headers={"Content-Type": "text/plain"})  # fmt: skip
+    assert form.status_code == 415 and "as JSON" in form.json()["detail"]
+    assert console.call("GET", "/ledger/anomalies", params={"state": "acknowledged"}).json() == []
 
 
 def test_a_download_is_the_archived_version_current_or_earlier(console):

@@ -231,3 +231,62 @@ def test_the_console_reads_what_the_ledger_holds(ledger, tmp_path):
         assert "2026-03" in data.periods_of(connection, 101)
         row, path = data.archived_path(connection, tmp_path, restated[1]["name"], restated[1]["sha256"])
         assert path.read_bytes() == (tmp_path / "archive" / row.previous_version).read_bytes() and "versions" in path.parts
+
+
+def test_the_rebuild_equals_the_live_ledger_after_hard_sequences(ledger, tmp_path, monkeypatch, capsys):
+    """A ledger write that failed and was retried, an acknowledged flag whose day is restated,
+    a failed send of a version later replaced, and a superseded file whose name comes back."""
+    from bds.config.store import StoreUnavailable
+    from bds.console.data import acknowledge, anomalies
+    from bds.ledger import replay
+
+    for day in range(1, 9):
+        render_day(tmp_path, march(day))
+    # 1. The 8th restated, but the ledger is out of reach: the files are written, the task fails...
+    real = replay.record_period
+
+    def unreachable(*args, **kwargs):
+        raise StoreUnavailable("configuration store (test) cannot be written: the database is down")
+
+    monkeypatch.setattr("bds.pipeline.record_period", unreachable)
+    with pytest.raises(StoreUnavailable, match=r"^tenant 'Northwind' \(101\) 2026-03-08: the files and their manifest are written, but "):
+        render_day(tmp_path, march(8), voicemail=9)
+    monkeypatch.setattr("bds.pipeline.record_period", real)
+    render_day(tmp_path, march(8), voicemail=9)  # ... and its retry writes the same bytes: the restatement is recorded all the same
+    with ledger.reading() as connection:
+        old = connection.execute(sa.select(files.c.current, files.c.superseded_reason).where(
+            files.c.name == daily_file_name(TENANT, VOICEMAIL, "GLOBAL", march(8)), ~files.c.current)).one()  # fmt: skip
+        assert old.superseded_reason.startswith("restated")
+        assert [f["kind"] for f in anomalies(connection, "open") if f["period"] == "2026-03-08"] == ["restated"]
+    # 2. An acknowledged flag, then its day restated
+    render_day(tmp_path, march(9), (12, 10))
+    with ledger.writing("test") as connection:
+        flag = next(f for f in anomalies(connection, "open") if f["kind"] == "concurrent_above_enabled")
+        acknowledge(connection, flag["id"], "op", "known")
+    render_day(tmp_path, march(9), (13, 10))
+    # 3. A failed send of a version that a rerun then replaces
+    chat_10 = daily_file_name(TENANT, CHAT, "US", march(10))
+    render_day(tmp_path, march(10))
+    with ledger.writing("test") as connection:
+        sha = connection.execute(sa.select(files.c.sha256).where(files.c.name == chat_10)).scalar()
+        record_attempt(connection, chat_10, sha, "failed", "SlowDown")
+    render_day(tmp_path, march(10), (5, 10))
+    # 4. A file superseded (voicemail off on the 11th), then current again
+    render_day(tmp_path, march(11))
+    render_day(tmp_path, march(11), voicemail=None)
+    render_day(tmp_path, march(11))
+    capsys.readouterr()
+    assert ledger_cli(["check", str(tmp_path)]) == 0, capsys.readouterr().out
+    live = snapshot(ledger)
+    assert ledger_cli(["rebuild", str(tmp_path)]) == 0
+    assert snapshot(ledger) == live
+
+
+def test_a_missing_day_before_the_range_shown_is_still_missing(ledger, tmp_path):
+    from bds.console.data import results
+
+    render_day(tmp_path, march(1))
+    render_day(tmp_path, march(5))
+    no_production_date = CONFIG.model_copy(update={"tenants": (TENANT.model_copy(update={"production_date": None}),)})
+    with ledger.reading() as connection:  # the first billed day is before the range: the 3rd and 4th were due
+        assert results(connection, no_production_date, 101, march(3), march(5))["missing_days"] == ["2026-03-03", "2026-03-04"]

@@ -11,13 +11,13 @@ from typing import Annotated, Literal
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.core_api.security import GetUserDep, get_user
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from bds import manifest
-from bds.config.api import API, ERRORS, Changer, TenantId, current, store
+from bds.config.api import API, ERRORS, Changer, ErrorBody, TenantId, current, store
 from bds.console import data
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,15 @@ def list_anomalies(
         return [Flag(**f) for f in data.anomalies(connection, state, tenant_id, limit)]
 
 
-@router.post("/ledger/anomalies/{flag_id}/acknowledge", response_model=Acknowledgement, summary="Acknowledge a flag, with a comment")
+def json_only(content_type: Annotated[str | None, Header(include_in_schema=False)] = None) -> None:
+    """A change without If-Match must be JSON: a page of another site cannot send that (as a
+    form can) without the api-server's consent (CORS), with or without the user's login cookie."""
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the acknowledgement as JSON (Content-Type: application/json)")
+
+
+@router.post("/ledger/anomalies/{flag_id}/acknowledge", response_model=Acknowledgement, summary="Acknowledge a flag, with a comment",
+             dependencies=[Depends(json_only)], responses={415: {"model": ErrorBody, "description": "not sent as JSON"}})  # fmt: skip
 def acknowledge(flag_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], body: AcknowledgeBody, user: Changer) -> Acknowledgement:
     with store().writing("cannot record the acknowledgement") as connection:
         done = data.acknowledge(connection, flag_id, user.get_name(), body.comment.strip())

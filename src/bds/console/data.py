@@ -61,14 +61,20 @@ def tenants(connection, config: BillingConfig, run_states: dict[str, dict] | Non
     ]  # fmt: skip
 
 
-def due_days(config: BillingConfig, tenant_id: int, start: date, end: date, billed: set[date], last: date | None) -> list[date]:
+def due_days(config: BillingConfig, tenant_id: int, start: date, end: date, first_billed: date | None, last: date | None) -> list[date]:
     """Days of [start, end] on which a daily file was due: from the production date (or the
-    first billed day) to the last billed day."""
+    tenant's first billed day) to its last billed day."""
     tenant = next((t for t in config.tenants if t.tenant_id == tenant_id), None)
     if tenant is None or last is None:
         return []
-    first = tenant.production_date or (min(billed) if billed else last)
-    return [d for d in _days(max(start, first), min(end, last))]
+    first = tenant.production_date or first_billed or last
+    return _days(max(start, first), min(end, last))
+
+
+def first_billed_day(connection, tenant_id: int) -> date | None:
+    billed = (files.c.tenant_id == tenant_id) & (files.c.period_kind == "day") & files.c.current
+    found = connection.execute(sa.select(sa.func.min(files.c.period)).where(billed)).scalar()
+    return _date(found) if found is not None else None
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -83,7 +89,7 @@ def results(connection, config: BillingConfig, tenant_id: int, start: date, end:
         sa.select(counts.c.period, counts.c.metric, counts.c.region, counts.c.count_name, counts.c.value).where(
             (counts.c.tenant_id == tenant_id) & (counts.c.period_kind == "day") & counts.c.current
             & (counts.c.period >= start) & (counts.c.period <= end)
-        )
+        ).order_by(counts.c.period)  # the month's first day of its peak is the first such day
     ).all()  # fmt: skip
     months = connection.execute(
         sa.select(counts.c.period, counts.c.metric, counts.c.region, counts.c.count_name, counts.c.value).where(
@@ -100,7 +106,8 @@ def results(connection, config: BillingConfig, tenant_id: int, start: date, end:
     for r in months:
         key = (r.metric, r.region, r.count_name)
         series.setdefault(key, {"days": {}, "months": {}})["months"][_date(r.period).isoformat()[:7]] = r.value
-    missing = [d.isoformat() for d in due_days(config, tenant_id, start, end, billed, last) if d not in billed]
+    first = first_billed_day(connection, tenant_id)
+    missing = [d.isoformat() for d in due_days(config, tenant_id, start, end, first, last) if d not in billed]
     order = list(METRICS)
     listed = []
     for (metric, region, count), values in sorted(series.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1], kv[0][2])):
@@ -146,8 +153,12 @@ def acknowledge(connection, flag: str, user: str, comment: str) -> dict | None:
     at = stamp()
     done = connection.execute(sa.select(acks).where(acks.c.flag_id == flag)).first()
     if done is None:
-        connection.execute(acks.insert().values(flag_id=flag, acked_by=user[:256], acked_at=at, comment=comment))
-        return {"by": user[:256], "at": at, "comment": comment}
+        try:
+            with connection.begin_nested():
+                connection.execute(acks.insert().values(flag_id=flag, acked_by=user[:256], acked_at=at, comment=comment))
+            return {"by": user[:256], "at": at, "comment": comment}
+        except sa.exc.IntegrityError:  # someone acknowledged it a moment before: theirs stands
+            done = connection.execute(sa.select(acks).where(acks.c.flag_id == flag)).one()
     return {"by": done.acked_by, "at": done.acked_at, "comment": done.comment}
 
 

@@ -191,7 +191,8 @@ def apply(connection, event: PeriodEvent) -> bool:
         state = "sent" if v.uploaded_at else "archived"
         row = known.get((v.name, v.sha256))
         values = {"current": False, "superseded_at": v.superseded_at, "superseded_reason": v.superseded_reason,
-                  "previous_version": v.previous_version, "state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at}  # fmt: skip
+                  "previous_version": v.previous_version, "state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at,
+                  "failure": None}  # fmt: skip
         if row is None:
             _insert(connection, _version_row(event, v, False, state), v)
         elif row.current:
@@ -215,11 +216,19 @@ def apply(connection, event: PeriodEvent) -> bool:
             _update(connection, v.name, v.sha256, {"state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at, "failure": None})
     for (name, sha), row in known.items():  # current in the ledger but in neither list: out of the set now
         if row.current and (name, sha) not in current and not any((v.name, v.sha256) == (name, sha) for v in event.gone):
-            _update(connection, name, sha, {"current": False, "superseded_at": event.at, "state": "sent" if row.uploaded_at else "archived"})
+            _update(connection, name, sha, {"current": False, "superseded_at": event.at, "state": "sent" if row.uploaded_at else "archived",
+                                            "failure": None})  # fmt: skip
             changed = True
     if changed:
         raise_flags(connection, event)
     return changed
+
+
+def lock_tenant(connection, tenant_id: int) -> None:
+    """One writer of a tenant's ledger at a time (PostgreSQL: until the transaction ends; the
+    days of a tenant read each other for the flags). SQLite writers are one at a time anyway."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('bds_ledger'), :tenant)"), {"tenant": tenant_id})
 
 
 def _insert(connection, row: dict, v: Version) -> None:
@@ -336,6 +345,7 @@ def record_attempt(connection, name: str, sha: str, outcome: str, detail: str, s
                    uploaded_at: str | None = None, produced: dict | None = None) -> None:  # fmt: skip
     """A send of one file version: 'sent' (with where and when) or 'failed' (with why)."""
     produced = produced or producer()
+    lock_tenant(connection, parse_name(name).tenant_id)
     connection.execute(attempts.insert().values(name=name, sha256=sha, at=produced["at"], outcome=outcome, detail=detail,
                                                 run_id=produced["run_id"]))  # fmt: skip
     key = (files.c.name == name) & (files.c.sha256 == sha)

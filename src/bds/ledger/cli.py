@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bds.ledger import DERIVED, attempts
+from bds.ledger import DERIVED, acks, attempts
 
 
 def snapshot(store) -> dict[str, set[tuple]]:
@@ -74,11 +74,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         with tempfile.TemporaryDirectory() as scratch, quiet("bds.config.store", "bds.ledger.replay"):
             copy = Store(f"sqlite:///{scratch}/ledger.db")  # its schema and replay are no news to the reader
-            with store.reading() as connection:  # the attempts decide which unsent files failed
-                tried = [dict(r._mapping) for r in connection.execute(sa.select(attempts))]
+            # What no file holds, and the replay reads: the attempts (which unsent files failed)
+            # and the acknowledgements (acknowledged flags stay).
+            with store.reading() as connection:
+                kept = {table: [dict(r._mapping) for r in connection.execute(sa.select(table))] for table in (attempts, acks)}
             with copy.writing("cannot prepare the scratch ledger") as connection:
-                if tried:
-                    connection.execute(attempts.insert(), tried)
+                for table, rows in kept.items():
+                    if rows:
+                        connection.execute(table.insert(), rows)
             rebuild(copy, args.data_dir, _outbox(), revisions=store)
             found = differences(snapshot(store), snapshot(copy))
             copy.engine.dispose()

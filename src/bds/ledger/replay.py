@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from bds import changes, manifest
 from bds.config import AnomalyChecks
 from bds.files import ARCHIVE, parse_name
-from bds.ledger import DERIVED, PeriodEvent, Version, apply, attempts, files
+from bds.ledger import DERIVED, PeriodEvent, Version, apply, attempts, files, lock_tenant
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +28,18 @@ def _versions(archive: Path, listed: dict, restated: list[dict]) -> tuple[list[V
                    superseded_reason=e["reason"], previous_version=e["previous_version"])
         for e in listed.get("superseded", [])
     ]  # fmt: skip
+    listed_gone = {(v.name, v.sha256, v.superseded_at) for v in gone}
     for change in restated:
         previous = change.get("previous")
-        if previous is None or "superseded" in change:  # a superseded file is in the manifest's list
+        if previous is None:  # written before the change log kept it: the manifest's list is all there is
             continue
         kept = change["previous_version"]
-        gone.append(Version.of(previous, (archive / kept).read_bytes(), superseded_at=previous.get("superseded_at"),
-                               superseded_reason=f"restated: replaced by a new version of {change['file']}", previous_version=kept))  # fmt: skip
+        reason = f"restated: replaced by a new version of {change['file']}" if "superseded" not in change else change["superseded"]
+        version = Version.of(previous, (archive / kept).read_bytes(), superseded_at=previous.get("superseded_at"),
+                             superseded_reason=reason, previous_version=kept)  # fmt: skip
+        # A superseded file is in the manifest's list too, unless its name became current again.
+        if (version.name, version.sha256, version.superseded_at) not in listed_gone:
+            gone.append(version)
     return current, gone
 
 
@@ -47,7 +52,10 @@ def events_of(archive: Path, listed: dict, restated: list[dict], settings_of, qu
     for at in moments:
         then = [v for v in everything if v.produced["at"] <= at and not (v.superseded_at and v.superseded_at <= at)]
         left = [v for v in gone if v.superseded_at == at]
+        # The thresholds of the revision that produced the files: those written now, else the newest current one.
         revision = next((v.config_revision for v in then if v.produced["at"] == at), None)
+        if revision is None and then:
+            revision = max(then, key=lambda v: v.produced["at"]).config_revision
         events.append(PeriodEvent(listed["tenant_id"], listed["period"], at, then, left, set(queued), settings_of(revision)))
     if not events or any(not v.superseded_at for v in gone):  # versions of unknown time: the manifest as it is, last
         events.append(PeriodEvent(listed["tenant_id"], listed["period"], moments[-1] if moments else "", current, gone,
@@ -70,13 +78,16 @@ def settings_for(store):
     return settings_of
 
 
-def record_period(store, archive: Path, manifest_path: Path, restated: list[dict], at: str, queued: set[str]) -> None:
-    """Apply what a run just did to a period (its manifest written, ``restated`` its change log
-    entries) to the ledger: the event at ``at``."""
+def record_period(store, archive: Path, manifest_path: Path, at: str, queued: set[str]) -> None:
+    """Apply what a run just did to a period (its manifest and change log written) to the
+    ledger: the event at ``at``, or, when a retry finds nothing new (the first attempt wrote the
+    files, then failed to reach the ledger), the period as the archive says it stands."""
     listed = manifest.read(manifest_path)
-    every = events_of(archive, listed, restated, settings_for(store), queued)
-    events = [e for e in every if e.at == at] or every[-1:]  # nothing new: the period as it stands (idempotent)
+    period_changes = [c for c in changes.read(archive.parent) if (c["tenant_id"], c["period"]) == (listed["tenant_id"], listed["period"])]
+    every = events_of(archive, listed, period_changes, settings_for(store), queued)
+    events = [e for e in every if e.at == at] or every[-1:]
     with store.writing(f"cannot record tenant {listed['tenant_id']} {listed['period']} in the billing ledger") as connection:
+        lock_tenant(connection, listed["tenant_id"])
         for event in events:
             apply(connection, event)
 
@@ -100,6 +111,8 @@ def rebuild(store, data_dir: Path, outbox: Path | None = None, revisions=None) -
             events.extend(events_of(archive, listed, by_period.get((listed["tenant_id"], listed["period"]), []), settings_of, queued))
     events.sort(key=lambda e: (e.at, e.tenant_id, e.period))
     with store.writing("cannot rebuild the billing ledger") as connection:
+        if connection.dialect.name == "postgresql":  # live writers wait for the rebuilt ledger (SQLite: one writer at a time anyway)
+            connection.exec_driver_sql("LOCK TABLE bds_ledger_file, bds_ledger_count, bds_ledger_flag IN EXCLUSIVE MODE")
         for table in DERIVED:
             connection.execute(table.delete())
         for event in events:
@@ -110,9 +123,10 @@ def rebuild(store, data_dir: Path, outbox: Path | None = None, revisions=None) -
 
 
 def _failed_sends(connection) -> None:
-    """An unsent file whose last send failed is failed, as the live ledger keeps it."""
+    """A current, unsent file whose last send failed is failed, as the live ledger keeps it
+    (an earlier version that was never sent is archived)."""
     latest = sa.select(attempts.c.name, attempts.c.sha256, sa.func.max(attempts.c.id).label("id")).group_by(attempts.c.name, attempts.c.sha256).subquery()
     rows = connection.execute(sa.select(attempts).join(latest, attempts.c.id == latest.c.id).where(attempts.c.outcome == "failed")).all()
     for row in rows:
-        key = (files.c.name == row.name) & (files.c.sha256 == row.sha256) & (files.c.state != "sent")
+        key = (files.c.name == row.name) & (files.c.sha256 == row.sha256) & (files.c.state != "sent") & files.c.current
         connection.execute(files.update().where(key).values(state="failed", failure=row.detail))
