@@ -50,8 +50,13 @@ def test_the_app_is_mounted_with_its_document_and_swagger_ui_behind_the_login(ap
     asset = api.call("GET", "/bds/docs/assets/swagger-ui-bundle.js", role="viewer")
     assert asset.status_code == 200 and len(asset.content) > 100_000
     assert api.call("GET", "/bds/docs/assets/..%2F..%2F__init__.py", role="viewer").status_code == 404
-    # Nothing answers an anonymous caller, the document and its UI included.
-    for method, path in [*operations, ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/assets/swagger-ui.css")]:
+    # Nothing answers an anonymous caller, the document and its UI included, nor the console's
+    # pages and assets (not in the document).
+    from bds.console import PAGES
+
+    console = [("GET", f"/console/{page}") for page in PAGES] + [("GET", "/console/tenants/101"), ("GET", "/console/tenants/new"),
+                                                                  ("GET", "/console/assets/console.js"), ("GET", "/console/assets/plotly.min.js")]  # fmt: skip
+    for method, path in [*operations, ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/assets/swagger-ui.css"), *console]:
         answer = api.call(method, "/bds" + path, role=None)
         assert answer.status_code == 401, (method, path, answer.text)
         assert answer.json()["detail"] == "Not authenticated"
