@@ -5,14 +5,16 @@ For every enabled PureConnect tenant, bill one calendar day (in the tenant's tim
 
 1. **plan**: load and validate the billing configuration; decide which tenants are billed.
    A bad configuration fails here, before anything is written.
-2. **wait_for_day_end**: never bill a tenant's day before it has ended in its own time zone;
-   **wait_for_sources**: wait until Info Mart has loaded the day, and refuse a day a source has
+2. **wait_for_day_end**: never bill a tenant's day before it has ended in its own time zone
+   (deferred to the triggerer until the moment the plan computed: a waiting tenant holds no
+   worker slot); **wait_for_sources**: wait until Info Mart has loaded the day, and refuse a day a source has
    already purged (see `docs/sources.md`).
 3. **info_mart / gvp / configuration**: run the dataset SQL of each source
    (`include/sql/<source>/`) against the `bds_gim`, `bds_gvp` and `bds_cme` connections
    into the staging location.
 4. **aggregate**: compute the enabled metrics (see `docs/metrics.md`).
-5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store.
+5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store;
+   with transmission on, queue them, which starts `bds_transmit` through the outbox asset.
 6. **summary** fails the run if a tenant failed; on the last day of a month
    **announce_month_end** emits the `bds://billing/daily/month-end` asset that starts `bds_monthly`.
 
@@ -25,14 +27,25 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from bds.dag_common import (
-    DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, daily_deadline, label_tenant, report_run, run_plan,
-)  # fmt: skip
+    DAILY_FILES,
+    DEFAULT_ARGS,
+    MONTH_END,
+    QUEUED,
+    SOURCE_ASSETS,
+    START_DATE,
+    TENANT_LABEL,
+    announce_files,
+    daily_deadline,
+    label_tenant,
+    report_run,
+    run_plan,
+)
 from bds.limits import extract_timeout
+from bds.operators import WaitForDayEnd
 
 EXTRACT_TIMEOUT = extract_timeout()  # from $BDS_QUERY_TIMEOUT_MINUTES, the source queries' limit
 
@@ -69,18 +82,6 @@ with DAG(
             note_period=True,  # the run's note says which period it bills
         )
 
-    # The run starts after midnight UTC; the latest a tenant's day can become billable is 60 hours
-    # later: a day ending at 12:00 UTC (UTC-12), plus a look-ahead and a settle time of a day each.
-    @task.sensor(mode="reschedule", poke_interval=600, timeout=60 * 3600, map_index_template=TENANT_LABEL)
-    def wait_for_day_end(work: dict) -> PokeReturnValue:
-        from bds.pipeline import label, ready_at
-
-        label_tenant(work)
-        due = ready_at(work)
-        done = pendulum.now("UTC") >= due
-        print(f"{label(work)}: billable from {due.isoformat()}; {'ready' if done else 'waiting'}")
-        return PokeReturnValue(is_done=done)
-
     @task.sensor(mode="reschedule", poke_interval=600, timeout=8 * 24 * 3600, retries=0, map_index_template=TENANT_LABEL)
     def wait_for_sources(work: dict) -> PokeReturnValue:
         """Info Mart has loaded the day, and no source has purged it (its own timeout: sources.timeout_minutes)."""
@@ -109,21 +110,28 @@ with DAG(
         label_tenant(work)
         return aggregate_day(work)
 
-    @task(map_index_template=TENANT_LABEL)
-    def render(work: dict) -> dict:
+    @task(map_index_template=TENANT_LABEL, outlets=[DAILY_FILES, QUEUED])
+    def render(work: dict, outlet_events=None) -> dict:
         from bds.pipeline import render as render_day
 
         label_tenant(work)
-        return render_day(work)
+        return announce_files(render_day(work), DAILY_FILES, outlet_events)
 
     @task_group
     def bill_tenant(work: dict):
-        ready = wait_for_day_end(work) >> wait_for_sources(work)
+        day_end = WaitForDayEnd(task_id="wait_for_day_end", work=work, map_index_template=TENANT_LABEL)
+        ready = day_end >> wait_for_sources(work)
         staged = []
         for source, group_id in (("gim", "info_mart"), ("gvp", "gvp"), ("cme", "configuration")):
             with TaskGroup(group_id):
                 # One pool per source (include/airflow/pools.json) caps concurrent queries on it.
-                staged.append(extract.override(task_id=f"extract_{source}", pool=f"bds_{source}", execution_timeout=EXTRACT_TIMEOUT)(work, source))
+                extract_source = extract.override(
+                    task_id=f"extract_{source}",
+                    pool=f"bds_{source}",
+                    execution_timeout=EXTRACT_TIMEOUT,
+                    inlets=[SOURCE_ASSETS[source]],
+                )
+                staged.append(extract_source(work, source))
         ready >> staged
         return staged >> aggregate(work) >> render(work)
 

@@ -25,7 +25,19 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, task
 
-from bds.dag_common import DEFAULT_ARGS, MONTH_END, START_DATE, TENANT_LABEL, label_tenant, report_run, run_plan
+from bds.dag_common import (
+    DAILY_FILES,
+    DEFAULT_ARGS,
+    MONTH_END,
+    MONTHLY_FILES,
+    QUEUED,
+    START_DATE,
+    TENANT_LABEL,
+    announce_files,
+    label_tenant,
+    report_run,
+    run_plan,
+)
 
 with DAG(
     dag_id="bds_monthly",
@@ -68,12 +80,12 @@ with DAG(
             note_period=True,  # the run's note says which period it bills
         )
 
-    @task(map_index_template=TENANT_LABEL)
-    def roll_up(work: dict) -> dict:
+    @task(map_index_template=TENANT_LABEL, inlets=[DAILY_FILES], outlets=[MONTHLY_FILES, QUEUED])
+    def roll_up(work: dict, outlet_events=None) -> dict:
         from bds.pipeline import render_month
 
         label_tenant(work)
-        return render_month(work)
+        return announce_files(render_month(work), MONTHLY_FILES, outlet_events)
 
     @task(trigger_rule="all_done", retries=0, on_failure_callback=None)  # the tenants' failures alerted already
     def summary(ti=None):

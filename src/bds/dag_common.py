@@ -6,16 +6,47 @@ from zoneinfo import ZoneInfo
 
 import pendulum
 from airflow.sdk import (
-    Asset, AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference, ExceptionRetryPolicy, RetryAction, RetryRule,
+    Asset, AssetAlias, AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference, ExceptionRetryPolicy, RetryAction, RetryRule,
     get_current_context,
 )  # fmt: skip
 from airflow.sdk.exceptions import AirflowFailException
 
+# The billing data's lineage, as the Assets view shows it (docs/operations.md, "Assets"):
+# the sources -> the daily files -> the monthly files -> the outbox -> the billing server.
+SOURCE_ASSETS = {
+    "gim": Asset("bds://sources/info-mart", group="bds-sources"),
+    "gvp": Asset("bds://sources/gvp-reporting", group="bds-sources"),
+    "cme": Asset("bds://sources/configuration", group="bds-sources"),
+}
+# Emitted by every render and roll_up, with the tenant, the period and what changed in the extra.
+DAILY_FILES = Asset("bds://billing/files/daily", group="bds-billing")
+MONTHLY_FILES = Asset("bds://billing/files/monthly", group="bds-billing")
 # Emitted by bds_daily when it has billed the last day of a month (extra: {"month": "YYYY-MM"});
 # bds_monthly runs on it.
-MONTH_END = Asset("bds://billing/daily/month-end")
+MONTH_END = Asset("bds://billing/daily/month-end", group="bds-billing")
+# Emitted, through the alias, only by a render or roll_up that put files into the outbox;
+# bds_transmit runs on it (and every hour, for files dropped there by hand).
+OUTBOX = Asset("bds://billing/outbox", group="bds-billing")
+QUEUED = AssetAlias("bds-billing-queued", group="bds-billing")
+# Emitted by every send, with the tenant, the destination and what was sent in the extra.
+BILLING_SERVER = Asset("bds://billing/server", group="bds-billing")
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+
+def announce_files(stored: dict, files: Asset, outlet_events) -> dict:
+    """In render and roll_up: say on the files' asset event which tenant-period this was and
+    what changed, and, if anything went into the outbox, emit the outbox asset that starts
+    bds_transmit. Returns ``stored`` (what the task returns)."""
+    extra = {
+        "tenant_id": stored["tenant_id"],
+        "period": stored["period"],
+        **{key: len(stored[key]) for key in ("created", "changed", "unchanged", "superseded", "queued")},
+    }
+    outlet_events[files].extra = extra
+    if stored.get("to_outbox"):
+        outlet_events[QUEUED].add(OUTBOX, extra=extra)
+    return stored
 
 
 
@@ -87,12 +118,13 @@ def daily_deadline() -> DeadlineAlert | None:
 TENANT_LABEL = "{{ tenant_label }}"
 
 
-def label_tenant(work: dict) -> None:
-    """Call inside a mapped task: names its instance after the tenant it works for."""
+def label_tenant(work: dict, context=None) -> None:
+    """Call inside a mapped task (or pass its ``context``): names its instance after the tenant
+    it works for."""
     from bds.config import task_label
 
     tenant = work["tenant"]
-    get_current_context()["tenant_label"] = task_label(tenant["name"], tenant["tenant_id"])
+    (context if context is not None else get_current_context())["tenant_label"] = task_label(tenant["name"], tenant["tenant_id"])
 
 
 def refuse_quiet_mistakes(dag_run, accepted: tuple[str, ...]) -> None:

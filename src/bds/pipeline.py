@@ -92,7 +92,9 @@ def plan_day(config: BillingConfig, day: date, run_id: str = "", revision: int |
         "lookahead_minutes": config.voicebot_lookahead_minutes,
         "readiness": config.sources.model_dump(mode="json"),
     }
-    return _plan(config, day.isoformat(), day, lambda t: t.enabled_metrics, item, revision)
+    work, notes = _plan(config, day.isoformat(), day, lambda t: t.enabled_metrics, item, revision)
+    # The moment each tenant's day becomes billable: what wait_for_day_end defers until.
+    return [w | {"billable_at": ready_at(w).isoformat()} for w in work], notes
 
 
 def plan_month(config: BillingConfig, month: Month, revision: int | None = None) -> tuple[list[dict], list[str]]:
@@ -350,6 +352,7 @@ def store_files(
         if with_files is not None:
             with_files()
         manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded, revision, produced)
+        to_outbox = False
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))
             for name in sorted(waiting & set(files)):
@@ -357,6 +360,7 @@ def store_files(
                 outcome["queued"].append(name)
             if outcome["queued"] or manifest_status != "unchanged":
                 queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
+                to_outbox = True
         changes.append(data_dir, restated)  # before the lock is released: no restatement goes unlogged
         # The ledger last: the archive is the system of record, and a failed ledger write (a
         # retried task) finds the files in place and records them then.
@@ -374,7 +378,16 @@ def store_files(
         summary += f"; {len(outcome['superseded'])} earlier file(s) superseded (kept under versions/)"
     log.info("%s", summary)
     summary += "".join(f"\n  {changes.describe(entry)}" for entry in restated)
-    return {"label": label, "summary": summary, "folder": str(folder), "restated": restated, **outcome}
+    return {
+        "label": label,
+        "summary": summary,
+        "folder": str(folder),
+        "restated": restated,
+        "tenant_id": tenant.tenant_id,
+        "period": period,
+        "to_outbox": to_outbox,  # anything, files or manifest, went into the outbox
+        **outcome,
+    }
 
 
 def superseded_because(tenant: Tenant, named: NamedFile, files: dict[str, bytes]) -> str:

@@ -339,7 +339,8 @@ def send_tenant(work: dict, data_dir: Path, outbox: Path | None = None) -> dict:
         message = f"{line}; {len(failures)} failure(s), {left} file(s) stay in the outbox:\n  " + "\n  ".join(map(str, failures))
         permanent = all(isinstance(f, TransmissionRefused) for f in failures)
         raise (TransmissionRefused(message) if permanent else TransmissionError(message))
-    return {"label": label, "summary": line, **done}
+    destination = bucket.server.uri(f"{work['tenant']['tenant_id']}/")
+    return {"label": label, "summary": line, "tenant_id": work["tenant"]["tenant_id"], "destination": destination, **done}
 
 
 def _queue_unsent(archive: Path, outbox: Path, manifests, queued: list[Path]) -> list[Path]:

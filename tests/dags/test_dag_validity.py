@@ -35,7 +35,7 @@ def test_house_rules(dagbag, dag_id):
         assert task.owner == "billing", task.task_id
         # Planning, reporting and announcing touch no source: retrying them helps nothing.
         assert task.retries >= 2 or task.task_id.rsplit(".", 1)[-1] in {
-            "plan", "summary", "announce_month_end", "wait_for_outbox", "wait_for_sources",  # they fail with a verdict
+            "plan", "summary", "announce_month_end", "wait_for_sources",  # they fail with a verdict
         }, task.task_id
 
 
@@ -54,8 +54,9 @@ def test_bds_daily_structure(dagbag):
         "summary",
         "announce_month_end",
     }
-    wait = dag.get_task("bill_tenant.wait_for_day_end")
-    assert wait.mode == "reschedule"
+    from bds.operators import WaitForDayEnd
+
+    assert isinstance(dag.get_task("bill_tenant.wait_for_day_end"), WaitForDayEnd)  # deferred: see tests/unit/test_operators.py
     sources = dag.get_task("bill_tenant.wait_for_sources")
     assert sources.mode == "reschedule" and sources.upstream_task_ids == {"plan", "bill_tenant.wait_for_day_end"}
     assert dag.get_task("bill_tenant.info_mart.extract_gim").upstream_task_ids == {"plan", "bill_tenant.wait_for_sources"}
@@ -71,6 +72,27 @@ def test_bds_daily_structure(dagbag):
     }
     assert dag.params["date"] is None
     assert [a.uri for a in dag.get_task("announce_month_end").outlets] == ["bds://billing/daily/month-end"]
+
+
+def test_the_assets_trace_the_billing_data_from_the_sources_to_the_billing_server(dagbag):
+    """The Assets view's lineage: sources -> daily files -> monthly files -> outbox -> billing
+    server; the outbox asset (emitted through its alias only when files were queued) starts
+    bds_transmit."""
+    daily, monthly, transmit = (dagbag.dags[d] for d in ("bds_daily", "bds_monthly", "bds_transmit"))
+
+    def uris(assets):
+        return {getattr(a, "uri", None) or f"alias:{a.name}" for a in assets}
+
+    for group, source in (("info_mart.extract_gim", "info-mart"), ("gvp.extract_gvp", "gvp-reporting"), ("configuration.extract_cme", "configuration")):
+        assert uris(daily.get_task(f"bill_tenant.{group}").inlets) == {f"bds://sources/{source}"}
+    assert uris(daily.get_task("bill_tenant.render").outlets) == {"bds://billing/files/daily", "alias:bds-billing-queued"}
+    roll_up = monthly.get_task("roll_up")
+    assert uris(roll_up.inlets) == {"bds://billing/files/daily"}
+    assert uris(roll_up.outlets) == {"bds://billing/files/monthly", "alias:bds-billing-queued"}
+    assert uris(transmit.get_task("send").inlets) == {"bds://billing/outbox"}
+    assert uris(transmit.get_task("send").outlets) == {"bds://billing/server"}
+    assert "bds://billing/outbox" in str(transmit.timetable.asset_condition)
+    assert transmit.timetable.timetable.expression == "0 * * * *"  # the safety net for files dropped by hand
 
 
 def test_bds_monthly_structure(dagbag):
@@ -116,34 +138,25 @@ def test_deadline_interval_follows_the_local_clock():
 
 
 def test_bds_transmit_structure(dagbag):
-    from airflow.providers.standard.sensors.filesystem import FileSensor
-
     dag = dagbag.dags["bds_transmit"]
-    assert set(dag.task_ids) == {"wait_for_outbox", "plan", "send", "summary"}
-    sensor = dag.get_task("wait_for_outbox")
-    assert isinstance(sensor, FileSensor)
-    # Never a blocking worker slot: reschedule between pokes; an empty outbox skips the run.
-    assert sensor.mode == "reschedule" and sensor.soft_fail
-    assert sensor.fs_conn_id == "bds_outbox" and sensor.recursive
-    assert sensor.timeout < 3600  # done before the next hourly run
-    assert dag.get_task("plan").upstream_task_ids == {"wait_for_outbox"}
-    assert dag.max_active_runs == 1
+    assert set(dag.task_ids) == {"plan", "send", "summary"}
+    assert dag.max_active_runs == 1 and dag.dagrun_timeout
     assert dag.get_task("send").retry_exponential_backoff
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parse_imports_no_billing_code(path):
-    """Parsing a DAG file imports only bds.dag_common (Airflow SDK only) and, for what Airflow
-    resolves at parse time, bds.alerts (the deadline callback), bds.errors (the exception of
-    the retry policy) and bds.limits (the extracts' execution timeout), all standard library
-    only: parsing stays cheap and needs no configuration."""
+    """Parsing a DAG file imports only bds.dag_common and bds.operators (Airflow SDK only) and,
+    for what Airflow resolves at parse time, bds.alerts (the deadline callback), bds.errors (the
+    exception of the retry policy) and bds.limits (the extracts' execution timeout), all standard
+    library only: parsing stays cheap and needs no configuration."""
     code = (
         "import runpy, sys; "
         f"runpy.run_path({str(path)!r}); "
         "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.alerts", "bds.errors", "bds.limits"}, f"{path.name} imports {out[-1]} at parse time"
+    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.operators", "bds.alerts", "bds.errors", "bds.limits"}, f"{path.name} imports {out[-1]} at parse time"
 
 
 def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):

@@ -101,13 +101,13 @@ def test_one_failing_tenant_of_two_fails_the_run_by_name(bds_daily, sqlite_sourc
 
 
 def test_an_outbox_with_nothing_to_send_skips_the_transmission_run(bds_transmit, sqlite_sources, s3_bucket, outbox, tmp_path, monkeypatch):
-    """The sensor sees something (a folder whose name matches its pattern, holding a file being
-    written), but no billing file is there to send: no tenant to send for, so the run is
-    skipped, as with an empty outbox, not failed."""
+    """The outbox holds something (a folder, holding a file being written), but no billing file
+    is there to send: no tenant to send for, so the run is skipped, as with an empty outbox,
+    not failed."""
     (outbox / "101" / "daily" / "2026.03").mkdir(parents=True)
     (outbox / "101" / "daily" / "2026.03" / ".CNT_being_written.csv.tmp").write_text("")
     use(monkeypatch, tmp_path / "data", sqlite_sources,
         config=only(tmp_path, {101}, lambda raw: raw["billing_server"].update(transmit=True, bucket=s3_bucket)))  # fmt: skip
     run = bds_transmit.test()
     assert run.state == "success"
-    assert task_states(run) == {"wait_for_outbox": "success", "plan": "skipped", "send": "skipped", "summary": "skipped"}
+    assert task_states(run) == {"plan": "skipped", "send": "skipped", "summary": "skipped"}

@@ -1,6 +1,7 @@
 """bds_daily with transmission on, then bds_transmit, end to end through dag.test(): the
-outbox is watched with the FileSensor, files go to a real S3 API on loopback (moto's server)
-through the ``bds_s3`` connection, and land in the archive with their manifests."""
+files queued by render emit the outbox asset that starts bds_transmit, go to a real S3 API on
+loopback (moto's server) through the ``bds_s3`` connection, and land in the archive with their
+manifests."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ def transmitting(tmp_path, bucket: str, **server):
     return path
 
 
+def asset_events(uri: str) -> list[dict]:
+    """The extras of the asset events emitted for ``uri`` (in the tests' Airflow database), oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == uri)
+        return [dict(extra or {}) for extra in session.scalars(query.order_by(AssetEvent.id))]
+
+
 def bucket_objects(endpoint, bucket) -> dict[str, bytes]:
     client = s3_client(endpoint)
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
@@ -34,12 +46,25 @@ def test_a_billed_day_is_transmitted_archived_and_not_sent_twice(
     config = transmitting(tmp_path, s3_bucket)
     data_dir = tmp_path / "data"
     use(monkeypatch, data_dir, sqlite_sources, config=config)
+    outbox_events, daily_events = len(asset_events("bds://billing/outbox")), len(asset_events("bds://billing/files/daily"))
     assert run_day(bds_daily).state == "success"
     names = expected_names(BILLED_DAY)
     assert len(outbox_files(outbox)) == len(names) + 3  # every file, and a manifest per tenant
+    # Each tenant's render emitted its daily files and, as it queued them, the outbox asset
+    # that starts bds_transmit; the extras say which tenant-day and how many files.
+    queued = asset_events("bds://billing/outbox")[outbox_events:]
+    per_tenant = {t: sum(f"_{t}_" in n for n in names) for t in (101, 102, 105)}
+    assert sorted((e["tenant_id"], e["period"], e["queued"]) for e in queued) == [
+        (t, str(BILLED_DAY), per_tenant[t]) for t in (101, 102, 105)
+    ]
+    assert len(asset_events("bds://billing/files/daily")) == daily_events + 3
 
     run = bds_transmit.test()
     assert run.state == "success", task_states(run)
+    delivered = asset_events("bds://billing/server")[-3:]
+    assert sorted((e["tenant_id"], e["sent"], e["destination"]) for e in delivered) == [
+        (t, per_tenant[t], f"s3://{s3_bucket}/billing/{t}/") for t in (101, 102, 105)
+    ]
     assert outbox_files(outbox) == []
     sent = bucket_objects(s3_endpoint, s3_bucket)
     archived = files(data_dir)
@@ -51,15 +76,15 @@ def test_a_billed_day_is_transmitted_archived_and_not_sent_twice(
 
     assert verify_archive(data_dir, Bucket(load_billing_config(config).billing_server)) == (len(names), [])
 
+    outbox_events = len(asset_events("bds://billing/outbox"))
     assert run_day(bds_daily).state == "success"  # the same inputs: nothing changes, nothing is queued
     assert outbox_files(outbox) == []
+    assert len(asset_events("bds://billing/outbox")) == outbox_events  # so bds_transmit is not started
+    assert asset_events("bds://billing/files/daily")[-1]["unchanged"] > 0
     assert files(data_dir) == archived
-    sensor = bds_transmit.get_task("wait_for_outbox")
-    monkeypatch.setattr(sensor, "timeout", 2)  # not the hour it waits in production
-    monkeypatch.setattr(sensor, "poke_interval", 1)
-    run = bds_transmit.test()
+    run = bds_transmit.test()  # the hourly safety net, say
     assert run.state == "success"
-    assert task_states(run)["wait_for_outbox"] == "skipped"  # an empty outbox: nothing to do
+    assert task_states(run)["plan"] == "skipped"  # an empty outbox: nothing to do
     assert bucket_objects(s3_endpoint, s3_bucket) == sent
 
 

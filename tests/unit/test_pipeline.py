@@ -61,6 +61,8 @@ def test_a_western_tenant_is_ready_after_its_own_midnight(raw_config):
     assert ready_at(work[0]) == datetime(2026, 3, 9, 7, 15, tzinfo=timezone.utc)
     # Tokyo (UTC+9) ends the 8th at 15:00 UTC the same day.
     assert ready_at(work[1]) == datetime(2026, 3, 8, 15, 15, tzinfo=timezone.utc)
+    # The plan carries the moment, which wait_for_day_end defers until.
+    assert [w["billable_at"] for w in work] == ["2026-03-09T07:15:00+00:00", "2026-03-08T15:15:00+00:00"]
 
 
 def test_a_tenant_billing_voicebots_is_ready_after_the_lookahead(raw_config):
