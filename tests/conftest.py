@@ -134,3 +134,37 @@ def outbox(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("AIRFLOW_CONN_BDS_OUTBOX", json.dumps({"conn_type": "fs", "extra": {"path": str(folder)}}))
     return folder
+
+
+class Webhook:
+    """A webhook on loopback that records what is posted to it (path, headers, JSON body) and
+    answers with ``status``."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        hook = self
+        self.received: list[dict] = []
+        self.status = 204
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.received.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
+                self.send_response(hook.status)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook()
+    yield hook
+    hook.server.shutdown()

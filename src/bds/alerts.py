@@ -1,10 +1,12 @@
 """Alerts: a task that failed for good, and a day whose files are late.
 
 Every alert is logged, appended to ``$BDS_DATA_DIR/alerts.jsonl`` (one JSON object per
-line), and, when the Airflow connection ``bds_alerts`` exists, posted as JSON to the webhook
-it names (Slack, Teams, Mattermost and most chat tools take ``{"text": ...}``). The
-connection is the configurable target: type ``http``, ``host`` (and ``schema``, ``port``),
-the path in the extra ``endpoint``, and an optional ``password`` sent as a bearer token.
+line), and, when the Airflow connection ``bds_alerts`` exists, posted as JSON through the http
+provider's ``HttpNotifier`` (Slack, Teams, Mattermost and most chat tools take
+``{"text": ...}``). The connection is an ordinary ``http`` connection: the webhook's whole URL
+in ``host`` (or ``host``, ``schema``, ``port``), a token as an ``Authorization`` header in the
+extra, or ``login`` and ``password`` for basic authentication (docs/operations.md, "Alerts").
+Every alert carries the link to what failed: the task's log, or the late run.
 
 Delivery problems are logged and never raised: an alert must not hide the failure it reports.
 """
@@ -14,32 +16,49 @@ from __future__ import annotations
 import json
 import logging
 import os
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
 CONN_ID = "bds_alerts"
 LOG_NAME = "alerts.jsonl"
+TIMEOUT_SECONDS = 10
 
 
-def webhook_url() -> tuple[str, dict[str, str]] | None:
-    """The webhook's URL and headers from the ``bds_alerts`` connection, if there is one."""
+def notifier(payload: dict):
+    """The http provider's notifier posting ``payload`` to the ``bds_alerts`` connection, or
+    None when there is no such connection. A connection in the earlier form (the path in an
+    ``endpoint`` extra, a ``password`` without ``login`` sent as a bearer token) still works,
+    with a warning saying how to write it now."""
+    from airflow.providers.http.notifications.http import HttpNotifier
     from airflow.sdk import BaseHook
 
     try:
         conn = BaseHook.get_connection(CONN_ID)
     except Exception:  # not defined: alerts go to the log and alerts.jsonl only
         return None
-    host = conn.host or ""
-    if "://" not in host:
-        host = f"{conn.schema or 'https'}://{host}{f':{conn.port}' if conn.port else ''}"
-    url = host + (conn.extra_dejson.get("endpoint") or "")
+    endpoint = conn.extra_dejson.get("endpoint")
     headers = {"Content-Type": "application/json"}
-    if conn.password:
+    if conn.password and not conn.login:
         headers["Authorization"] = f"Bearer {conn.password}"
-    return url, headers
+    # Before the http provider delivered alerts, a host without a schema meant https; the hook reads http.
+    schemeless = "://" not in (conn.host or "") and not conn.schema
+    if endpoint or "Authorization" in headers or schemeless:
+        log.warning(
+            "the %s connection is in the earlier form (an 'endpoint' extra, a password without a login as a "
+            "bearer token, or a host without a schema, which is now read as http): put the webhook's whole URL "
+            "in its host and the token in an 'Authorization' extra (docs/operations.md, \"Alerts\")",
+            CONN_ID,
+        )
+    return HttpNotifier(
+        http_conn_id=CONN_ID,
+        endpoint=endpoint,
+        json=payload,
+        headers=headers,
+        extra_options={"timeout": TIMEOUT_SECONDS},
+    )
 
 
 def send(title: str, text: str, details: dict) -> None:
@@ -56,16 +75,20 @@ def send(title: str, text: str, details: dict) -> None:
                 handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
         except OSError as exc:  # a full disk is one of the failures alerted: the log line above still has it
             log.error("the alert could not be kept in %s (%s); it is in this log only", path, exc.strerror or exc)
-    target = webhook_url()
-    if target is None:
-        return
-    url, headers = target
-    request = urllib.request.Request(url, data=json.dumps(payload, default=str).encode("utf-8"), headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+        post = notifier(json.loads(json.dumps(payload, default=str)))
+        if post is not None:
+            post.notify({})  # the payload is complete: nothing in it is a template
     except Exception as exc:  # the alert is in the log and alerts.jsonl already
         log.error("the alert could not be posted to the %s webhook: %s", CONN_ID, exc)
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    """The run's page in the UI (``[api] base_url``), as a task's ``log_url`` is built."""
+    from airflow.sdk.configuration import conf
+
+    base = conf.get("api", "base_url", fallback="http://localhost:8080/")
+    return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}"
 
 
 def task_failed(context) -> None:
@@ -74,8 +97,15 @@ def task_failed(context) -> None:
     label = context.get("tenant_label") or (f"map index {ti.map_index}" if ti.map_index >= 0 else "")
     title = f"bds: {ti.dag_id} {ti.task_id}{f' [{label}]' if label else ''} failed"
     error = context.get("exception")
-    details = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "map_index": ti.map_index, "tenant": label}
-    send(title, str(error) if error else "see the task log", details)
+    details = {
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "tenant": label,
+        "log_url": ti.log_url,
+    }
+    send(title, f"{error if error else 'see the task log'}\nlog: {ti.log_url}", details)
 
 
 async def files_late(context: dict | None = None, **_) -> None:
@@ -84,7 +114,9 @@ async def files_late(context: dict | None = None, **_) -> None:
 
     run = (context or {}).get("dag_run", {})
     due = (context or {}).get("deadline", {}).get("deadline_time")
-    title = f"bds: {run.get('dag_id', 'bds_daily')} run {run.get('run_id', '?')} has not finished by its deadline"
-    text = (f"the files of the billing day starting {run.get('logical_date') or run.get('data_interval_start')} are not "
-            f"complete (deadline {due}); see the run's tasks")  # fmt: skip
-    await asyncio.to_thread(send, title, text, {"dag_id": run.get("dag_id"), "run_id": run.get("run_id"), "deadline": due})
+    dag_id, run_id = run.get("dag_id", "bds_daily"), run.get("run_id", "?")
+    title = f"bds: {dag_id} run {run_id} has not finished by its deadline"
+    url = run_url(dag_id, run_id)
+    started = run.get("logical_date") or run.get("data_interval_start")
+    text = f"the files of the billing day starting {started} are not complete (deadline {due}); see the run's tasks: {url}"
+    await asyncio.to_thread(send, title, text, {"dag_id": dag_id, "run_id": run_id, "deadline": due, "run_url": url})

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -233,39 +232,27 @@ def test_a_purged_day_fails_clearly_and_writes_nothing(bds_daily, sqlite_sources
     assert files(tmp_path / "data") == {}
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append({"auth": self.headers.get("Authorization"), **json.loads(body)})
-        self.send_response(204)
-        self.end_headers()
-
-
-def test_a_failed_task_alerts_the_configured_webhook(bds_daily, sqlite_sources, tmp_path, monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Webhook.received = []
+def test_a_failed_task_alerts_the_configured_webhook(bds_daily, sqlite_sources, webhook, tmp_path, monkeypatch):
+    """Through the http provider's notifier, with a connection in the earlier form (the path in
+    an ``endpoint`` extra, the password as a bearer token), which still works."""
     monkeypatch.setenv("AIRFLOW_CONN_BDS_ALERTS", json.dumps({
-        "conn_type": "http", "host": "127.0.0.1", "schema": "http", "port": server.server_port,
+        "conn_type": "http", "host": "127.0.0.1", "schema": "http", "port": webhook.port,
         "password": "alert-token", "extra": {"endpoint": "/hooks/billing"},
     }))  # fmt: skip
     broken = dict(sqlite_sources, gvp=json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "missing" / "gvp.db")}))
     use(monkeypatch, tmp_path / "data", broken)
-    try:
-        assert run_day(bds_daily).state == "failed"
-    finally:
-        server.shutdown()
-    alerts = {a["tenant"]: a for a in _Webhook.received}
+    run = run_day(bds_daily)
+    assert run.state == "failed"
+    alerts = {a["body"]["tenant"]: a for a in webhook.received}
     assert set(alerts) == {"Northwind Care (101)", "Contoso Health (102)", "=Tailspin Toys, Inc. (105)"}
-    alert = alerts["Northwind Care (101)"]
+    posted = alerts["Northwind Care (101)"]
+    alert = posted["body"]
+    assert posted["path"] == "/hooks/billing" and posted["headers"]["Authorization"] == "Bearer alert-token"
     assert alert["title"] == "bds: bds_daily bill_tenant.gvp.extract_gvp [Northwind Care (101)] failed"
     assert "tenant 'Northwind Care' (101) day 2026-03-29: GVP Reporting Server (bds_gvp)" in alert["text"]
-    assert alert["auth"] == "Bearer alert-token"
+    # The link to the failed task's log, in the alert and at the end of its text.
+    mapped = f"/dags/bds_daily/runs/{quote(run.run_id)}/tasks/bill_tenant.gvp.extract_gvp/mapped/{alert['map_index']}?try_number="
+    assert mapped in alert["log_url"] and alert["text"].endswith(f"log: {alert['log_url']}")
     kept = [json.loads(line) for line in (tmp_path / "data" / "alerts.jsonl").read_text().splitlines()]
     assert sorted(a["tenant"] for a in kept) == sorted(alerts)  # and kept beside the archive
 
