@@ -19,6 +19,7 @@ demo-env = \
 	AIRFLOW__CORE__PLUGINS_FOLDER="$(CURDIR)/plugins" \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False \
 	AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True \
+	AIRFLOW__CORE__MAX_TEMPLATED_FIELD_LENGTH=65536 \
 	AIRFLOW_CONN_BDS_GIM='{"conn_type": "sqlite", "host": "$(DEMO)/sources/gim.db"}' \
 	AIRFLOW_CONN_BDS_GVP='{"conn_type": "sqlite", "host": "$(DEMO)/sources/gvp.db"}' \
 	AIRFLOW_CONN_BDS_CME='{"conn_type": "sqlite", "host": "$(DEMO)/sources/cme.db"}' \

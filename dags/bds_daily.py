@@ -11,7 +11,8 @@ For every enabled PureConnect tenant, bill one calendar day (in the tenant's tim
    already purged (see `docs/sources.md`).
 3. **info_mart / gvp / configuration**: run the dataset SQL of each source
    (`include/sql/<source>/`) against the `bds_gim`, `bds_gvp` and `bds_cme` connections
-   into the staging location.
+   into the staging location; each task's Rendered Template tab shows its SQL and the values
+   bound to it.
 4. **aggregate**: compute the enabled metrics (see `docs/metrics.md`).
 5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store;
    with transmission on, queue them, which starts `bds_transmit` through the outbox asset.
@@ -45,7 +46,7 @@ from bds.dag_common import (
     run_plan,
 )
 from bds.limits import extract_timeout
-from bds.operators import WaitForDayEnd
+from bds.operators import ExtractOperator, WaitForDayEnd
 
 EXTRACT_TIMEOUT = extract_timeout()  # from $BDS_QUERY_TIMEOUT_MINUTES, the source queries' limit
 
@@ -97,13 +98,6 @@ with DAG(
         return PokeReturnValue(is_done=done)
 
     @task(map_index_template=TENANT_LABEL)
-    def extract(work: dict, source: str) -> dict:
-        from bds.pipeline import extract_source
-
-        label_tenant(work)
-        return extract_source(work, source)
-
-    @task(map_index_template=TENANT_LABEL)
     def aggregate(work: dict) -> dict:
         from bds.pipeline import aggregate as aggregate_day
 
@@ -125,13 +119,16 @@ with DAG(
         for source, group_id in (("gim", "info_mart"), ("gvp", "gvp"), ("cme", "configuration")):
             with TaskGroup(group_id):
                 # One pool per source (include/airflow/pools.json) caps concurrent queries on it.
-                extract_source = extract.override(
+                extract = ExtractOperator(
                     task_id=f"extract_{source}",
+                    source=source,
+                    work=work,
                     pool=f"bds_{source}",
                     execution_timeout=EXTRACT_TIMEOUT,
                     inlets=[SOURCE_ASSETS[source]],
+                    map_index_template=TENANT_LABEL,
                 )
-                staged.append(extract_source(work, source))
+                staged.append(extract)
         ready >> staged
         return staged >> aggregate(work) >> render(work)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 from airflow.sdk import BaseOperator
 
+from bds.catalogue import SOURCES
 from bds.dag_common import label_tenant
 
 # A trigger that has not fired this long after its moment (a triggerer down) fails the wait,
@@ -58,3 +60,42 @@ class WaitForDayEnd(BaseOperator):
     def execute_complete(self, context, event=None) -> None:
         """Where a trigger that does not end the task itself (``airflow dags test``) resumes."""
         return None
+
+
+class ExtractOperator(BaseSQLOperator):
+    """One tenant-day's extract from one source into the staging location, on the common-sql
+    provider's ``BaseSQLOperator``: the hook is the source connection's (``get_db_hook``), and
+    ``sql`` (each dataset's query from ``include/sql/<source>/``, in the connection's dialect,
+    with its malformed-row check) and ``parameters`` (the values bound to them) are template
+    fields, so the task's Rendered Template tab shows exactly what ran and with what values.
+    On PostgreSQL the rows stream out through ``COPY``; elsewhere through the driver's cursor
+    (docs/operations.md, "Extracts")."""
+
+    template_fields = ("work", "sql", "parameters")
+    template_fields_renderers = {"sql": "json", "parameters": "json"}
+    ui_color = "#cdaaed"
+
+    def __init__(self, *, source: str, work: dict, **kwargs) -> None:
+        super().__init__(conn_id=SOURCES[source][0], **kwargs)
+        self.source = source
+        self.work = work
+        self.sql: dict[str, str] = {}  # filled when rendered, for the tenant's metrics and the connection's dialect
+        self.parameters: dict = {}
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        from bds.pipeline import extract_queries
+
+        super().render_template_fields(context, jinja_env)  # resolves the work item
+        label_tenant(self.work, context)
+        try:
+            engine = self.get_db_hook().get_sqlalchemy_engine()
+            dialect = engine.dialect.name
+            engine.dispose()
+        except Exception:  # an unusable connection: execute fails, naming the tenant, day and connection
+            dialect = None
+        self.sql, self.parameters = extract_queries(self.work, self.source, dialect)
+
+    def execute(self, context) -> dict:
+        from bds.pipeline import extract_source
+
+        return extract_source(self.work, self.source, hook=self.get_db_hook, queries=(self.sql, self.parameters))

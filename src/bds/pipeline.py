@@ -29,9 +29,17 @@ from bds.ledger import producer
 from bds.ledger.replay import record_period
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
 from bds.sources import (
-    MALFORMED_NAMED, MalformedRowsError, malformed_failure, malformed_listing, malformed_rows, query_parameters, source_engine,
+    MALFORMED_NAMED,
+    MalformedRowsError,
+    SourceError,
+    dataset_queries,
+    malformed_failure,
+    malformed_listing,
+    malformed_rows,
+    query_parameters,
+    source_engine,
     stage_dataset,
-)  # fmt: skip
+)
 from bds.transmission import outbox_dir, queue
 
 if TYPE_CHECKING:  # pandas and the metrics are imported by the steps that compute: the others start faster
@@ -189,15 +197,32 @@ def sources_ready(work: dict, now: datetime | None = None) -> tuple[bool, list[s
     return verdict.ready, [f"{context}: {verdict.detail}"]
 
 
-def extract_source(work: dict, source: str) -> dict:
-    """Run the source's dataset queries for one tenant-day into the staging location."""
+def extract_queries(work: dict, source: str, dialect: str | None) -> tuple[dict[str, str], dict]:
+    """What the tenant-day's extract from ``source`` runs on a database of ``dialect``: the SQL of
+    each dataset its metrics need and of their malformed-row checks, by name, and the bound
+    parameters (none of either when its metrics need nothing from the source)."""
+    tenant, day, window = unpack(work)
+    needed = datasets_for(source, tenant.enabled_metrics)
+    if not needed:
+        return {}, {}
+    try:
+        queries = dataset_queries(source, needed, dialect)
+    except OSError as exc:
+        raise SourceError(f"{tenant.label} day {day}: cannot read the SQL of {source}: {exc}") from None
+    return queries, query_parameters(tenant.tenant_id, window, work["lookback_days"])
+
+
+def extract_source(work: dict, source: str, hook=None, queries: tuple[dict[str, str], dict] | None = None) -> dict:
+    """Run the source's dataset queries for one tenant-day into the staging location: the
+    ``queries`` (SQL by name, bound parameters) its extract task rendered, else those of
+    ``extract_queries``; through ``hook()`` (the task's ``get_db_hook``), else the connection's."""
     tenant, day, window = unpack(work)
     context = f"{tenant.label} day {day}"
     with writing_for(context):
-        return _extract(work, source, tenant, window, context)
+        return _extract(work, source, tenant, context, hook, queries)
 
 
-def _extract(work: dict, source: str, tenant: Tenant, window: DayWindow, context: str) -> dict:
+def _extract(work: dict, source: str, tenant: Tenant, context: str, hook, queries) -> dict:
     folder = stage(work) / source
     marker = folder / staging.MARKER
     if staging.exists(marker):
@@ -206,13 +231,13 @@ def _extract(work: dict, source: str, tenant: Tenant, window: DayWindow, context
     rows, malformed = {}, {}
     as_of = int(time.time())
     if needed:
-        engine = source_engine(source, context)
-        parameters = query_parameters(tenant.tenant_id, window, work["lookback_days"])
+        engine = source_engine(source, context, hook)
         try:
-            malformed = check_rows(engine, source, needed, parameters, work, context)
+            sql, parameters = queries if queries and queries[0] else extract_queries(work, source, engine.dialect.name)
+            malformed = check_rows(engine, source, needed, parameters, work, context, sql)
             for dataset in needed:
                 with staging.writing(folder / f"{dataset}.parquet") as parquet:
-                    rows[dataset] = stage_dataset(engine, source, dataset, parameters, context, parquet)
+                    rows[dataset] = stage_dataset(engine, source, dataset, parameters, context, parquet, sql[dataset])
                 log.info("%s: %s/%s staged %d rows", context, source, dataset, rows[dataset])
         finally:
             engine.dispose()
@@ -220,12 +245,15 @@ def _extract(work: dict, source: str, tenant: Tenant, window: DayWindow, context
     return {"source": source, "rows": rows, "malformed": {dataset: found["count"] for dataset, found in malformed.items()}}
 
 
-def check_rows(engine, source: str, datasets: list[str], parameters: dict, work: dict, context: str) -> dict[str, dict]:
+def check_rows(
+    engine, source: str, datasets: list[str], parameters: dict, work: dict, context: str, sql: dict[str, str] | None = None
+) -> dict[str, dict]:
     """The malformed rows each dataset reads (and leaves out), by dataset: their count and the
     first few named. Under ``sources.malformed_rows: fail`` any of them fails the tenant-day
     before anything is staged; under ``tolerate`` they are logged here, and aggregate names
     them in the run's summary."""
-    found = {d: lines for d in datasets if (lines := malformed_rows(engine, source, d, parameters, context))}
+    queries = sql or {}
+    found = {d: lines for d in datasets if (lines := malformed_rows(engine, source, d, parameters, context, queries.get(f"malformed/{d}")))}
     if found and SourceReadiness.model_validate(work["readiness"]).malformed_rows == "fail":
         raise MalformedRowsError("\n".join(str(malformed_failure(source, d, lines, context)) for d, lines in found.items()))
     kept = {d: {"count": len(lines), "named": lines[:MALFORMED_NAMED]} for d, lines in found.items()}

@@ -251,13 +251,14 @@ def copy_query(engine, sql: str, parameters: dict, text_columns: list[str]) -> p
         return Table.from_batches(list(reader), reader.schema).to_pandas()
 
 
-def source_engine(source: str, context: str):
-    """SQLAlchemy engine of the source's Airflow connection (bds_gim, bds_gvp, bds_cme)."""
+def source_engine(source: str, context: str, hook=None):
+    """SQLAlchemy engine of the source's Airflow connection (bds_gim, bds_gvp, bds_cme), through
+    its hook: ``hook()`` if given (an extract operator's ``get_db_hook``), else the connection's."""
     from airflow.sdk import BaseHook
 
     conn_id, title = SOURCES[source]
     try:
-        engine = BaseHook.get_hook(conn_id).get_sqlalchemy_engine()
+        engine = (hook() if hook is not None else BaseHook.get_hook(conn_id)).get_sqlalchemy_engine()
     except Exception as exc:  # undefined connection, unknown type, missing driver
         raise SourceSetupError(f"{context}: {title}: connection '{conn_id}' is unusable: {exc}") from exc
     database = engine.url.database
@@ -271,6 +272,17 @@ def source_engine(source: str, context: str):
         engine.dispose()
         raise SourceSetupError(f"{context}: {exc}") from None
     return engine
+
+
+def dataset_queries(source: str, datasets: list[str], dialect: str | None) -> dict[str, str]:
+    """The SQL an extract of ``datasets`` from ``source`` runs, by name: each dataset's query
+    (its ``<dataset>.<dialect>.sql`` variant where there is one) and, as ``malformed/<dataset>``,
+    the query that finds the rows it cannot bill. What the extract tasks show as rendered."""
+    queries = {}
+    for dataset in datasets:
+        queries[dataset] = read_sql(source, dataset, dialect)
+        queries[f"malformed/{dataset}"] = sql_text(malformed_sql_file(source, dataset))
+    return queries
 
 
 def dataset_sql(engine, source: str, dataset: str, context: str) -> str:
@@ -296,16 +308,18 @@ def querying(source: str, dataset: str, context: str):
         raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
 
 
-def malformed_rows(engine, source: str, dataset: str, parameters: dict, context: str) -> list[str]:
+def malformed_rows(engine, source: str, dataset: str, parameters: dict, context: str, sql: str | None = None) -> list[str]:
     """Each malformed source row that the dataset's query reads for the day (which that query
-    leaves out), as one line naming table, row key, column, value and problem; sorted."""
+    leaves out), as one line naming table, row key, column, value and problem; sorted. ``sql``
+    is the query (``dataset_queries``), read from its file if not given."""
     from sqlalchemy import text
 
-    path = malformed_sql_file(source, dataset)
-    try:
-        sql = sql_text(path)
-    except OSError as exc:
-        raise SourceError(f"{context}: cannot read {path}: {exc}") from None
+    if sql is None:
+        path = malformed_sql_file(source, dataset)
+        try:
+            sql = sql_text(path)
+        except OSError as exc:
+            raise SourceError(f"{context}: cannot read {path}: {exc}") from None
     with querying(source, f"malformed/{dataset}", context), engine.connect() as connection:
         found = connection.execute(text(sql), parameters).all()
     return sorted(describe_malformed(*row) for row in found)
@@ -346,15 +360,16 @@ def extract_dataset(engine, source: str, dataset: str, parameters: dict, context
     return conform(source, dataset, frame)
 
 
-def stage_dataset(engine, source: str, dataset: str, parameters: dict, context: str, target: Path) -> int:
-    """Run one dataset query into the Parquet file ``target``; returns its row count.
+def stage_dataset(engine, source: str, dataset: str, parameters: dict, context: str, target: Path, sql: str | None = None) -> int:
+    """Run one dataset query (``sql``, read from its file if not given) into the Parquet file
+    ``target``; returns its row count.
 
     On PostgreSQL (psycopg) the rows stream from COPY through Arrow into Parquet row groups,
     one block at a time, so a day of millions of rows never sits in memory whole; they keep
     the order the database sent them. Elsewhere the conformed frame is written."""
     import pyarrow.parquet as pq
 
-    sql = dataset_sql(engine, source, dataset, context)
+    sql = sql if sql is not None else dataset_sql(engine, source, dataset, context)
     schema = arrow_schema(source, dataset)
     with querying(source, dataset, context):
         if not (engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"):

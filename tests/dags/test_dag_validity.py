@@ -146,17 +146,18 @@ def test_bds_transmit_structure(dagbag):
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parse_imports_no_billing_code(path):
-    """Parsing a DAG file imports only bds.dag_common and bds.operators (Airflow SDK only) and,
-    for what Airflow resolves at parse time, bds.alerts (the deadline callback), bds.errors (the
-    exception of the retry policy) and bds.limits (the extracts' execution timeout), all standard
-    library only: parsing stays cheap and needs no configuration."""
+    """Parsing a DAG file imports only bds.dag_common and bds.operators (Airflow SDK and
+    providers only) and, for what Airflow resolves at parse time, bds.catalogue (the sources'
+    connection ids), bds.alerts (the deadline callback), bds.errors (the exception of the retry
+    policy) and bds.limits (the extracts' execution timeout), all standard library only: parsing
+    stays cheap and needs no configuration."""
     code = (
         "import runpy, sys; "
         f"runpy.run_path({str(path)!r}); "
         "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.operators", "bds.alerts", "bds.errors", "bds.limits"}, f"{path.name} imports {out[-1]} at parse time"
+    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.operators", "bds.catalogue", "bds.alerts", "bds.errors", "bds.limits"}, f"{path.name} imports {out[-1]} at parse time"
 
 
 def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):

@@ -37,6 +37,56 @@ def test_daily_run_writes_every_file_and_reruns_byte_identical(bds_daily, sqlite
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "archive").rglob("*.csv")} == mtimes
 
 
+def rendered(run, task_id: str) -> dict[str, dict]:
+    """The rendered template fields of each instance of a mapped task of ``run`` (but its work
+    item, which names the run), by its label."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rendered
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.rendered_map_index, Rendered.rendered_fields)
+            .join(Rendered, (Rendered.dag_id == TaskInstance.dag_id) & (Rendered.run_id == TaskInstance.run_id)
+                  & (Rendered.task_id == TaskInstance.task_id) & (Rendered.map_index == TaskInstance.map_index))
+            .where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id, TaskInstance.task_id == task_id)
+        ).all()  # fmt: skip
+    return {label: {k: v for k, v in fields.items() if k != "work"} for label, fields in rows}
+
+
+def test_each_extract_shows_the_sql_it_ran_and_the_values_bound_to_it(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+    """The Rendered Template tab of an extract task: each query of the source that the tenant's
+    metrics need (and its malformed-row check), read from include/sql, and the bound values."""
+    from bds.sources import malformed_sql_file, read_sql, sql_text
+
+    use(monkeypatch, tmp_path, sqlite_sources)
+    run = run_day(bds_daily)
+    assert run.state == "success"
+    northwind = rendered(run, "bill_tenant.info_mart.extract_gim")["Northwind Care (101)"]
+    assert northwind["sql"] == {
+        "agent_sessions": read_sql("gim", "agent_sessions"),
+        "malformed/agent_sessions": sql_text(malformed_sql_file("gim", "agent_sessions")),
+        "bot_sessions": read_sql("gim", "bot_sessions"),
+        "malformed/bot_sessions": sql_text(malformed_sql_file("gim", "bot_sessions")),
+    }
+    # New York is on EDT (UTC-4) on 2026-03-29: its day is [04:00 UTC, 04:00 UTC the next day);
+    # the look-ahead is the default 120 minutes (it bills voicebots), the look-back 7 days.
+    utc = pendulum.timezone("UTC")
+    day_start = pendulum.datetime(2026, 3, 29, 4, tz=utc).int_timestamp
+    day_end = pendulum.datetime(2026, 3, 30, 4, tz=utc).int_timestamp
+    seconds = {
+        "day_start": day_start,
+        "day_end": day_end,
+        "lookback_start": pendulum.datetime(2026, 3, 22, 4, tz=utc).int_timestamp,
+        "lookahead_end": day_end + 120 * 60,
+    }
+    assert northwind["parameters"] == {"tenant_id": 101, **seconds, **{f"{k}_ms": v * 1000 for k, v in seconds.items()}}
+    assert set(northwind["sql"]) == set(rendered(run, "bill_tenant.info_mart.extract_gim")["Contoso Health (102)"]["sql"])
+    voicemail = rendered(run, "bill_tenant.configuration.extract_cme")["Northwind Care (101)"]
+    assert set(voicemail["sql"]) == {"voicemail_boxes", "malformed/voicemail_boxes"} and voicemail["parameters"]["tenant_id"] == 101
+
+
 def test_seat_counts_are_consistent(bds_daily, sqlite_sources, tmp_path, monkeypatch):
     use(monkeypatch, tmp_path, sqlite_sources)
     assert run_day(bds_daily).state == "success"
@@ -65,10 +115,16 @@ def test_postgres_sources_give_the_same_bytes(bds_daily, sqlite_sources, pg_url,
             for s in SOURCES
         }  # fmt: skip
         use(monkeypatch, tmp_path / "pg", pg_connections)
-        assert run_day(bds_daily).state == "success"
+        run = run_day(bds_daily)
+        assert run.state == "success"
+        extracts = ("bill_tenant.info_mart.extract_gim", "bill_tenant.gvp.extract_gvp", "bill_tenant.configuration.extract_cme")
+        on_postgres = {task_id: rendered(run, task_id) for task_id in extracts}  # before the next test run replaces the run
         use(monkeypatch, tmp_path / "sqlite", sqlite_sources)
-        assert run_day(bds_daily).state == "success"
+        run = run_day(bds_daily)
+        assert run.state == "success"
         assert files(tmp_path / "pg") == files(tmp_path / "sqlite")
+        # The same SQL (no dataset has a PostgreSQL variant) and values, streamed through COPY there.
+        assert on_postgres == {task_id: rendered(run, task_id) for task_id in extracts} and all(on_postgres.values())
         assert len(files(tmp_path / "pg")) == len(expected_names(BILLED_DAY))
     finally:
         with sa.create_engine(pg_url, isolation_level="AUTOCOMMIT").connect() as conn:
