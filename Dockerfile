@@ -1,5 +1,6 @@
 # The image of every Airflow container in docker-compose.yaml: the official Airflow image with
-# exactly the pinned requirements (requirements.txt, held by constraints.txt) and this package.
+# exactly the pinned runtime requirements (requirements.txt, held by constraints.txt) and this
+# package; none of the development packages (requirements-dev.txt) or tools (tools/).
 # The Python of the tag is the one constraints.txt was frozen and tested on.
 FROM apache/airflow:3.3.2-python3.11
 

@@ -29,22 +29,24 @@ demo-env = \
 	BDS_DATA_DIR="$(DEMO)/data" \
 	DEMO="$(DEMO)" DEMO_FROM=$(DEMO_FROM) DEMO_TO=$(DEMO_TO) DEMO_MONTH=$(DEMO_MONTH) AIRFLOW_PORT=$(AIRFLOW_PORT)
 
-.PHONY: demo test bench airflow venv clean compose-env screenshots
+.PHONY: demo test lint bench airflow venv clean compose-env screenshots
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+# The development environment: the runtime, the suite's and the tools' packages
+# (requirements-dev.txt), the package (src/bds) and the development tools (tools/bds_tools).
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml tools/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps -e . -e tools
 	touch $@
 
 demo: venv
 	@rm -rf "$(DEMO)" && mkdir -p "$(DEMO)"
-	@$(demo-env) $(BIN)/python -m bds.airflow_local with-api-server -- \
-		$(if $(filter 1 yes true,$(TRANSMIT)),$(BIN)/python -m bds.demo_s3 --config "$(DEMO_CONFIG)" --dir "$(DEMO)/s3" --) \
+	@$(demo-env) $(BIN)/python -m bds_tools.airflow_local with-api-server -- \
+		$(if $(filter 1 yes true,$(TRANSMIT)),$(BIN)/python -m bds_tools.demo_s3 --config "$(DEMO_CONFIG)" --dir "$(DEMO)/s3" --) \
 		include/demo/demo.sh
 
 # The UI on the demo (`make airflow AIRFLOW_PORT=9090` for another port): the api-server, the
@@ -53,16 +55,22 @@ demo: venv
 AIRFLOW_PORT ?= 8080
 airflow: venv
 	@test -f "$(DEMO)/sources/gim.db" || $(MAKE) demo
-	@$(demo-env) $(BIN)/python -m bds.airflow_local standalone --port $(AIRFLOW_PORT)
+	@$(demo-env) $(BIN)/python -m bds_tools.airflow_local standalone --port $(AIRFLOW_PORT)
 
 test: venv
 	$(BIN)/python -m pytest
+
+# ruff (lint and format, pyproject.toml) over the Python, sqlfluff (.sqlfluff) over include/sql.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint include/sql
 
 # The benchmark (README.md, "Performance"): not part of `make test`; needs the PostgreSQL the
 # suite uses (BDS_TEST_PG_URL) and several GB of disk at scale 4.
 BENCH_ARGS ?= --scale 1 --scale 4 --runs 3
 bench: venv
-	$(BIN)/python -m bds.bench $(BENCH_ARGS)
+	$(BIN)/python -m bds_tools.bench $(BENCH_ARGS)
 
 # The README's screenshots of the billing console (docs/console/*.png), taken by its browser
 # tests (Debian's chromium) on the demo's month; `make test` keeps its own in var/test-output.

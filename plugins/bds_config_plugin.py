@@ -16,8 +16,22 @@ class BillingConfigurationPlugin(AirflowPlugin):
     # lead to the others), and every page under Plugins > Billing. Each is shown in a frame at
     # /plugin/billing-<page>; the hrefs are relative, so a proxy prefix is kept.
     external_views = [
-        {"name": "Billing", "href": "bds/console/tenants", "destination": "nav", "url_route": "billing",
-         "icon": "bds/console/assets/billing.svg", "nav_top_level": True},
-        *({"name": title, "href": f"bds/console/{page}", "destination": "nav", "category": "Billing", "url_route": f"billing-{page}"}
-          for page, title in PAGES.items()),
-    ]  # fmt: skip
+        {
+            "name": "Billing",
+            "href": "bds/console/tenants",
+            "destination": "nav",
+            "url_route": "billing",
+            "icon": "bds/console/assets/billing.svg",
+            "nav_top_level": True,
+        },
+        *(
+            {
+                "name": title,
+                "href": f"bds/console/{page}",
+                "destination": "nav",
+                "category": "Billing",
+                "url_route": f"billing-{page}",
+            }
+            for page, title in PAGES.items()
+        ),
+    ]

@@ -1,5 +1,5 @@
 """Airflow installations of their own for the tests that need a real scheduler and executors:
-each process gets its own home, driven through Airflow's command line (``bds.airflow_local``)."""
+each process gets its own home, driven through Airflow's command line (``bds_tools.airflow_local``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bds.airflow_local import POOLS, Airflow, api_server_env, free_port, stop
+from bds_tools.airflow_local import POOLS, Airflow, api_server_env, free_port, stop
 from tests.conftest import ROOT
 
 __all__ = ["Airflow", "backfilled", "free_port", "standalone", "stop"]

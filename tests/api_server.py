@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bds.airflow_local import Airflow, free_port, passwords_file, postgres_connection
+from bds_tools.airflow_local import Airflow, free_port, passwords_file, postgres_connection
 from tests.conftest import ROOT
 
 ROLES = ("admin", "op", "user", "viewer")  # the simple auth manager's roles; each user is named after its role
@@ -77,7 +77,9 @@ def config_api(home: Path, store_url: str, data: Path, config: Path | None = Non
             time.sleep(1)
         passwords = json.loads(passwords_file(home).read_text())
         tokens = {
-            role: httpx.post(f"{base}/auth/token", json={"username": role, "password": passwords[role]}, timeout=30).json()["access_token"]
+            role: httpx.post(f"{base}/auth/token", json={"username": role, "password": passwords[role]}, timeout=30).json()[
+                "access_token"
+            ]
             for role in ROLES
         }
         yield ConfigApi(base, airflow, tokens, env)

@@ -35,12 +35,11 @@ for name in ("BDS_CONFIG", "BDS_DATA_DIR", "BDS_STAGING_URL", "BDS_SQL_DIR"):
     os.environ.pop(name, None)
 
 
-
 def pytest_configure(config):
     """Migrate the metadata database and create the source pools, as an installation does,
     before any test module imports Airflow."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-    from bds.airflow_local import POOLS
+    from bds_tools.airflow_local import POOLS
 
     subprocess.run([sys.executable, "-m", "airflow", "pools", "import", str(POOLS)], check=True, capture_output=True)
 
@@ -106,17 +105,26 @@ def s3_endpoint():
 
 def aws_connection(endpoint: str, key: str = "bds-test-key", secret: str = "bds-test-secret", **extra) -> str:
     """The JSON form of an Airflow ``aws`` connection to an S3-compatible endpoint."""
-    return json.dumps({
-        "conn_type": "aws", "login": key, "password": secret,
-        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1", **extra},
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": key,
+            "password": secret,
+            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1", **extra},
+        }
+    )
 
 
 def s3_client(endpoint: str):
     import boto3
 
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="bds-test-key", aws_secret_access_key="bds-test-secret")  # fmt: skip
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bds-test-key",
+        aws_secret_access_key="bds-test-secret",
+    )
 
 
 @pytest.fixture

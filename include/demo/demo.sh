@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The embedded demo, run by `make demo` in the environment the Makefile sets (AIRFLOW_HOME,
 # connections, BDS_CONFIG, BDS_DATA_DIR, DEMO, DEMO_FROM, DEMO_TO, DEMO_MONTH), while an
-# api-server of the demo's Airflow runs (python -m bds.airflow_local with-api-server). Every run
+# api-server of the demo's Airflow runs (python -m bds_tools.airflow_local with-api-server). Every run
 # goes through Airflow (`airflow dags test --use-executor`): each task runs as a worker runs it,
 # its log kept where the UI (`make airflow`) shows it; each run's own log is under $DEMO.
 set -euo pipefail

@@ -45,8 +45,11 @@ def main(argv: list[str]) -> int:
     if target.exists():
         current = target.read_text()
         known = {line.partition("=")[0] for line in current.splitlines() if "=" in line and not line.lstrip().startswith("#")}
-        added = [line for line in filled(example.read_text()).splitlines()
-                 if "=" in line and not line.lstrip().startswith("#") and line.partition("=")[0] not in known]  # fmt: skip
+        added = [
+            line
+            for line in filled(example.read_text()).splitlines()
+            if "=" in line and not line.lstrip().startswith("#") and line.partition("=")[0] not in known
+        ]
         if not added:
             print(f"{target} exists and has every setting; left as it is", file=sys.stderr)
             return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -67,7 +67,7 @@ def send(title: str, text: str, details: dict) -> None:
     log.error("ALERT %s: %s", title, text)
     data_dir = os.environ.get("BDS_DATA_DIR")
     if data_dir:
-        record = {"at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **payload}
+        record = {"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **payload}
         path = Path(data_dir) / LOG_NAME
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

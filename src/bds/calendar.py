@@ -8,7 +8,7 @@ day lasts 23 or 25 hours.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -33,11 +33,11 @@ class DayWindow:
 
     @property
     def end_utc(self) -> datetime:
-        return datetime.fromtimestamp(self.end, tz=timezone.utc)
+        return datetime.fromtimestamp(self.end, tz=UTC)
 
     @property
     def horizon_utc(self) -> datetime:
-        return datetime.fromtimestamp(self.horizon, tz=timezone.utc)
+        return datetime.fromtimestamp(self.horizon, tz=UTC)
 
     def days_before(self, days: int) -> int:
         """Local midnight ``days`` calendar days before the day (UTC epoch seconds): a look-back
@@ -50,7 +50,9 @@ def local_midnight(day: date, time_zone: str) -> int:
 
 
 def day_window(day: date, time_zone: str = "UTC", lookahead: int = 0) -> DayWindow:
-    return DayWindow(day, time_zone, local_midnight(day, time_zone), local_midnight(day + timedelta(days=1), time_zone), lookahead)
+    return DayWindow(
+        day, time_zone, local_midnight(day, time_zone), local_midnight(day + timedelta(days=1), time_zone), lookahead
+    )
 
 
 def local_day(ts: int, time_zone: str) -> date:
@@ -82,12 +84,12 @@ def billing_day(
     """
     if requested:
         day = parse_day(requested)
-        today = today or datetime.now(timezone.utc).date()
+        today = today or datetime.now(UTC).date()
         if day > today:
             raise ValueError(f"date {day} is in the future (today is {today} UTC): a day is billed once it has ended")
         return day
     if data_interval_start is not None:
-        return data_interval_start.astimezone(timezone.utc).date()
+        return data_interval_start.astimezone(UTC).date()
     if run_after is None:
         raise ValueError("the run has neither a data interval nor a run_after time; pass the 'date' Param")
-    return run_after.astimezone(timezone.utc).date() - timedelta(days=1)
+    return run_after.astimezone(UTC).date() - timedelta(days=1)

@@ -79,49 +79,105 @@ def _where(**columns: tuple) -> MappingProxyType:
 def _seats(key: str, title: str, channel_type: str, service_class: str, codes_from: str = "chosen", **where) -> Metric:
     """A seat metric: agent sessions of the kind that qualifies, Concurrent and Enabled, per region."""
     return Metric(
-        key=key, title=title, source="gim", dataset="agent_sessions", rule="seats", scope="region",
-        channel_type=channel_type, service_class=service_class, activity_type="5", status="AGENT_SEATS",
-        counts=(CONCURRENT, ENABLED), monthly=True, where=_where(**where), codes_from=codes_from,
-    )  # fmt: skip
+        key=key,
+        title=title,
+        source="gim",
+        dataset="agent_sessions",
+        rule="seats",
+        scope="region",
+        channel_type=channel_type,
+        service_class=service_class,
+        activity_type="5",
+        status="AGENT_SEATS",
+        counts=(CONCURRENT, ENABLED),
+        monthly=True,
+        where=_where(**where),
+        codes_from=codes_from,
+    )
 
 
 def _ports(key: str, resource: str, service_class: str) -> Metric:
     """GVP port metric: peak concurrent speech-resource sessions of one type, per region."""
     return Metric(
-        key=key, title=f"GVP {resource} ports: peak concurrent {resource} sessions", source="gvp",
-        dataset="media_sessions", rule="peak", scope="region", channel_type="1", service_class=service_class,
-        activity_type="5", status="PORTS", counts=(CONCURRENT,), monthly=True, where=_where(resource=(resource,)),
-    )  # fmt: skip
+        key=key,
+        title=f"GVP {resource} ports: peak concurrent {resource} sessions",
+        source="gvp",
+        dataset="media_sessions",
+        rule="peak",
+        scope="region",
+        channel_type="1",
+        service_class=service_class,
+        activity_type="5",
+        status="PORTS",
+        counts=(CONCURRENT,),
+        monthly=True,
+        where=_where(resource=(resource,)),
+    )
 
 
 METRICS: MappingProxyType[str, Metric] = MappingProxyType(
     {
         m.key: m
         for m in (
-            _seats("seats_inbound_voice", "Genesys Voice seats: agents with voice login sessions", "1", "20",
-                   media=("VOICE",)),
-            _seats("seats_chat", "Genesys Chat seats: chat sessions in which the agent handled at least one chat",
-                   "2", "21", media=("CHAT",), handled_chat=(1,)),
-            _seats("seats_callback", "Callback seats: voice sessions in which at least one callback call was handled",
-                   "3", "22", media=("VOICE",), handled_callback=(1,)),
-            _seats("seats_outbound", "Outbound Contact seats: voice sessions with OCS-driven calls", "4", "23",
-                   codes_from="BDS", media=("VOICE",), handled_outbound=(1,)),
+            _seats("seats_inbound_voice", "Genesys Voice seats: agents with voice login sessions", "1", "20", media=("VOICE",)),
+            _seats(
+                "seats_chat",
+                "Genesys Chat seats: chat sessions in which the agent handled at least one chat",
+                "2",
+                "21",
+                media=("CHAT",),
+                handled_chat=(1,),
+            ),
+            _seats(
+                "seats_callback",
+                "Callback seats: voice sessions in which at least one callback call was handled",
+                "3",
+                "22",
+                media=("VOICE",),
+                handled_callback=(1,),
+            ),
+            _seats(
+                "seats_outbound",
+                "Outbound Contact seats: voice sessions with OCS-driven calls",
+                "4",
+                "23",
+                codes_from="BDS",
+                media=("VOICE",),
+                handled_outbound=(1,),
+            ),
             _seats("seats_workspace", "Workspace seats: agents logged in on any media", "0", "24"),
             Metric(
                 key="voicemail_boxes",
                 title="SIP voicemail boxes on DNs, agent logins and agent groups (maximum configured)",
-                source="cme", dataset="voicemail_boxes", rule="max_configured", scope="global",
-                channel_type="0", service_class="26", activity_type="5", status="MAILBOXES",
-                counts=(CONCURRENT,), monthly=False, codes_from="BDS",
+                source="cme",
+                dataset="voicemail_boxes",
+                rule="max_configured",
+                scope="global",
+                channel_type="0",
+                service_class="26",
+                activity_type="5",
+                status="MAILBOXES",
+                counts=(CONCURRENT,),
+                monthly=False,
+                codes_from="BDS",
             ),
             _ports("gvp_asr_ports", "ASR", "30"),
             _ports("gvp_tts_ports", "TTS", "31"),
             Metric(
                 key="voicebot_interactions",
                 title="Designer voicebot interactions: 15-minute units of bot time per voice interaction",
-                source="gim", dataset="bot_sessions", rule="bot_units", scope="global",
-                channel_type="1", service_class="34", activity_type="12", status="TRANSACTION",
-                counts=(UNITS,), monthly=True, codes_from="BDS", looks_ahead=True,
+                source="gim",
+                dataset="bot_sessions",
+                rule="bot_units",
+                scope="global",
+                channel_type="1",
+                service_class="34",
+                activity_type="12",
+                status="TRANSACTION",
+                counts=(UNITS,),
+                monthly=True,
+                codes_from="BDS",
+                looks_ahead=True,
             ),
         )
     }

@@ -18,7 +18,7 @@ import fcntl
 import io
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bds.files import COLUMNS
@@ -47,8 +47,16 @@ def row_changes(old: bytes, new: bytes) -> tuple[list[dict], list[str]]:
     return rows, sorted(other, key=COLUMNS.index)
 
 
-def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path, superseded_by: str = "",
-                revision: int | None = None, previous: dict | None = None) -> dict:  # fmt: skip
+def restatement(
+    named,
+    old: bytes,
+    new: bytes | None,
+    kept: Path,
+    archive: Path,
+    superseded_by: str = "",
+    revision: int | None = None,
+    previous: dict | None = None,
+) -> dict:
     """A change log entry. ``new`` is None when the file was superseded: no longer part of the
     period's current set (its name changed, or its metric or region is no longer billed);
     ``superseded_by`` then says why. ``revision``: the configuration revision of the new set.
@@ -59,7 +67,7 @@ def restatement(named, old: bytes, new: bytes | None, kept: Path, archive: Path,
     else:
         rows, other = row_changes(old, new)
     entry = {
-        "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", ""),
         "tenant_id": named.tenant_id,
         "period": named.period_label,
@@ -80,14 +88,18 @@ def describe(entry: dict) -> str:
     """One line for the task log and the report."""
     revision = f" with configuration revision {entry['config_revision']}" if entry.get("config_revision") is not None else ""
     if "superseded" in entry:
-        return (f"SUPERSEDED tenant {entry['tenant_id']} {entry['period']} {entry['file']}: {entry['superseded']} "
-                f"(no longer current{revision}; kept as {entry['previous_version']})")  # fmt: skip
+        return (
+            f"SUPERSEDED tenant {entry['tenant_id']} {entry['period']} {entry['file']}: {entry['superseded']} "
+            f"(no longer current{revision}; kept as {entry['previous_version']})"
+        )
     rows = ", ".join(f"AgentGroupName {r['AgentGroupName']}: {r['old']} -> {r['new']}" for r in entry["rows"])
     parts = [rows or "counts unchanged"]
     if entry["other_columns"]:
         parts.append("also changed: " + ", ".join(entry["other_columns"]))
-    return (f"RESTATED tenant {entry['tenant_id']} {entry['period']} {entry['file']}{revision}: {'; '.join(parts)} "
-            f"(previous version kept as {entry['previous_version']})")  # fmt: skip
+    return (
+        f"RESTATED tenant {entry['tenant_id']} {entry['period']} {entry['file']}{revision}: {'; '.join(parts)} "
+        f"(previous version kept as {entry['previous_version']})"
+    )
 
 
 def append(data_dir: Path, entries: list[dict]) -> None:

@@ -1,14 +1,22 @@
 """What the DAG files share. Kept light: DAG files import it at parse time (Airflow SDK only)."""
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pendulum
 from airflow.sdk import (
-    Asset, AssetAlias, AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference, ExceptionRetryPolicy, RetryAction, RetryRule,
+    Asset,
+    AssetAlias,
+    AsyncCallback,
+    BaseNotifier,
+    DeadlineAlert,
+    DeadlineReference,
+    ExceptionRetryPolicy,
+    RetryAction,
+    RetryRule,
     get_current_context,
-)  # fmt: skip
+)
 from airflow.sdk.exceptions import AirflowFailException
 
 # The billing data's lineage, as the Assets view shows it (docs/operations.md, "Assets"):
@@ -47,7 +55,6 @@ def announce_files(stored: dict, files: Asset, outlet_events) -> dict:
     if stored.get("to_outbox"):
         outlet_events[QUEUED].add(OUTBOX, extra=extra)
     return stored
-
 
 
 class FailureAlert(BaseNotifier):
@@ -96,7 +103,7 @@ def deadline_interval(setting: str, now: datetime | None = None) -> timedelta:
             raise ValueError(clock)
     except (ValueError, KeyError) as exc:
         raise ValueError(f"{DEADLINE_ENV}={setting!r}: expected 'HH:MM Area/City', e.g. '07:00 America/New_York'") from exc
-    offset = (now or datetime.now(timezone.utc)).astimezone(tz).utcoffset()
+    offset = (now or datetime.now(UTC)).astimezone(tz).utcoffset()
     return timedelta(days=1, hours=hours, minutes=minutes) - offset
 
 
@@ -113,6 +120,7 @@ def daily_deadline() -> DeadlineAlert | None:
         interval=deadline_interval(setting),
         callback=AsyncCallback("bds.alerts.files_late"),
     )
+
 
 # Mapped task instances are labelled with their tenant in the UI (see label_tenant).
 TENANT_LABEL = "{{ tenant_label }}"
@@ -141,8 +149,10 @@ def refuse_quiet_mistakes(dag_run, accepted: tuple[str, ...]) -> None:
         problems.append(f"unknown run parameter {key!r}{f' (did you mean {close[0]!r}?)' if close else ''}; {takes}")
     for key in accepted:  # DagRunType is a str enum: it equals its value
         if getattr(dag_run, "run_type", None) == "backfill" and conf.get(key):
-            problems.append(f"a backfill bills each run's own period: {key}={conf[key]!r} would make every run of it bill "
-                            f"that one; start the backfill again without {key!r}")  # fmt: skip
+            problems.append(
+                f"a backfill bills each run's own period: {key}={conf[key]!r} would make every run of it bill "
+                f"that one; start the backfill again without {key!r}"
+            )
     if problems:
         raise AirflowFailException("refused run parameters: " + "; ".join(problems))
 

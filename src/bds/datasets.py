@@ -117,7 +117,9 @@ def conform_batch(source: str, dataset: str, batch):
     for target in schema:
         column = batch.column(names.index(target.name))
         if not target.nullable and column.null_count:
-            raise DatasetShapeError(f"include/sql/{source}/{dataset}.sql returned NULL in {target.name}, which may not be missing")
+            raise DatasetShapeError(
+                f"include/sql/{source}/{dataset}.sql returned NULL in {target.name}, which may not be missing"
+            )
         try:
             columns.append(column.cast(target.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -133,6 +135,6 @@ def to_frame(source: str, dataset: str, table) -> pd.DataFrame:
 
     nullable = {"Int64": {pa.int64(): pd.Int64Dtype()}.get, "string": {pa.string(): pd.StringDtype()}.get}
     schema = DATASETS[(source, dataset)]
-    return pd.DataFrame({
-        column: table.column(column).to_pandas(types_mapper=nullable.get(kind)).astype(kind) for column, kind in schema.items()
-    })  # fmt: skip
+    return pd.DataFrame(
+        {column: table.column(column).to_pandas(types_mapper=nullable.get(kind)).astype(kind) for column, kind in schema.items()}
+    )

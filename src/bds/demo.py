@@ -101,7 +101,9 @@ class Generator:
         for key, code in MEDIA.items():
             self.rows.add("MEDIA_TYPE", MEDIA_TYPE_KEY=code, MEDIA_NAME_CODE=key)
         for key, (code, subtype) in INTERACTION_TYPES.items():
-            self.rows.add("INTERACTION_TYPE", INTERACTION_TYPE_KEY=key, INTERACTION_TYPE_CODE=code, INTERACTION_SUBTYPE_CODE=subtype)
+            self.rows.add(
+                "INTERACTION_TYPE", INTERACTION_TYPE_KEY=key, INTERACTION_TYPE_CODE=code, INTERACTION_SUBTYPE_CODE=subtype
+            )
         for tenant_key, shape in enumerate(shapes(self.config), start=1):
             self.rows.add("TENANT", TENANT_KEY=tenant_key, TENANT_CFG_DBID=shape.tenant_id)
             agents = self.agents(tenant_key, shape)
@@ -120,7 +122,9 @@ class Generator:
         snapshot: nothing happens after it, and a day covers any voicebot look-ahead."""
         first = min(local_midnight(self.days[0] - timedelta(days=1), s.time_zone) for s in shapes(self.config))
         for n, chunk_end in enumerate(range(first + 900, self.snapshot + 86_400 + 1, 900), start=1):
-            self.rows.add("CTL_AUDIT_LOG", AUDIT_KEY=n, JOB_ID="Job_TransformGIM", CREATED_TS=chunk_end + 90, MAX_CHUNK_TS=chunk_end)
+            self.rows.add(
+                "CTL_AUDIT_LOG", AUDIT_KEY=n, JOB_ID="Job_TransformGIM", CREATED_TS=chunk_end + 90, MAX_CHUNK_TS=chunk_end
+            )
 
     # --- people and configuration -------------------------------------------------------
 
@@ -129,7 +133,13 @@ class Generator:
         for n in range(self.count(24)):
             person = shape.tenant_id * 100_000 + n + 1
             resource_key = self.rows.next_id("resource")
-            self.rows.add("RESOURCE_", RESOURCE_KEY=resource_key, TENANT_KEY=tenant_key, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=person)
+            self.rows.add(
+                "RESOURCE_",
+                RESOURCE_KEY=resource_key,
+                TENANT_KEY=tenant_key,
+                RESOURCE_TYPE_CODE="AGENT",
+                RESOURCE_CFG_DBID=person,
+            )
             role = ROLES[n % len(ROLES)]  # every tenant gets every kind of agent
             agent = {"person": person, "resource": resource_key, "role": role, "night": self.rng.random() < 0.15}
             # Each agent holds an Agent Login on a switch; a few hold a second one elsewhere.
@@ -140,7 +150,13 @@ class Generator:
             agent["twice"] = self.rng.random() < 0.08  # logs in on a second place too
             agents.append(agent)
         # Non-agent resources share the tables and must be left out.
-        self.rows.add("RESOURCE_", RESOURCE_KEY=self.rows.next_id("resource"), TENANT_KEY=tenant_key, RESOURCE_TYPE_CODE="QUEUE", RESOURCE_CFG_DBID=shape.tenant_id * 100_000 + 99_999)
+        self.rows.add(
+            "RESOURCE_",
+            RESOURCE_KEY=self.rows.next_id("resource"),
+            TENANT_KEY=tenant_key,
+            RESOURCE_TYPE_CODE="QUEUE",
+            RESOURCE_CFG_DBID=shape.tenant_id * 100_000 + 99_999,
+        )
         return agents
 
     def switch_id(self, name: str) -> int:
@@ -153,7 +169,14 @@ class Generator:
         login_id = self.rows.next_id("login")
         created = local_midnight(self.days[0], shape.time_zone) - 90 * 86_400
         self.rows.add("GIDB_GC_LOGIN", ID=login_id, TENANTID=shape.tenant_id, SWITCHID=self.switch_id(switch))
-        self.rows.add("GIDB_GCX_LOGIN_INFO", ID=self.rows.next_id("login_info"), LOGINID=login_id, AGENTID=person, CREATED_TS=created, DELETED_TS=None)
+        self.rows.add(
+            "GIDB_GCX_LOGIN_INFO",
+            ID=self.rows.next_id("login_info"),
+            LOGINID=login_id,
+            AGENTID=person,
+            CREATED_TS=created,
+            DELETED_TS=None,
+        )
         self.rows.add("GC_LOGIN", ID=login_id, TENANTID=shape.tenant_id, CREATED_TS=created, DELETED_TS=None)
         return login_id
 
@@ -168,7 +191,9 @@ class Generator:
         for n in range(self.count(4)):
             group = self.rows.next_id("group")
             group_type = 3 if n == 0 else 1  # a DN group's mailbox is not a billable box
-            self.rows.add("GC_GROUP", ID=group, TENANTID=shape.tenant_id, TYPE=group_type, CREATED_TS=first - 200 * 86_400, DELETED_TS=None)
+            self.rows.add(
+                "GC_GROUP", ID=group, TENANTID=shape.tenant_id, TYPE=group_type, CREATED_TS=first - 200 * 86_400, DELETED_TS=None
+            )
             objects.append((AGENT_GROUP, group))
         for object_type, object_id in objects:
             if self.rng.random() > 0.35:
@@ -181,16 +206,30 @@ class Generator:
                 deleted = self.rng.randrange(first, last)
             value = str(self.rng.randrange(1000, 9999)) if self.rng.random() > 0.05 else "0"
             self.rows.add(
-                "GC_ANNEX", ID=self.rows.next_id("annex"), CFGOBJECTID=object_id, CFGOBJECTTYPE=object_type,
-                SECTIONNAME="TServer", KEYNAME="gvm_mailbox", VALUE=value, TENANTID=shape.tenant_id,
-                CREATED_TS=created, DELETED_TS=deleted,
-            )  # fmt: skip
+                "GC_ANNEX",
+                ID=self.rows.next_id("annex"),
+                CFGOBJECTID=object_id,
+                CFGOBJECTTYPE=object_type,
+                SECTIONNAME="TServer",
+                KEYNAME="gvm_mailbox",
+                VALUE=value,
+                TENANTID=shape.tenant_id,
+                CREATED_TS=created,
+                DELETED_TS=deleted,
+            )
             if self.rng.random() < 0.3:  # other annex options live beside the mailbox
                 self.rows.add(
-                    "GC_ANNEX", ID=self.rows.next_id("annex"), CFGOBJECTID=object_id, CFGOBJECTTYPE=object_type,
-                    SECTIONNAME="TServer", KEYNAME="gvm_profile", VALUE="standard", TENANTID=shape.tenant_id,
-                    CREATED_TS=created, DELETED_TS=None,
-                )  # fmt: skip
+                    "GC_ANNEX",
+                    ID=self.rows.next_id("annex"),
+                    CFGOBJECTID=object_id,
+                    CFGOBJECTTYPE=object_type,
+                    SECTIONNAME="TServer",
+                    KEYNAME="gvm_profile",
+                    VALUE="standard",
+                    TENANTID=shape.tenant_id,
+                    CREATED_TS=created,
+                    DELETED_TS=None,
+                )
 
     # --- a day of work ------------------------------------------------------------------
 
@@ -199,11 +238,17 @@ class Generator:
         if start >= self.snapshot:
             return
         self.rows.add(
-            "SM_RES_SESSION_FACT", SM_RES_SESSION_FACT_KEY=self.rows.next_id("sm"),
-            START_DATE_TIME_KEY=dt_key(start), END_DATE_TIME_KEY=FAR_FUTURE_KEY if is_open else dt_key(end),
-            TENANT_KEY=tenant_key, MEDIA_TYPE_KEY=MEDIA[media], RESOURCE_KEY=agent["resource"],
-            START_TS=start, END_TS=None if is_open else end, ACTIVE_FLAG=1 if is_open else 0,
-        )  # fmt: skip
+            "SM_RES_SESSION_FACT",
+            SM_RES_SESSION_FACT_KEY=self.rows.next_id("sm"),
+            START_DATE_TIME_KEY=dt_key(start),
+            END_DATE_TIME_KEY=FAR_FUTURE_KEY if is_open else dt_key(end),
+            TENANT_KEY=tenant_key,
+            MEDIA_TYPE_KEY=MEDIA[media],
+            RESOURCE_KEY=agent["resource"],
+            START_TS=start,
+            END_TS=None if is_open else end,
+            ACTIVE_FLAG=1 if is_open else 0,
+        )
 
     def interactions(self, tenant_key: int, agent: dict, media: str, start: int, end: int, kinds: list[int]) -> None:
         t = start + self.rng.randrange(60, 900)
@@ -211,10 +256,16 @@ class Generator:
             kind = self.rng.choice(kinds)
             interaction_id = self.rows.next_id("interaction")
             self.rows.add(
-                "INTERACTION_RESOURCE_FACT", INTERACTION_RESOURCE_ID=self.rows.next_id("irf"), INTERACTION_ID=interaction_id,
-                START_DATE_TIME_KEY=dt_key(t), TENANT_KEY=tenant_key, MEDIA_TYPE_KEY=MEDIA[media],
-                INTERACTION_TYPE_KEY=kind, RESOURCE_KEY=agent["resource"], START_TS=t,
-            )  # fmt: skip
+                "INTERACTION_RESOURCE_FACT",
+                INTERACTION_RESOURCE_ID=self.rows.next_id("irf"),
+                INTERACTION_ID=interaction_id,
+                START_DATE_TIME_KEY=dt_key(t),
+                TENANT_KEY=tenant_key,
+                MEDIA_TYPE_KEY=MEDIA[media],
+                INTERACTION_TYPE_KEY=kind,
+                RESOURCE_KEY=agent["resource"],
+                START_TS=t,
+            )
             t += self.rng.randrange(240, 1500)
 
     def agent_day(self, tenant_key: int, agent: dict, midnight: int) -> None:
@@ -257,18 +308,26 @@ class Generator:
                 continue
             end = start + self.rng.randrange(20_000, 400_000)
             cdr = self.rows.add(
-                "GVP_CDR", CDR_ID=self.rows.next_id("cdr"), TENANT_ID=shape.tenant_id, IVR_PROFILE_ID=shape.tenant_id * 10 + 1,
-                COMPONENT_NAME=self.rng.choice(shape.components), START_TIME_MS=start,
+                "GVP_CDR",
+                CDR_ID=self.rows.next_id("cdr"),
+                TENANT_ID=shape.tenant_id,
+                IVR_PROFILE_ID=shape.tenant_id * 10 + 1,
+                COMPONENT_NAME=self.rng.choice(shape.components),
+                START_TIME_MS=start,
                 END_TIME_MS=end if end < self.snapshot * 1000 else None,
-            )  # fmt: skip
+            )
             for resource, share in (("ASR", 0.4), ("TTS", 0.3)):
                 if self.rng.random() < share:
                     s = start + self.rng.randrange(1_000, 15_000)
                     e = s + self.rng.randrange(3_000, 60_000)
                     self.rows.add(
-                        "GVP_SPEECH_SESSION", SPEECH_SESSION_ID=self.rows.next_id("speech"), CDR_ID=cdr["CDR_ID"],
-                        RESOURCE_TYPE=resource, START_TIME_MS=s, END_TIME_MS=e if e < self.snapshot * 1000 else None,
-                    )  # fmt: skip
+                        "GVP_SPEECH_SESSION",
+                        SPEECH_SESSION_ID=self.rows.next_id("speech"),
+                        CDR_ID=cdr["CDR_ID"],
+                        RESOURCE_TYPE=resource,
+                        START_TIME_MS=s,
+                        END_TIME_MS=e if e < self.snapshot * 1000 else None,
+                    )
 
     def bot_day(self, tenant_key: int, midnight: int) -> None:
         for _ in range(self.count(40)):
@@ -278,25 +337,47 @@ class Generator:
             interaction_id = self.rows.next_id("interaction")
             guid = f"IXN-{interaction_id:012d}"
             media = "VOICE" if self.rng.random() < 0.85 else "CHAT"
-            self.rows.add("INTERACTION_FACT", INTERACTION_ID=interaction_id, TENANT_KEY=tenant_key, MEDIA_SERVER_IXN_GUID=guid, START_DATE_TIME_KEY=dt_key(start))
+            self.rows.add(
+                "INTERACTION_FACT",
+                INTERACTION_ID=interaction_id,
+                TENANT_KEY=tenant_key,
+                MEDIA_SERVER_IXN_GUID=guid,
+                START_DATE_TIME_KEY=dt_key(start),
+            )
             t = start * 1000 + self.rng.randrange(0, 1000)
             for sequence in range(self.rng.choice([1, 1, 2, 3])):
                 duration = self.rng.randrange(20_000, 1_200_000)
                 self.rows.add(
-                    "SDR_BOTS_FACT", SESSION_ID=f"ORS-{interaction_id}", START_DATE_TIME_KEY=dt_key(t // 1000),
-                    SEQUENCE_ID=sequence, INTERACTION_ID=guid, MEDIA_TYPE_KEY=MEDIA[media],
-                    START_TS_MS=t, DURATION_MS=duration,
-                )  # fmt: skip
+                    "SDR_BOTS_FACT",
+                    SESSION_ID=f"ORS-{interaction_id}",
+                    START_DATE_TIME_KEY=dt_key(t // 1000),
+                    SEQUENCE_ID=sequence,
+                    INTERACTION_ID=guid,
+                    MEDIA_TYPE_KEY=MEDIA[media],
+                    START_TS_MS=t,
+                    DURATION_MS=duration,
+                )
                 t += duration + self.rng.randrange(5_000, 60_000)
 
 
 TABLES = {
-    "gim": ("TENANT", "MEDIA_TYPE", "INTERACTION_TYPE", "RESOURCE_", "SM_RES_SESSION_FACT", "INTERACTION_FACT",
-            "INTERACTION_RESOURCE_FACT", "SDR_BOTS_FACT", "GIDB_GC_SWITCH", "GIDB_GC_LOGIN", "GIDB_GCX_LOGIN_INFO",
-            "CTL_AUDIT_LOG"),
+    "gim": (
+        "TENANT",
+        "MEDIA_TYPE",
+        "INTERACTION_TYPE",
+        "RESOURCE_",
+        "SM_RES_SESSION_FACT",
+        "INTERACTION_FACT",
+        "INTERACTION_RESOURCE_FACT",
+        "SDR_BOTS_FACT",
+        "GIDB_GC_SWITCH",
+        "GIDB_GC_LOGIN",
+        "GIDB_GCX_LOGIN_INFO",
+        "CTL_AUDIT_LOG",
+    ),
     "gvp": ("GVP_CDR", "GVP_SPEECH_SESSION"),
     "cme": ("GC_ENDPOINT", "GC_LOGIN", "GC_GROUP", "GC_ANNEX"),
-}  # fmt: skip
+}
 
 
 def ddl_statements(source: str, dialect: str) -> list[str]:
@@ -327,7 +408,9 @@ def load(engine: sa.Engine, source: str, tables: dict[str, list[dict]], chunk: i
     return counts
 
 
-def seed_sources(urls: dict[str, str], config: BillingConfig, days: list[date], seed: int = 7, scale: float = 1.0) -> dict[str, dict[str, int]]:
+def seed_sources(
+    urls: dict[str, str], config: BillingConfig, days: list[date], seed: int = 7, scale: float = 1.0
+) -> dict[str, dict[str, int]]:
     """Create and fill the three demo sources; returns row counts per source and table."""
     tables = Generator(config, days, seed, scale).build()
     counts = {}
@@ -364,7 +447,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sqlite-dir", type=Path, help="write gim.db, gvp.db and cme.db here")
     for source in SOURCES:
         parser.add_argument(f"--{source}", help=f"SQLAlchemy URL of the {source} source")
-    parser.add_argument("--connections", action="store_true", help="seed the databases of the bds_gim, bds_gvp and bds_cme connections")
+    parser.add_argument(
+        "--connections", action="store_true", help="seed the databases of the bds_gim, bds_gvp and bds_cme connections"
+    )
     args = parser.parse_args(argv)
     if args.connections:
         urls = {s: connection_url(s) for s in SOURCES}

@@ -34,10 +34,25 @@ from bds.catalogue import METRICS, Metric
 from bds.config import Tenant
 
 COLUMNS = (
-    "UsageDate", "TenantID", "TenantName", "GARN", "Tier1AccountID", "Tier2AccountID", "Tier3AccountID",
-    "Tier3AccountName", "ExternalID", "SourceID", "Region", "Metric", "AgentGroupName", "ChannelType",
-    "ServiceClass", "ActivityType", "Status", "MessageSize",
-)  # fmt: skip
+    "UsageDate",
+    "TenantID",
+    "TenantName",
+    "GARN",
+    "Tier1AccountID",
+    "Tier2AccountID",
+    "Tier3AccountID",
+    "Tier3AccountName",
+    "ExternalID",
+    "SourceID",
+    "Region",
+    "Metric",
+    "AgentGroupName",
+    "ChannelType",
+    "ServiceClass",
+    "ActivityType",
+    "Status",
+    "MessageSize",
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +120,9 @@ def _period_dir(tenant_id: int, period: str) -> PurePosixPath:
     return PurePosixPath(str(tenant_id), "monthly", period[:4])
 
 
-_BILLING_NAME = re.compile(r"^CNT_(?P<region>[A-Za-z0-9.-]+)_PES_(?P<metric>[a-z0-9_]+)_(?P<garn>[A-Za-z0-9.-]+)_(?P<tenant>[1-9][0-9]*)_(?P<period>[0-9]{6}(?:[0-9]{2})?)\.csv$")
+_BILLING_NAME = re.compile(
+    r"^CNT_(?P<region>[A-Za-z0-9.-]+)_PES_(?P<metric>[a-z0-9_]+)_(?P<garn>[A-Za-z0-9.-]+)_(?P<tenant>[1-9][0-9]*)_(?P<period>[0-9]{6}(?:[0-9]{2})?)\.csv$"
+)
 _MANIFEST_NAME = re.compile(r"^MANIFEST_(?P<tenant>[1-9][0-9]*)_(?P<period>[0-9]{6}(?:[0-9]{2})?)\.json$")
 
 
@@ -185,7 +202,7 @@ def check_billing_file(named: NamedFile, data: bytes) -> int:
         raise ValueError(f"{named.name}: the first line is not the billing file header ({','.join(COLUMNS)})")
     rows = 0
     for number, row in enumerate(reader, start=2):
-        record = dict(zip(COLUMNS, row))
+        record = dict(zip(COLUMNS, row, strict=False))
         if len(row) != len(COLUMNS):
             raise ValueError(f"{named.name} line {number}: {len(row)} fields, expected {len(COLUMNS)}")
         expected = {"UsageDate": named.period_label, "TenantID": str(named.tenant_id), "Metric": named.metric}

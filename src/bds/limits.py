@@ -30,8 +30,9 @@ def query_timeout_minutes() -> float:
         if not 0 < minutes <= 24 * 60:
             raise ValueError(value)
     except ValueError:
-        raise LimitSettingError(f"{QUERY_TIMEOUT_ENV}={value!r}: expected the minutes a source query may run, "
-                                f"more than 0 and at most 1440") from None  # fmt: skip
+        raise LimitSettingError(
+            f"{QUERY_TIMEOUT_ENV}={value!r}: expected the minutes a source query may run, more than 0 and at most 1440"
+        ) from None
     return minutes
 
 

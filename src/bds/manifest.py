@@ -24,9 +24,17 @@ import sys
 from pathlib import Path
 
 from bds.files import (
-    ARCHIVE, NamedFile, archived_files, count_rows, is_temporary, manifest_name, parse_name, period_label, unversioned_name,
+    ARCHIVE,
+    NamedFile,
+    archived_files,
+    count_rows,
+    is_temporary,
+    manifest_name,
+    parse_name,
+    period_label,
+    unversioned_name,
     write_atomic,
-)  # fmt: skip
+)
 
 FORMAT = 1
 
@@ -35,8 +43,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def entry(name: str, data: bytes, s3_uri: str | None = None, uploaded_at: str | None = None, config_revision: int | None = None,
-          produced: dict | None = None) -> dict:  # fmt: skip
+def entry(
+    name: str,
+    data: bytes,
+    s3_uri: str | None = None,
+    uploaded_at: str | None = None,
+    config_revision: int | None = None,
+    produced: dict | None = None,
+) -> dict:
     """A file's record. ``config_revision``: the configuration revision that produced these
     bytes (a file a later revision renders the same keeps it); absent before the store existed.
     ``produced``: the Airflow run and task that first wrote these bytes, and when
@@ -85,17 +99,24 @@ def _period_of(names) -> tuple[int, str]:
     return periods.pop()
 
 
-def superseded_entry(listed: dict | None, name: str, data: bytes, reason: str, previous_version: str, at: str | None = None) -> dict:
+def superseded_entry(
+    listed: dict | None, name: str, data: bytes, reason: str, previous_version: str, at: str | None = None
+) -> dict:
     """What a manifest keeps of a superseded file: its identity, where it was sent (if it was),
     why it left the current set and when (``superseded_at``), where the archive keeps it, and
     (``moved_to``) where the billing server keeps it once transmission has moved it aside."""
     sent = listed if listed and listed["sha256"] == sha256(data) else {}
     kept = entry(name, data, sent.get("s3_uri"), sent.get("uploaded_at"), sent.get("config_revision"), sent.get("produced"))
-    return kept | {"reason": reason, "previous_version": previous_version, "moved_to": None} | ({"superseded_at": at} if at else {})
+    return (
+        kept | {"reason": reason, "previous_version": previous_version, "moved_to": None} | ({"superseded_at": at} if at else {})
+    )
 
 
 def record_rendered(
-    folder: Path, files: dict[str, bytes], superseded: list[tuple[str, bytes, str, str]] = (), config_revision: int | None = None,
+    folder: Path,
+    files: dict[str, bytes],
+    superseded: list[tuple[str, bytes, str, str]] = (),
+    config_revision: int | None = None,
     produced: dict | None = None,
 ) -> tuple[str, Path]:
     """After a run has written ``files`` into ``folder`` (the period's whole current set) and
@@ -110,8 +131,14 @@ def record_rendered(
     for name, data in files.items():
         kept = old.get(name)
         if kept and kept["sha256"] == sha256(data):
-            entries[name] = entry(name, data, kept["s3_uri"], kept["uploaded_at"], kept.get("config_revision", config_revision),
-                                  kept.get("produced"))  # fmt: skip
+            entries[name] = entry(
+                name,
+                data,
+                kept["s3_uri"],
+                kept["uploaded_at"],
+                kept.get("config_revision", config_revision),
+                kept.get("produced"),
+            )
         else:
             entries[name] = entry(name, data, config_revision=config_revision, produced=produced)
     # Earlier supersessions stay on record, unless the name is current again.
@@ -126,7 +153,9 @@ def to_move_aside(manifest: dict) -> list[dict]:
     return [e for e in manifest.get("superseded", []) if e["s3_uri"] and not e["moved_to"]]
 
 
-def record_sent(folder: Path, named: NamedFile, data: bytes, s3_uri: str, uploaded_at: str, produced: dict | None = None) -> tuple[str, Path]:
+def record_sent(
+    folder: Path, named: NamedFile, data: bytes, s3_uri: str, uploaded_at: str, produced: dict | None = None
+) -> tuple[str, Path]:
     """Record that ``data`` (the archived file ``named``) is in the bucket. A file the manifest
     did not list with these bytes (one dropped into the outbox by hand) gets ``produced``."""
     path = folder / named.manifest
@@ -236,8 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"MISMATCH {problem}")
     where = (args.data_dir / ARCHIVE).resolve()
-    print(f"{checked} file(s) listed in the manifests under {where}{' and in the bucket' if bucket else ''}: "
-          f"{'all match' if not problems else f'{len(problems)} problem(s)'}")  # fmt: skip
+    print(
+        f"{checked} file(s) listed in the manifests under {where}{' and in the bucket' if bucket else ''}: "
+        f"{'all match' if not problems else f'{len(problems)} problem(s)'}"
+    )
     return 1 if problems or not checked else 0
 
 

@@ -21,7 +21,7 @@ a session active during any part of a second is active in that second.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -163,10 +163,10 @@ def late_bot_sessions(tenant: Tenant, rows: pd.DataFrame, first: pd.Series, wind
     starts = rows["start_ms"]
     candidates = rows[((first < window.start * 1000) & (starts >= window.start * 1000) & (starts < window.end * 1000)).to_numpy()]
     found = []
-    for row, first_ms in zip(candidates.itertuples(index=False), first[candidates.index]):
+    for row, first_ms in zip(candidates.itertuples(index=False), first[candidates.index], strict=True):
         first_day = day_window(local_day(int(first_ms) // 1000, window.time_zone), window.time_zone, window.lookahead)
         if row.start_ms >= first_day.horizon * 1000:
-            started = datetime.fromtimestamp(row.start_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+            started = datetime.fromtimestamp(row.start_ms / 1000, UTC).isoformat(timespec="milliseconds")
             found.append(
                 f"{tenant.label} day {window.day} voicebot_interactions: interaction {row.interaction_id}'s bot session "
                 f"starting {started} ({row.duration_ms} ms) began after its first day {first_day.day} had ended plus the "
@@ -185,8 +185,8 @@ def sessions_before_lookback(tenant: Tenant, rows: pd.DataFrame, window: DayWind
     old = old.drop_duplicates(["agent", "media", "start_ts", "end_ts"]).sort_values(["agent", "start_ts", "media"])
     found = []
     for row in old.itertuples(index=False):
-        started = datetime.fromtimestamp(int(row.start_ts), timezone.utc).isoformat()
-        state = "still open" if pd.isna(row.end_ts) else f"ended {datetime.fromtimestamp(int(row.end_ts), timezone.utc).isoformat()}"
+        started = datetime.fromtimestamp(int(row.start_ts), UTC).isoformat()
+        state = "still open" if pd.isna(row.end_ts) else f"ended {datetime.fromtimestamp(int(row.end_ts), UTC).isoformat()}"
         found.append(
             f"{tenant.label} day {window.day} seats: agent {row.agent}'s {row.media} session that started {started}, "
             f"{(window.start - int(row.start_ts)) // 86_400} days before the day ({state}), counts on this day as on every day "
@@ -198,8 +198,6 @@ def sessions_before_lookback(tenant: Tenant, rows: pd.DataFrame, window: DayWind
 RULES = {"seats": seats, "peak": peak, "max_configured": max_configured, "bot_units": bot_units}
 
 
-def compute_metric(
-    tenant: Tenant, metric_key: str, rows: pd.DataFrame, window: DayWindow, as_of: int
-) -> list[MetricResult]:
+def compute_metric(tenant: Tenant, metric_key: str, rows: pd.DataFrame, window: DayWindow, as_of: int) -> list[MetricResult]:
     metric = METRICS[metric_key]
     return RULES[metric.rule](tenant, metric, rows, window, as_of)

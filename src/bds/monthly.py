@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,9 +76,11 @@ def billing_month(requested: str | None, event_months: list[str], interval_start
     """
     if requested:
         month = Month.parse(requested)
-        current = Month.of(datetime.now(timezone.utc).date())
+        current = Month.of(datetime.now(UTC).date())
         if month.first > current.first:
-            raise ValueError(f"month {month.label} is in the future (this is {current.label} UTC): a month is billed once it has ended")
+            raise ValueError(
+                f"month {month.label} is in the future (this is {current.label} UTC): a month is billed once it has ended"
+            )
         return month
     if event_months:
         return Month.parse(max(event_months))
@@ -120,7 +122,8 @@ def read_daily(tenant: Tenant, month: Month, data_dir: Path) -> dict[tuple[str, 
     if missing:
         lines = [f"{key} {region}: {', '.join(d.isoformat() for d in days)}" for (key, region), days in missing.items()]
         raise MissingDailyFilesError(
-            f"{tenant.label} month {month.label}: no daily file for\n  " + "\n  ".join(lines)
+            f"{tenant.label} month {month.label}: no daily file for\n  "
+            + "\n  ".join(lines)
             + "\nrun bds_daily for those days first (e.g. airflow backfill create --dag-id bds_daily ...)"
         )
     return found

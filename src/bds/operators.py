@@ -3,7 +3,7 @@ needs beyond it is imported when it runs."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 from airflow.sdk import BaseOperator
@@ -46,7 +46,7 @@ class WaitForDayEnd(BaseOperator):
 
         # A work item planned before billable_at existed (a cleared task of an older run) has none.
         due = datetime.fromisoformat(self.work["billable_at"]) if "billable_at" in self.work else ready_at(self.work)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if now >= due:
             self.log.info("%s: billable since %s; ready", label(self.work), due.isoformat())
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +22,20 @@ from bds.config.store import StoreUnavailable, default_store, for_runs
 from bds.datasets import to_frame
 from bds.errors import PermanentError, writing_for
 from bds.files import (
-    ARCHIVE, NamedFile, billing_rows, daily_dir, daily_file_name, folder_lock, manifest_name, monthly_dir, monthly_file_name, parse_name,
-    render_csv, replace_keeping_previous, supersede,
-)  # fmt: skip
+    ARCHIVE,
+    NamedFile,
+    billing_rows,
+    daily_dir,
+    daily_file_name,
+    folder_lock,
+    manifest_name,
+    monthly_dir,
+    monthly_file_name,
+    parse_name,
+    render_csv,
+    replace_keeping_previous,
+    supersede,
+)
 from bds.ledger import producer
 from bds.ledger.replay import record_period
 from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
@@ -72,7 +83,9 @@ def _skip_reason(tenant: Tenant, last_day: date, metrics: list[str]) -> str | No
     return None
 
 
-def _plan(config: BillingConfig, period: str, last_day: date, metrics_of, item: dict, revision: int | None) -> tuple[list[dict], list[str]]:
+def _plan(
+    config: BillingConfig, period: str, last_day: date, metrics_of, item: dict, revision: int | None
+) -> tuple[list[dict], list[str]]:
     if not config.billing_process_enabled:
         return [], [f"{period}: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
     work, notes = [], []
@@ -173,13 +186,15 @@ def sources_ready(work: dict, now: datetime | None = None) -> tuple[bool, list[s
     within ``sources.timeout_minutes`` of the day becoming billable."""
     tenant, day, window = unpack(work)
     settings = SourceReadiness.model_validate(work["readiness"])
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     context = f"{tenant.label} day {day}"
     needed = [source for source in SOURCES if datasets_for(source, tenant.enabled_metrics)]
     for source in needed:
         reason = readiness.purged(source, day, now.date(), settings)
         if reason:
-            raise readiness.SourceNotReadyError(f"{context}: {reason}; it is not billed again (its archived files stay as they are)")
+            raise readiness.SourceNotReadyError(
+                f"{context}: {reason}; it is not billed again (its archived files stay as they are)"
+            )
     if "gim" not in needed:
         return True, [f"{context}: no Info Mart data needed"]
     engine = source_engine("gim", context)
@@ -253,7 +268,11 @@ def check_rows(
     before anything is staged; under ``tolerate`` they are logged here, and aggregate names
     them in the run's summary."""
     queries = sql or {}
-    found = {d: lines for d in datasets if (lines := malformed_rows(engine, source, d, parameters, context, queries.get(f"malformed/{d}")))}
+    found = {
+        d: lines
+        for d in datasets
+        if (lines := malformed_rows(engine, source, d, parameters, context, queries.get(f"malformed/{d}")))
+    }
     if found and SourceReadiness.model_validate(work["readiness"]).malformed_rows == "fail":
         raise MalformedRowsError("\n".join(str(malformed_failure(source, d, lines, context)) for d, lines in found.items()))
     kept = {d: {"count": len(lines), "named": lines[:MALFORMED_NAMED]} for d, lines in found.items()}
@@ -263,8 +282,10 @@ def check_rows(
 
 
 def tolerated(source: str, dataset: str, malformed: dict, context: str) -> str:
-    return (f"{context}: {source}/{dataset}: {malformed['count']} malformed value(s) in source rows left out of the counts "
-            f"(sources.malformed_rows: tolerate): {malformed_listing(malformed['named'], malformed['count'])}")  # fmt: skip
+    return (
+        f"{context}: {source}/{dataset}: {malformed['count']} malformed value(s) in source rows left out of the counts "
+        f"(sources.malformed_rows: tolerate): {malformed_listing(malformed['named'], malformed['count'])}"
+    )
 
 
 def _staged(work: dict, source: str) -> tuple[dict, object]:
@@ -322,13 +343,19 @@ def _aggregate(work: dict) -> dict:
     for r in results:
         peak = ""
         if r["peak_at"] is not None:
-            peak = " (first peak " + datetime.fromtimestamp(r["peak_at"], timezone.utc).isoformat() + ")"
+            peak = " (first peak " + datetime.fromtimestamp(r["peak_at"], UTC).isoformat() + ")"
         log.info("%s day %s: %s %s %s%s", tenant.label, day, r["metric"], r["region"], r["counts"], peak)
     return {"results": len(results), "warnings": len(warnings)}
 
 
 def store_files(
-    tenant: Tenant, period: str, data_dir: Path, folder: Path, files: dict[str, bytes], transmit: bool, with_files=None,
+    tenant: Tenant,
+    period: str,
+    data_dir: Path,
+    folder: Path,
+    files: dict[str, bytes],
+    transmit: bool,
+    with_files=None,
     revision: int | None = None,
 ) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
@@ -353,7 +380,9 @@ def store_files(
         # This run and task, and the moment of this write (in the manifest and the ledger): taken
         # under the lock, so the period's events are in the order they happened.
         produced = producer()
-        listed = {e["name"]: e for e in (manifest.read(folder / manifest_name(tenant.tenant_id, period_code)) or {}).get("files", [])}
+        listed = {
+            e["name"]: e for e in (manifest.read(folder / manifest_name(tenant.tenant_id, period_code)) or {}).get("files", [])
+        }
         for name, data in files.items():
             named = parse_name(name)
             status, kept = replace_keeping_previous(archive, named, data)
@@ -361,8 +390,17 @@ def store_files(
             if kept is not None:  # the earlier version, now under versions/
                 old = kept.read_bytes()
                 previous = listed.get(name) if listed.get(name, {}).get("sha256") == manifest.sha256(old) else None
-                restated.append(changes.restatement(named, old, data, kept, archive, revision=revision,
-                                                    previous=previous and previous | {"superseded_at": produced["at"]}))  # fmt: skip
+                restated.append(
+                    changes.restatement(
+                        named,
+                        old,
+                        data,
+                        kept,
+                        archive,
+                        revision=revision,
+                        previous=previous and previous | {"superseded_at": produced["at"]},
+                    )
+                )
         superseded = []
         for path in sorted(folder.glob("CNT_*.csv")):
             named = parse_name(path.name)
@@ -372,8 +410,11 @@ def store_files(
             data, kept = supersede(archive, named)
             superseded.append((named.name, data, reason, kept.relative_to(archive).as_posix()))
             previous = listed.get(named.name) if listed.get(named.name, {}).get("sha256") == manifest.sha256(data) else None
-            restated.append(changes.restatement(named, data, None, kept, archive, reason, revision,
-                                                previous and previous | {"superseded_at": produced["at"]}))  # fmt: skip
+            restated.append(
+                changes.restatement(
+                    named, data, None, kept, archive, reason, revision, previous and previous | {"superseded_at": produced["at"]}
+                )
+            )
             outcome["superseded"].append(named.name)
             if outbox is not None:
                 (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
@@ -456,8 +497,9 @@ def _render(work: dict, data_dir=None) -> dict:
         if agents != published:
             staging.write_bytes(published, staging.read_bytes(agents))
 
-    stored = store_files(tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents,
-                         work.get("config_revision"))  # fmt: skip
+    stored = store_files(
+        tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents, work.get("config_revision")
+    )
     stored["warnings"] = computed.get("warnings", [])  # what aggregate logged: into the run's summary too
     stored["summary"] += "".join(f"\n  WARNING {warning}" for warning in stored["warnings"])
     return stored
@@ -497,7 +539,9 @@ def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> di
     for r in results:
         log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
     folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
-    return store_files(tenant, month.label, data_dir, folder, files, work.get("transmit", False), revision=work.get("config_revision"))
+    return store_files(
+        tenant, month.label, data_dir, folder, files, work.get("transmit", False), revision=work.get("config_revision")
+    )
 
 
 def unfinished(work: list[dict], results: list[dict]) -> list[str]:

@@ -16,7 +16,7 @@ the day became billable, then fail; a purged day fails at once. Neither ever yie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from bds.calendar import DayWindow
 from bds.catalogue import SOURCES
@@ -37,7 +37,7 @@ class Verdict:
 
 
 def _utc(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def purged(source: str, day: date, today: date, settings: SourceReadiness) -> str | None:

@@ -67,11 +67,16 @@ def transmission_lines() -> list[str]:
         tenant, kind = key.removeprefix(prefix).split("/")[:2]
         counts = folders.setdefault(f"{tenant}/{kind}/", [0, 0])
         counts["/MANIFEST_" in key] += 1
-    lines += [f"  {folder:<14} {files:>4} billing file(s), {manifests:>3} manifest(s)" for folder, (files, manifests) in sorted(folders.items())]
+    lines += [
+        f"  {folder:<14} {files:>4} billing file(s), {manifests:>3} manifest(s)"
+        for folder, (files, manifests) in sorted(folders.items())
+    ]
     if keys:
         head = bucket.head(keys[0]) or {}
-        lines.append(f"e.g. s3://{server.bucket}/{keys[0]}: {head.get('ContentLength')} bytes, "
-                     f"{head.get('ContentType')}, encryption {head.get('ServerSideEncryption', 'none')}")  # fmt: skip
+        lines.append(
+            f"e.g. s3://{server.bucket}/{keys[0]}: {head.get('ContentLength')} bytes, "
+            f"{head.get('ContentType')}, encryption {head.get('ServerSideEncryption', 'none')}"
+        )
     return lines
 
 

@@ -238,8 +238,11 @@ def copy_csv(engine, sql: str, parameters: dict, column_types: dict, jit: bool =
                 stream = io.BufferedReader(CopyStream(copy), CSV_BLOCK)
                 # Every dataset has several columns, so no row is an empty line; an empty field
                 # (NULL or '') is missing, as both mean "none" to every metric.
-                yield csv.open_csv(stream, read_options=csv.ReadOptions(block_size=CSV_BLOCK),
-                                   convert_options=csv.ConvertOptions(column_types=column_types, strings_can_be_null=True))  # fmt: skip
+                yield csv.open_csv(
+                    stream,
+                    read_options=csv.ReadOptions(block_size=CSV_BLOCK),
+                    convert_options=csv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
+                )
     finally:
         raw.close()
 
@@ -264,8 +267,10 @@ def source_engine(source: str, context: str, hook=None):
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:" and not Path(database).is_file():
         engine.dispose()  # SQLite would create an empty database there and report "no such table"
-        raise SourceSetupError(f"{context}: {title} ({conn_id}): the connection's SQLite database {database} does not "
-                               f"exist (a wrong path, or a volume not mounted); nothing was read or created")  # fmt: skip
+        raise SourceSetupError(
+            f"{context}: {title} ({conn_id}): the connection's SQLite database {database} does not "
+            f"exist (a wrong path, or a volume not mounted); nothing was read or created"
+        )
     try:
         limit_queries(engine, query_timeout_minutes())
     except LimitSettingError as exc:
@@ -302,9 +307,11 @@ def querying(source: str, dataset: str, context: str):
         raise DatasetShapeError(f"{context}: {exc}") from None
     except Exception as exc:  # the drivers' errors share no base class worth naming
         if timed_out(exc):
-            raise QueryTimeoutError(f"{context}: {title} ({conn_id}) query {source}/{dataset} ran past the limit of "
-                                    f"{query_timeout_minutes():g} minute(s) ({QUERY_TIMEOUT_ENV}) and was cancelled by the "
-                                    f"database: {database_cause(exc)}") from exc  # fmt: skip
+            raise QueryTimeoutError(
+                f"{context}: {title} ({conn_id}) query {source}/{dataset} ran past the limit of "
+                f"{query_timeout_minutes():g} minute(s) ({QUERY_TIMEOUT_ENV}) and was cancelled by the "
+                f"database: {database_cause(exc)}"
+            ) from exc
         raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
 
 

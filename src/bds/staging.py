@@ -145,9 +145,8 @@ def writing(path):
 
 
 def read_bytes(path) -> bytes:
-    with _named("read", path):
-        with path.open("rb") as handle:
-            return handle.read()
+    with _named("read", path), path.open("rb") as handle:
+        return handle.read()
 
 
 def write_frame(path, frame: pd.DataFrame) -> None:
@@ -166,9 +165,8 @@ def read_table(path):
     """A staged Parquet file as an Arrow table, read from the file as it goes."""
     import pyarrow.parquet as pq
 
-    with _named("read", path):
-        with path.open("rb") as handle:
-            return pq.read_table(handle)
+    with _named("read", path), path.open("rb") as handle:
+        return pq.read_table(handle)
 
 
 def write_json(path, payload) -> None:

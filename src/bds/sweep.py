@@ -52,9 +52,7 @@ def merge_per_key(keys: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pd.
 
     Returns a frame with columns ``key``, ``start``, ``end`` of disjoint, non-adjacent intervals.
     """
-    frame = pd.DataFrame(
-        {"key": np.asarray(keys), "start": np.asarray(starts, np.int64), "end": np.asarray(ends, np.int64)}
-    )
+    frame = pd.DataFrame({"key": np.asarray(keys), "start": np.asarray(starts, np.int64), "end": np.asarray(ends, np.int64)})
     frame = frame[frame["end"] > frame["start"]]
     if frame.empty:
         return frame.reset_index(drop=True)

@@ -24,7 +24,7 @@ import base64
 import hashlib
 import logging
 import os
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from bds import changes
@@ -44,9 +44,14 @@ CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json"}
 
 # Error codes that no retry can fix: the run stops at once and says what to change.
 _CREDENTIAL_CODES = {
-    "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
-    "InvalidClientTokenId", "UnrecognizedClientException", "AuthorizationHeaderMalformed",
-}  # fmt: skip
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AuthorizationHeaderMalformed",
+}
 _ENCRYPTION_CODES = {"InvalidEncryptionAlgorithmError", "KMSNotFoundException", "NotImplemented"}
 _TRANSIENT_CODES = {"SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "Throttling"}
 
@@ -137,12 +142,14 @@ def plan_outbox(config: BillingConfig, outbox: Path) -> tuple[list[dict], list[s
     for tenant_id, paths in sorted(by_tenant.items()):
         tenant = known[tenant_id]
         notes.append(f"{tenant.label}: {len(paths)} file(s) in the outbox")
-        work.append({
-            "tenant": {"tenant_id": tenant_id, "name": tenant.name},
-            "label": tenant.label,
-            "server": config.billing_server.model_dump(mode="json"),
-            "files": paths,
-        })  # fmt: skip
+        work.append(
+            {
+                "tenant": {"tenant_id": tenant_id, "name": tenant.name},
+                "label": tenant.label,
+                "server": config.billing_server.model_dump(mode="json"),
+                "files": paths,
+            }
+        )
     return work, notes, rejected
 
 
@@ -204,7 +211,9 @@ class Bucket:
             return []
         got = head.get("ServerSideEncryption")
         if got != wanted.value:
-            return [f"stored with server-side encryption {got or 'none'}, not {wanted.value}: the server did not apply the encryption setting"]
+            return [
+                f"stored with server-side encryption {got or 'none'}, not {wanted.value}: the server did not apply the encryption setting"
+            ]
         key_id, got_key = self.server.kms_key_id, head.get("SSEKMSKeyId") or ""
         if key_id and not key_id.startswith("alias/") and got_key != key_id and not got_key.endswith("/" + key_id):
             return [f"encrypted with KMS key {got_key or '(none)'}, not {key_id}"]
@@ -220,9 +229,12 @@ class Bucket:
         bucket = self.server.bucket
         if self.head(key) is not None:
             self.client.copy_object(
-                Bucket=bucket, Key=to_key, CopySource={"Bucket": bucket, "Key": key},
-                ChecksumAlgorithm="SHA256", **self.server.upload_arguments(),
-            )  # fmt: skip
+                Bucket=bucket,
+                Key=to_key,
+                CopySource={"Bucket": bucket, "Key": key},
+                ChecksumAlgorithm="SHA256",
+                **self.server.upload_arguments(),
+            )
         problems, _ = self.compare(to_key, data)
         if not problems:
             self.client.delete_object(Bucket=bucket, Key=key)
@@ -249,18 +261,28 @@ def explain(exc: Exception, server: BillingServer, subject: str) -> Transmission
         said = f"{code}: {message}" if message else code
         encryption = server.server_side_encryption.value + (f" with KMS key {server.kms_key_id}" if server.kms_key_id else "")
         if code in _CREDENTIAL_CODES:
-            return TransmissionRefused(f"{subject}: the S3 server rejected the credentials of the {conn} ({said}); "
-                                       f"check its access key and secret", stop_all=True)  # fmt: skip
+            return TransmissionRefused(
+                f"{subject}: the S3 server rejected the credentials of the {conn} ({said}); check its access key and secret",
+                stop_all=True,
+            )
         if code == "NoSuchBucket":
-            return TransmissionRefused(f"{subject}: the bucket '{server.bucket}' does not exist on the S3 server of the "
-                                       f"{conn} ({code}); create it or correct billing_server.bucket", stop_all=True)  # fmt: skip
+            return TransmissionRefused(
+                f"{subject}: the bucket '{server.bucket}' does not exist on the S3 server of the "
+                f"{conn} ({code}); create it or correct billing_server.bucket",
+                stop_all=True,
+            )
         if code.startswith("KMS") or code in _ENCRYPTION_CODES or (code == "InvalidArgument" and "ncryption" in message):
-            return TransmissionRefused(f"{subject}: the S3 server refused the encryption setting "
-                                       f"(server_side_encryption {encryption}): {said}", stop_all=True)  # fmt: skip
+            return TransmissionRefused(
+                f"{subject}: the S3 server refused the encryption setting (server_side_encryption {encryption}): {said}",
+                stop_all=True,
+            )
         if code == "AccessDenied" or status == 403:
-            return TransmissionRefused(f"{subject}: access denied ({said}); the {conn} needs s3:PutObject, s3:GetObject, "
-                                       f"s3:DeleteObject and s3:ListBucket on {server.uri('*')}, and a bucket policy may refuse the "
-                                       f"encryption setting (server_side_encryption {encryption})", stop_all=True)  # fmt: skip
+            return TransmissionRefused(
+                f"{subject}: access denied ({said}); the {conn} needs s3:PutObject, s3:GetObject, "
+                f"s3:DeleteObject and s3:ListBucket on {server.uri('*')}, and a bucket policy may refuse the "
+                f"encryption setting (server_side_encryption {encryption})",
+                stop_all=True,
+            )
         if code in _TRANSIENT_CODES or status >= 500:
             return TransmissionError(f"{subject}: the S3 server could not take it now ({said}); it will be retried")
         return TransmissionRefused(f"{subject}: the S3 server refused it ({said})")
@@ -291,7 +313,7 @@ def send(bucket: Bucket, named: NamedFile, path: Path, data: bytes) -> dict:
         cls = TransmissionRefused if refused else TransmissionError
         raise cls(f"{subject}: uploaded, but verification failed: {'; '.join(problems)}", stop_all=refused)
     # The server's Last-Modified, not our clock: a manifest rewritten later says the same.
-    uploaded_at = head["LastModified"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    uploaded_at = head["LastModified"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"s3_uri": server.uri(named.relative_path), "uploaded_at": uploaded_at, "already": already}
 
 
@@ -376,7 +398,9 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
         try:
             receipt = send(bucket, named, path, data)
         except TransmissionError as exc:
-            with default_store(archive.parent).writing(f"cannot record the failed send of {subject} in the billing ledger") as connection:
+            with default_store(archive.parent).writing(
+                f"cannot record the failed send of {subject} in the billing ledger"
+            ) as connection:
                 record_attempt(connection, named.name, sha256(data), "failed", str(exc), produced=produced)
             raise
         listed = {e["name"]: e for e in (read_manifest(folder / named.manifest) or {}).get("files", [])}
@@ -389,8 +413,16 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
         store = default_store(archive.parent)
         record_period(store, archive, manifest, produced["at"], set())  # a file dropped by hand joins the ledger
         with store.writing(f"cannot record the send of {subject} in the billing ledger") as connection:
-            record_attempt(connection, named.name, sha256(data), "sent", "verified" if not receipt["already"] else "already in the bucket, verified",
-                           receipt["s3_uri"], receipt["uploaded_at"], produced)  # fmt: skip
+            record_attempt(
+                connection,
+                named.name,
+                sha256(data),
+                "sent",
+                "verified" if not receipt["already"] else "already in the bucket, verified",
+                receipt["s3_uri"],
+                receipt["uploaded_at"],
+                produced,
+            )
         path.unlink()
         verb = "already in the bucket" if receipt["already"] else "uploaded and verified"
         log.info("%s: %s as %s; archive %s", named.name, verb, receipt["s3_uri"], status)
@@ -422,7 +454,9 @@ def _move_aside(bucket: Bucket, archive: Path, manifest: NamedFile, superseded: 
     except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
         raise explain(exc, server, subject) from None
     if problems:
-        raise TransmissionError(f"{subject}: copied, but verification failed: {'; '.join(problems)}; the object stays where it was")
+        raise TransmissionError(
+            f"{subject}: copied, but verification failed: {'; '.join(problems)}; the object stays where it was"
+        )
     log.info("%s: moved aside (%s)", subject, superseded["reason"])
 
 
@@ -434,13 +468,17 @@ def _send_manifest(bucket: Bucket, archive: Path, named: NamedFile, path: Path) 
         archived = archive / named.relative_path
         manifest = read_manifest(archived)
         if manifest is None:
-            raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: "
-                                      f"there is no manifest {named.name} in the archive to send")  # fmt: skip
+            raise TransmissionRefused(
+                f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: "
+                f"there is no manifest {named.name} in the archive to send"
+            )
         missing = unsent(manifest)
         lost = [n for n in missing if not (archive / named.folder / n).is_file() and not (path.parent / n).is_file()]
         if lost:
-            raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: {named.name} lists "
-                                      f"{', '.join(lost)}, which is neither in the archive nor in the outbox")  # fmt: skip
+            raise TransmissionRefused(
+                f"tenant {named.tenant_id} {named.period_label}: {named.name} lists "
+                f"{', '.join(lost)}, which is neither in the archive nor in the outbox"
+            )
         if missing:
             log.info("%s waits for %d file(s): %s", named.name, len(missing), ", ".join(missing))
             return "waiting"

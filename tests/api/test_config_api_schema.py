@@ -16,12 +16,16 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as fixed_seed
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from bds.config.api import create_app
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance, ignored_auth, negative_data_rejection, response_headers_conformance, response_schema_conformance,
-    status_code_conformance,
-)  # fmt: skip
 
 MAX_EXAMPLES = 50
 SEED = 20261203
@@ -40,8 +44,16 @@ def names_the_problem(ctx, response, case):
     return None
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, negative_data_rejection, ignored_auth, names_the_problem]  # fmt: skip
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+    names_the_problem,
+]
 
 
 # The document the app serves (test_the_served_document_is_the_apps checks it is this one),

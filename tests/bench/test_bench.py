@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from bds import bench
 from bds.sources import psycopg_style
+from bds_tools import bench
 from tests.conftest import PG_ADMIN_URL
 
 
@@ -22,25 +22,47 @@ def test_placeholders_become_psycopg_parameters():
 
 @pytest.mark.postgres
 def test_a_small_benchmark_runs_end_to_end(capsys):
-    bench.main(["--pg-url", PG_ADMIN_URL, "--scale", "0.01", "--scale", "0.05", "--runs", "1", "--overhead-tenants", "0", "--console-tenants", "0"])
+    bench.main(
+        [
+            "--pg-url",
+            PG_ADMIN_URL,
+            "--scale",
+            "0.01",
+            "--scale",
+            "0.05",
+            "--runs",
+            "1",
+            "--overhead-tenants",
+            "0",
+            "--console-tenants",
+            "0",
+        ]
+    )
     out = capsys.readouterr().out
     # The plans are shown; what each handled, an index probe of the day's interaction facts.
     assert re.search(r"Index Scan using interaction_resource_fact_p\w+ on interaction_resource_fact_p20260318", out)
     # Partition pruning, as the queries ran: the day (Chicago, so two UTC days) and its one-day
     # look-back; never the day after. Only agent_sessions looks before the look-back (and in
     # DEFAULT), for sessions still open or ended in the day, through indexes where there are rows.
-    read = {(query, table): set(partitions.split(", "))
-            for query, table, partitions in re.findall(r"^  (\S+) reads (\w+) partitions (.+)$", out, re.M)}  # fmt: skip
+    read = {
+        (query, table): set(partitions.split(", "))
+        for query, table, partitions in re.findall(r"^  (\S+) reads (\w+) partitions (.+)$", out, re.M)
+    }
     day_and_lookback = {"20260317", "20260318", "20260319"}
-    assert set(read) == {("gim/agent_sessions", "sm_res_session_fact"), ("gim/agent_sessions", "interaction_resource_fact"),
-                         ("gim/bot_sessions", "sdr_bots_fact"), ("gim/bot_sessions", "interaction_fact"),
-                         ("gvp/media_sessions", "gvp_cdr"), ("gvp/media_sessions", "gvp_speech_session")}  # fmt: skip
+    assert set(read) == {
+        ("gim/agent_sessions", "sm_res_session_fact"),
+        ("gim/agent_sessions", "interaction_resource_fact"),
+        ("gim/bot_sessions", "sdr_bots_fact"),
+        ("gim/bot_sessions", "interaction_fact"),
+        ("gvp/media_sessions", "gvp_cdr"),
+        ("gvp/media_sessions", "gvp_speech_session"),
+    }
     for (query, table), partitions in read.items():
         allowed = day_and_lookback | ({"20260316", "default"} if table == "sm_res_session_fact" else set())
         assert "20260318" in partitions and partitions <= allowed, (query, table, partitions)
     rows = re.findall(r"^\s+(0\.0[15])\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)$", out, re.M)
     assert [r[0] for r in rows] == ["0.01", "0.05"]
-    for _, load, floor, pipeline, pushdown, ratio, _, rss in rows:
+    for _, _load, floor, pipeline, _pushdown, ratio, _, rss in rows:
         assert float(floor) > 0 and float(pipeline) > 0
         f, p, half = float(floor), float(pipeline), 0.0005  # printed to the millisecond
         assert (p - half) / (f + half) - 0.005 <= float(ratio) <= (p + half) / (f - half) + 0.005
@@ -69,7 +91,7 @@ def test_a_difference_from_the_pushdown_reference_is_named():
 
 @pytest.mark.postgres
 def test_the_console_benchmark_runs_small_and_its_queries_use_their_indexes(capsys):
-    from bds import bench_console
+    from bds_tools import bench_console
 
     bench_console.main(["--pg-url", PG_ADMIN_URL, "--tenants", "30", "--days", "45", "--runs", "1"])
     out = capsys.readouterr().out

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from bds import overhead
+from bds_tools import overhead
 from tests.conftest import PG_ADMIN_URL
 
 

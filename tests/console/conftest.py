@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from bds.airflow_local import passwords_file
+from bds_tools.airflow_local import passwords_file
 from tests.api_server import config_api
 from tests.conftest import fresh_pg_database, s3_client
 from tests.console.demo_month import bill_demo_month

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bds.airflow_local import postgres_connection
 from bds.config import load_billing_config, parse_billing_config
 from bds.config.store import Store
 from bds.monthly import Month
 from bds.pipeline import aggregate, extract_source, plan_day, plan_month, render, render_month
 from bds.transmission import TransmissionError, plan_outbox, send_tenant
+from bds_tools.airflow_local import postgres_connection
 from tests.conftest import aws_connection
 from tests.e2e.conftest import DAYS, DEMO_CONFIG, SCALE, SOURCES, sqlite_connections
 
@@ -63,7 +63,13 @@ def bill_demo_month(data: Path, store_url: str, s3_endpoint: str, bucket: str) -
         raw["billing_server"] |= {"bucket": bucket, "transmit": False}
         first = parse_billing_config(raw)
         store.commit(first, 0, "demo", "the demo's tenants", "seed")
-        seed_sources({s: json.loads(c)["host"] and f"sqlite:///{json.loads(c)['host']}" for s, c in connections.items()}, first, DAYS, seed=11, scale=SCALE)
+        seed_sources(
+            {s: json.loads(c)["host"] and f"sqlite:///{json.loads(c)['host']}" for s, c in connections.items()},
+            first,
+            DAYS,
+            seed=11,
+            scale=SCALE,
+        )
         for day in DAYS:
             bill_day(first, day, 1)
         gim = sa.create_engine(f"sqlite:///{json.loads(connections['gim'])['host']}")

@@ -32,8 +32,13 @@ def test_every_role_reads_and_only_op_and_admin_may_acknowledge(console):
     blank = console.call("POST", f"/ledger/anomalies/{flag['id']}/acknowledge", role="op", json={"comment": "   "})
     assert blank.status_code == 422 and [p["path"] for p in blank.json()["problems"]] == ["comment"]
     # Not JSON (what a form of another site could send with the login cookie): refused
-    form = console.call("POST", f"/ledger/anomalies/{flag['id']}/acknowledge", role="op", content='{"comment": "seen"}',
-                        headers={"Content-Type": "text/plain"})  # fmt: skip
+    form = console.call(
+        "POST",
+        f"/ledger/anomalies/{flag['id']}/acknowledge",
+        role="op",
+        content='{"comment": "seen"}',
+        headers={"Content-Type": "text/plain"},
+    )
     assert form.status_code == 415 and "as JSON" in form.json()["detail"]
     assert console.call("GET", "/ledger/anomalies", params={"state": "acknowledged"}).json() == []
 
@@ -51,8 +56,15 @@ def test_a_download_is_the_archived_version_current_or_earlier(console):
     assert console.call("GET", f"/ledger/files/{current['name']}/{'0' * 64}").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["..%2F..%2Fbds.db", "CNT_US_PES_x_G_1_20260327.csv%2F..", "MANIFEST_101_20260327.json",
-                                  "CNT_US_PES_seats_chat_G_101_20260327.csv.tmp"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        "..%2F..%2Fbds.db",
+        "CNT_US_PES_x_G_1_20260327.csv%2F..",
+        "MANIFEST_101_20260327.json",
+        "CNT_US_PES_seats_chat_G_101_20260327.csv.tmp",
+    ],
+)
 def test_a_download_never_reaches_a_path_the_ledger_did_not_record(console, name):
     answer = console.call("GET", f"/ledger/files/{name}/{'a' * 64}")
     assert answer.status_code in (404, 422) and "bds.db" not in answer.text.replace(name, "")
@@ -66,8 +78,11 @@ def test_transmission_states_and_the_restatement_diff_are_in_the_data(console):
     assert restated and all(v["config_revision"] == 2 for v in restated)
     for v in restated:
         earlier = next(e for e in versions if e["name"] == v["name"] and not e["current"])
-        assert v["changes"] == [{"count": c, "old": earlier["counts"][c], "new": v["counts"][c]} for c in sorted(v["counts"])
-                                if earlier["counts"][c] != v["counts"][c]]  # fmt: skip
+        assert v["changes"] == [
+            {"count": c, "old": earlier["counts"][c], "new": v["counts"][c]}
+            for c in sorted(v["counts"])
+            if earlier["counts"][c] != v["counts"][c]
+        ]
         assert earlier["state"] == "archived" and earlier["superseded_reason"].startswith("restated")
     month = versions_of(console, 102, "2026-03")
     failed = [v for v in month if v["state"] == "failed"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -120,7 +121,9 @@ def test_a_concurrent_change_is_shown_not_overwritten(console, admin):
     assert theirs.status_code == 200
     admin.locator("[name=external_id]").fill("MINE")
     admin.get_by_role("button", name="Save").click()
-    expect(admin.locator("#notice")).to_contain_text(f"someone else changed the configuration first (revision {revision + 1} is current)", timeout=30_000)
+    expect(admin.locator("#notice")).to_contain_text(
+        f"someone else changed the configuration first (revision {revision + 1} is current)", timeout=30_000
+    )
     assert console.call("GET", "/tenants/102").json()["external_id"] == "THEIRS"
     expect(admin.locator("[name=external_id]")).to_have_value("MINE")  # the operator's edit is still there
 
@@ -133,7 +136,7 @@ def test_a_viewer_sees_the_pages_but_cannot_save_or_acknowledge(console, viewer)
     expect(viewer.get_by_role("button", name="Acknowledge").first).to_be_disabled()
     # Nor can the page's own calls: the API refuses a Viewer's change
     answer = viewer.evaluate("""async () => (await fetch('/bds/api/v1/events', {method: 'PUT', headers: {'Content-Type': 'application/json',
-        'If-Match': '"1"'}, body: JSON.stringify({billing_process_enabled: false})})).status""")  # fmt: skip
+        'If-Match': '"1"'}, body: JSON.stringify({billing_process_enabled: false})})).status""")
     assert answer == 403
 
 
@@ -203,7 +206,9 @@ def test_anomalies_list_the_restated_day_and_the_missing_one_and_take_an_acknowl
     missing.get_by_placeholder("comment").fill("tenant 105's Info Mart was down that day; rerun requested")
     missing.get_by_role("button", name="Acknowledge").click()
     expect(admin.locator("#notice")).to_contain_text("Acknowledged by admin", timeout=30_000)
-    expect(admin.locator("tbody tr", has_text="missing").filter(has_text=MISSING[1].isoformat())).to_have_count(0)  # open flags only
+    expect(admin.locator("tbody tr", has_text="missing").filter(has_text=MISSING[1].isoformat())).to_have_count(
+        0
+    )  # open flags only
     admin.get_by_label("Which flags").select_option("acknowledged")
     expect(admin.locator("tbody tr").filter(has_text="Info Mart was down")).to_contain_text("admin")
     flags = console.call("GET", "/ledger/anomalies", params={"state": "acknowledged"}).json()
@@ -226,7 +231,7 @@ def test_files_show_versions_restatement_and_transmission_and_download(console, 
         current.get_by_role("link", name="Download").click()
     assert download.value.suggested_filename == name
     archived = next((console.data / "archive").rglob(name)).read_bytes()
-    assert open(download.value.path(), "rb").read() == archived and hashlib.sha256(archived).hexdigest() == sha
+    assert Path(download.value.path()).read_bytes() == archived and hashlib.sha256(archived).hexdigest() == sha
     # A month refused by the billing server, and one waiting in the outbox
     open_page(admin, console, "files?tenant_id=102&period=2026-03")
     refused = admin.locator(".file", has=admin.locator(".badge.failed"))

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.models import DagBag
@@ -35,7 +35,10 @@ def test_house_rules(dagbag, dag_id):
         assert task.owner == "billing", task.task_id
         # Planning, reporting and announcing touch no source: retrying them helps nothing.
         assert task.retries >= 2 or task.task_id.rsplit(".", 1)[-1] in {
-            "plan", "summary", "announce_month_end", "wait_for_sources",  # they fail with a verdict
+            "plan",
+            "summary",
+            "announce_month_end",
+            "wait_for_sources",  # they fail with a verdict
         }, task.task_id
 
 
@@ -83,7 +86,11 @@ def test_the_assets_trace_the_billing_data_from_the_sources_to_the_billing_serve
     def uris(assets):
         return {getattr(a, "uri", None) or f"alias:{a.name}" for a in assets}
 
-    for group, source in (("info_mart.extract_gim", "info-mart"), ("gvp.extract_gvp", "gvp-reporting"), ("configuration.extract_cme", "configuration")):
+    for group, source in (
+        ("info_mart.extract_gim", "info-mart"),
+        ("gvp.extract_gvp", "gvp-reporting"),
+        ("configuration.extract_cme", "configuration"),
+    ):
         assert uris(daily.get_task(f"bill_tenant.{group}").inlets) == {f"bds://sources/{source}"}
     assert uris(daily.get_task("bill_tenant.render").outlets) == {"bds://billing/files/daily", "alias:bds-billing-queued"}
     roll_up = monthly.get_task("roll_up")
@@ -116,9 +123,10 @@ def test_failures_alert_and_late_days_alert(dagbag):
 
 def test_a_deadline_is_set_from_the_environment():
     code = (
-        "import runpy; dag = runpy.run_path(%r)['dag']; d = dag.deadline; d = d[0] if isinstance(d, list) else d; "
+        f"import runpy; dag = runpy.run_path({str(ROOT / 'dags' / 'bds_daily.py')!r})['dag']; d = dag.deadline; "
+        "d = d[0] if isinstance(d, list) else d; "
         "print(d.callback.path, d.interval.total_seconds(), d.reference.__class__.__name__)"
-    ) % str(ROOT / "dags" / "bds_daily.py")
+    )
     env = dict(os.environ, BDS_DAILY_DEADLINE="06:30 UTC")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out[-3:] == ["bds.alerts.files_late", str(30.5 * 3600), "DagRunLogicalDateDeadline"]
@@ -127,7 +135,7 @@ def test_a_deadline_is_set_from_the_environment():
 def test_deadline_interval_follows_the_local_clock():
     from bds.dag_common import deadline_interval
 
-    winter, summer = datetime(2026, 1, 15, tzinfo=timezone.utc), datetime(2026, 7, 15, tzinfo=timezone.utc)
+    winter, summer = datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 7, 15, tzinfo=UTC)
     # 07:00 in New York on the next day: UTC-5 in winter (36 h after 00:00 UTC), UTC-4 in summer (35 h).
     assert deadline_interval("07:00 America/New_York", now=winter) == timedelta(hours=36)
     assert deadline_interval("07:00 America/New_York", now=summer) == timedelta(hours=35)
@@ -157,7 +165,15 @@ def test_parse_imports_no_billing_code(path):
         "print(sorted(m for m in sys.modules if m == 'bds' or m.startswith('bds.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert set(eval(out[-1])) <= {"bds", "bds.dag_common", "bds.operators", "bds.catalogue", "bds.alerts", "bds.errors", "bds.limits"}, f"{path.name} imports {out[-1]} at parse time"
+    assert set(eval(out[-1])) <= {
+        "bds",
+        "bds.dag_common",
+        "bds.operators",
+        "bds.catalogue",
+        "bds.alerts",
+        "bds.errors",
+        "bds.limits",
+    }, f"{path.name} imports {out[-1]} at parse time"
 
 
 def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path, monkeypatch):
@@ -170,17 +186,25 @@ def test_manual_run_without_logical_date_bills_the_previous_day(dagbag, tmp_path
     plan = dagbag.dags["bds_daily"].get_task("plan").python_callable
     pushed = {}
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
-    run = SimpleNamespace(dag_id="bds_daily", data_interval_start=None, run_after=pendulum.datetime(2026, 3, 30, 6, tz="UTC"), run_id="manual__x")
+    run = SimpleNamespace(
+        dag_id="bds_daily", data_interval_start=None, run_after=pendulum.datetime(2026, 3, 30, 6, tz="UTC"), run_id="manual__x"
+    )
     work = plan(params={"date": None}, dag_run=run, ti=ti)
     assert {w["day"] for w in work} == {"2026-03-29"}
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102, 105}
     assert {w["config_revision"] for w in work} == {1}  # each file will name the revision it was produced with
-    assert pushed["notes"][0] == f"configuration: the empty store was seeded from {ROOT / 'include' / 'config' / 'demo.yaml'} as revision 1"
+    assert (
+        pushed["notes"][0]
+        == f"configuration: the empty store was seeded from {ROOT / 'include' / 'config' / 'demo.yaml'} as revision 1"
+    )
     work = plan(params={"date": "2026-03-27"}, dag_run=run, ti=ti)
     assert {w["day"] for w in work} == {"2026-03-27"}
     # 105's production date is 2026-03-28: not billed on the 27th, and the plan says so.
     assert {w["tenant"]["tenant_id"] for w in work} == {101, 102}
-    assert "tenant '=Tailspin Toys, Inc.' (105) 2026-03-27: 2026-03-27 is before the production date 2026-03-28; skipped" in pushed["notes"]
+    assert (
+        "tenant '=Tailspin Toys, Inc.' (105) 2026-03-27: 2026-03-27 is before the production date 2026-03-28; skipped"
+        in pushed["notes"]
+    )
 
 
 def test_every_task_fails_at_once_on_an_error_no_retry_can_fix(dagbag):
@@ -196,8 +220,14 @@ def test_every_task_fails_at_once_on_an_error_no_retry_can_fix(dagbag):
     from bds.sources import MalformedRowsError, SourceError, SourceSetupError
     from bds.transmission import TransmissionError, TransmissionRefused
 
-    permanent = [BillingConfigError("x"), MissingDailyFilesError("x"), TransmissionRefused("x"),
-                 SourceSetupError("x"), StorageError(errno.ENOSPC, "x"), MalformedRowsError("x")]  # fmt: skip
+    permanent = [
+        BillingConfigError("x"),
+        MissingDailyFilesError("x"),
+        TransmissionRefused("x"),
+        SourceSetupError("x"),
+        StorageError(errno.ENOSPC, "x"),
+        MalformedRowsError("x"),
+    ]
     transient = [SourceError("x"), TransmissionError("x"), OSError(errno.EIO, "x"), ConnectionError("x")]
     for dag in dagbag.dags.values():
         for task in dag.tasks:

@@ -18,7 +18,7 @@ import re
 import subprocess
 import sys
 import uuid
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pendulum
@@ -53,10 +53,14 @@ def source_databases():
     reader = f"bds_reader_{suffix}"
     admin = sa.engine.make_url(PG_ADMIN_URL)
     env = os.environ | {
-        "PGHOST": admin.host or "127.0.0.1", "PGPORT": str(admin.port or 5432), "PGUSER": admin.username or "postgres",
-        "POSTGRES_USER": admin.username or "postgres", "BDS_SOURCE_DATABASES": " ".join(names.values()),
-        "BDS_SOURCES_READER": reader, "BDS_SOURCES_READER_PASSWORD": uuid.uuid4().hex,
-    }  # fmt: skip
+        "PGHOST": admin.host or "127.0.0.1",
+        "PGPORT": str(admin.port or 5432),
+        "PGUSER": admin.username or "postgres",
+        "POSTGRES_USER": admin.username or "postgres",
+        "BDS_SOURCE_DATABASES": " ".join(names.values()),
+        "BDS_SOURCES_READER": reader,
+        "BDS_SOURCES_READER_PASSWORD": uuid.uuid4().hex,
+    }
     run_script(ROOT / "include/deploy/sources-init.sh", env)
     run_script(ROOT / "include/deploy/sources-init.sh", env)  # a second start of the container changes nothing
     yield names, reader
@@ -75,9 +79,13 @@ def config_database():
     name, owner, password = f"bds_config_{suffix}", f"bds_config_{suffix}", uuid.uuid4().hex
     admin = sa.engine.make_url(PG_ADMIN_URL)
     env = os.environ | {
-        "PGHOST": admin.host or "127.0.0.1", "PGPORT": str(admin.port or 5432), "PGUSER": admin.username or "postgres",
-        "BDS_DB_NAME": name, "BDS_DB_USER": owner, "BDS_DB_PASSWORD": password,
-    }  # fmt: skip
+        "PGHOST": admin.host or "127.0.0.1",
+        "PGPORT": str(admin.port or 5432),
+        "PGUSER": admin.username or "postgres",
+        "BDS_DB_NAME": name,
+        "BDS_DB_USER": owner,
+        "BDS_DB_PASSWORD": password,
+    }
     run_script(ROOT / "include/deploy/config-db-init.sh", env)
     run_script(ROOT / "include/deploy/config-db-init.sh", env)  # a second start of the container changes nothing
     yield {"schema": name, "login": owner, "password": password}
@@ -88,8 +96,18 @@ def config_database():
     engine.dispose()
 
 
-def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int, s3_endpoint: str, databases: dict[str, str],
-                    reader: str, config_db: dict[str, str], data_dir: Path, home: Path) -> dict[str, str]:  # fmt: skip
+def on_this_machine(
+    compose_env: dict[str, str],
+    *,
+    metadata: str,
+    api_port: int,
+    s3_endpoint: str,
+    databases: dict[str, str],
+    reader: str,
+    config_db: dict[str, str],
+    data_dir: Path,
+    home: Path,
+) -> dict[str, str]:
     """The container's environment with the service names and image folders replaced."""
     places = {
         "http://airflow-apiserver:8080": f"http://127.0.0.1:{api_port}",
@@ -106,10 +124,18 @@ def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int
     for source in SOURCES:
         conn = json.loads(env[f"AIRFLOW_CONN_BDS_{source.upper()}"])
         assert (conn["host"], conn["schema"]) == ("sources-db", source)
-        conn |= {"host": "127.0.0.1", "schema": databases[source], "login": reader if conn["login"] == "bds_reader" else "postgres"}
+        conn |= {
+            "host": "127.0.0.1",
+            "schema": databases[source],
+            "login": reader if conn["login"] == "bds_reader" else "postgres",
+        }
         env[f"AIRFLOW_CONN_BDS_{source.upper()}"] = json.dumps(conn)
     store = json.loads(env["AIRFLOW_CONN_BDS_DB"])
-    assert (store["host"], store["schema"], store["login"]) == ("postgres", "bds", "bds")  # Airflow's server, a database of its own
+    assert (store["host"], store["schema"], store["login"]) == (
+        "postgres",
+        "bds",
+        "bds",
+    )  # Airflow's server, a database of its own
     env["AIRFLOW_CONN_BDS_DB"] = json.dumps(store | config_db | {"host": "127.0.0.1"})
     notes = json.loads(env["AIRFLOW_CONN_BDS_AIRFLOW_API"])
     assert (notes["host"], notes["port"]) == ("airflow-apiserver", 8080)
@@ -117,16 +143,25 @@ def on_this_machine(compose_env: dict[str, str], *, metadata: str, api_port: int
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata.replace("postgresql+psycopg:", "postgresql+psycopg2:")
     env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + metadata.replace("postgresql+psycopg:", "postgresql:")
     unchanged = {k for k in env if env[k] == compose_env[k]}
-    assert {"AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__EXECUTOR", "BDS_STAGING_URL"} <= unchanged
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDS_"))} | env | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),  # the image's /opt/airflow/dags
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",  # two workers on a small machine
-        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
-    }  # fmt: skip
+    assert {
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__CORE__EXECUTOR",
+        "BDS_STAGING_URL",
+    } <= unchanged
+    return (
+        {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDS_"))}
+        | env
+        | {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),  # the image's /opt/airflow/dags
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",  # two workers on a small machine
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        }
+    )
 
 
 def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
@@ -146,8 +181,17 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     def machine(service: str, name: str) -> dict[str, str]:
         home = tmp_path / name
         home.mkdir(exist_ok=True)
-        return on_this_machine(service_env(compose, service), metadata=pg_url, api_port=api_port, s3_endpoint=s3_endpoint,
-                               databases=databases, reader=reader, config_db=config_database, data_dir=data_dir, home=home)  # fmt: skip
+        return on_this_machine(
+            service_env(compose, service),
+            metadata=pg_url,
+            api_port=api_port,
+            s3_endpoint=s3_endpoint,
+            databases=databases,
+            reader=reader,
+            config_db=config_database,
+            data_dir=data_dir,
+            home=home,
+        )
 
     # sources-seed: its command, as the owner account of its environment
     seed = compose["services"]["sources-seed"]["command"]
@@ -167,12 +211,28 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     init = Airflow(tmp_path / "init", machine("airflow-init", "init"))
     init.cli("db", "migrate")
     init.cli("pools", "import", str(ROOT / "include/airflow/pools.json"))
-    init.cli("users", "create", "--username", "bds-runs", "--role", "User", "--firstname", "bds", "--lastname", "runs",
-             "--email", "bds-runs@localhost", "--password", init.env["BDS_RUN_NOTES_PASSWORD"])  # as airflow-init does  # fmt: skip
+    init.cli(
+        "users",
+        "create",
+        "--username",
+        "bds-runs",
+        "--role",
+        "User",
+        "--firstname",
+        "bds",
+        "--lastname",
+        "runs",
+        "--email",
+        "bds-runs@localhost",
+        "--password",
+        init.env["BDS_RUN_NOTES_PASSWORD"],
+    )  # as airflow-init does
     init_script = compose["services"]["airflow-init"]["command"][1]
     for command in ("migrate", "seed"):  # the configuration store: its schema, then the demo's tenants as revision 1
         assert f"/entrypoint python -m bds.config {command}\n" in init_script
-        done = subprocess.run([sys.executable, "-m", "bds.config", command], env=init.env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "bds.config", command], env=init.env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     api = Airflow(tmp_path / "api", machine("airflow-apiserver", "api"), logs=[])
     with (
@@ -211,10 +271,15 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     assert any("dag_id=bds_daily" in o["Key"] for o in logs)
     metadata = sa.create_engine(pg_url)
     with metadata.connect() as conn:  # each run's note, written by its plan as bds-runs through the REST API
-        notes = dict(conn.execute(sa.text(
-            "SELECT r.logical_date, n.content FROM dag_run r JOIN dag_run_note n ON n.dag_run_id = r.id "
-            "WHERE r.dag_id = 'bds_daily' AND r.run_id LIKE 'backfill__%'")).all())  # fmt: skip
+        notes = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT r.logical_date, n.content FROM dag_run r JOIN dag_run_note n ON n.dag_run_id = r.id "
+                    "WHERE r.dag_id = 'bds_daily' AND r.run_id LIKE 'backfill__%'"
+                )
+            ).all()
+        )
     metadata.dispose()
-    assert {str(day.astimezone(timezone.utc).date()): note for day, note in notes.items()} == {
+    assert {str(day.astimezone(UTC).date()): note for day, note in notes.items()} == {
         str(d): f"Bills {d} ({len(plan_day(load_billing_config(layers), d)[0])} tenants)" for d in day_range(FIRST, LAST)
     }

@@ -16,23 +16,41 @@ import yaml
 from bds.config import load_billing_config
 from tests.conftest import ROOT
 from tests.deploy.conftest import (
-    AIRFLOW_SERVICES, COMPOSE, DOCKERFILE, ENV_EXAMPLE, MissingVariable, interpolate, interpolated, minio_buckets, read_env_file, service_env,
-)  # fmt: skip
+    AIRFLOW_SERVICES,
+    COMPOSE,
+    DOCKERFILE,
+    ENV_EXAMPLE,
+    MissingVariable,
+    interpolate,
+    interpolated,
+    minio_buckets,
+    read_env_file,
+    service_env,
+)
 
 TASK_SERVICES = ("airflow-worker",)  # where tasks run under the CeleryExecutor
 SECRETS = {
-    "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_DB_PASSWORD", "MINIO_ROOT_PASSWORD",
-    "MINIO_KMS_SECRET_KEY", "BDS_S3_SECRET_KEY", "BDS_SOURCES_PASSWORD", "BDS_SOURCES_READER_PASSWORD",
-    "BDS_RUN_NOTES_PASSWORD", "BDS_DB_PASSWORD",
-}  # fmt: skip
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    "MINIO_ROOT_PASSWORD",
+    "MINIO_KMS_SECRET_KEY",
+    "BDS_S3_SECRET_KEY",
+    "BDS_SOURCES_PASSWORD",
+    "BDS_SOURCES_READER_PASSWORD",
+    "BDS_RUN_NOTES_PASSWORD",
+    "BDS_DB_PASSWORD",
+}
 IMAGE_PATHS = {"/opt/airflow/include": ROOT / "include", "/opt/airflow/dags": ROOT / "dags"}  # Dockerfile COPY
 
 
 def validate(path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_the_compose_file_follows_the_compose_specification(tmp_path):
@@ -57,7 +75,7 @@ def test_every_required_setting_is_in_the_env_example_and_filled_by_make_compose
     assert required <= set(example), required - set(example)
     assert required >= {"AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_DB_PASSWORD", "BDS_S3_SECRET_KEY"}
     assert all(dot_env[name] for name in required)
-    assert SECRETS <= required
+    assert required >= SECRETS
     assert not [name for name in SECRETS if example[name]]  # no secret in the committed example
     from cryptography.fernet import Fernet
 
@@ -74,10 +92,16 @@ def test_make_compose_env_adds_what_a_newer_example_asks_for_and_keeps_every_val
     secret, every value already there stays as it is, and no secret is printed."""
     older = tmp_path / ".env"
     older.write_text("".join(f"{k}={v}\n" for k, v in dot_env.items() if k != "BDS_RUN_NOTES_PASSWORD"))
-    done = subprocess.run([sys.executable, str(ROOT / "include/deploy/compose_env.py"), str(ENV_EXAMPLE), str(older)],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "include/deploy/compose_env.py"), str(ENV_EXAMPLE), str(older)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     now = read_env_file(older)
-    assert {k: v for k, v in now.items() if k != "BDS_RUN_NOTES_PASSWORD"} == {k: v for k, v in dot_env.items() if k != "BDS_RUN_NOTES_PASSWORD"}
+    assert {k: v for k, v in now.items() if k != "BDS_RUN_NOTES_PASSWORD"} == {
+        k: v for k, v in dot_env.items() if k != "BDS_RUN_NOTES_PASSWORD"
+    }
     assert len(now["BDS_RUN_NOTES_PASSWORD"]) == 64 and now["BDS_RUN_NOTES_PASSWORD"] != dot_env["BDS_RUN_NOTES_PASSWORD"]
     assert done.stdout == f"added BDS_RUN_NOTES_PASSWORD to {older}; its other values are kept\n"
     assert older.stat().st_mode & 0o077 == 0
@@ -111,9 +135,19 @@ def test_every_airflow_container_has_the_same_secrets_executor_and_connections(c
     from airflow.models.connection import Connection
 
     envs = {name: service_env(compose, name) for name in AIRFLOW_SERVICES}
-    shared = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API_AUTH__JWT_ISSUER",
-              "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__BROKER_URL",
-              "BDS_CONFIG", "BDS_CONFIG_SOURCE", "BDS_DATA_DIR", "BDS_STAGING_URL", "AIRFLOW_CONN_BDS_DB")  # fmt: skip
+    shared = (
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API_AUTH__JWT_ISSUER",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CORE__EXECUTOR",
+        "AIRFLOW__CELERY__BROKER_URL",
+        "BDS_CONFIG",
+        "BDS_CONFIG_SOURCE",
+        "BDS_DATA_DIR",
+        "BDS_STAGING_URL",
+        "AIRFLOW_CONN_BDS_DB",
+    )
     for key in shared:
         assert len({env[key] for env in envs.values()}) == 1, key
     env = envs["airflow-worker"]
@@ -137,7 +171,13 @@ def test_every_airflow_container_has_the_same_secrets_executor_and_connections(c
     assert json.loads(seed["AIRFLOW_CONN_BDS_GIM"])["login"] == "bds_owner"  # the seed writes; tasks only read
     # The configuration store: its own database on Airflow's PostgreSQL, made by the init script there.
     store = Connection.from_json(env["AIRFLOW_CONN_BDS_DB"], conn_id="bds_db")
-    assert (store.conn_type, store.host, store.schema, store.login, store.password) == ("postgres", "postgres", "bds", "bds", dot_env["BDS_DB_PASSWORD"])
+    assert (store.conn_type, store.host, store.schema, store.login, store.password) == (
+        "postgres",
+        "postgres",
+        "bds",
+        "bds",
+        dot_env["BDS_DB_PASSWORD"],
+    )
     assert env["BDS_CONFIG_SOURCE"] == "store"
     postgres = compose["services"]["postgres"]
     assert "./include/deploy/config-db-init.sh:/docker-entrypoint-initdb.d/20-bds-config-db.sh:ro" in postgres["volumes"]
@@ -168,8 +208,10 @@ def test_the_dockerfile_extends_the_official_image_with_exactly_the_pinned_requi
     instructions = [line for line in re.sub(r"\s*\\\n\s*", " ", text).splitlines() if line and not line.startswith("#")]
     requirements = {
         name.lower(): version
-        for name, version in re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
-    }  # fmt: skip
+        for name, version in re.findall(
+            r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", (ROOT / "requirements.txt").read_text(), re.M
+        )
+    }
     python = re.search(r"on Python (\d+\.\d+)", (ROOT / "constraints.txt").read_text()).group(1)
     assert instructions[0] == f"FROM apache/airflow:{requirements['apache-airflow']}-python{python}"
     installs = [line for line in instructions if line.startswith("RUN pip install")]
@@ -188,16 +230,75 @@ def test_the_dockerfile_extends_the_official_image_with_exactly_the_pinned_requi
 def test_the_pins_are_the_versions_this_suite_runs_on():
     """What the image's pip call installs, resolved here: nothing differs from this environment,
     so the image gets exactly the versions the suite tested."""
-    constraints = dict(
-        line.lower().split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
-    )
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    constraints = dict(line.lower().split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
+    for line in [
+        *(ROOT / "requirements.txt").read_text().splitlines(),
+        *(ROOT / "requirements-dev.txt").read_text().splitlines(),
+    ]:
         match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line)
         if match:
             assert constraints[match.group(1).lower()] == match.group(2), line
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-", "apache-airflow==" + constraints["apache-airflow"],
-         "-r", str(ROOT / "requirements.txt"), "-c", str(ROOT / "constraints.txt")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            "-",
+            "apache-airflow==" + constraints["apache-airflow"],
+            "-r",
+            str(ROOT / "requirements.txt"),
+            "-c",
+            str(ROOT / "constraints.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(result.stdout)["install"] == []
+
+
+def test_the_image_gets_no_development_package():
+    """The image's pip call, resolved as on an empty machine: the runtime only, none of the
+    suite's, the benchmark's or the linters' packages (requirements-dev.txt)."""
+    constraints = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            "-",
+            "apache-airflow==" + constraints["apache-airflow"],
+            "-r",
+            str(ROOT / "requirements.txt"),
+            "-c",
+            str(ROOT / "constraints.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {item["metadata"]["name"].lower().replace("_", "-") for item in json.loads(result.stdout)["install"]}
+    assert {"apache-airflow", "apache-airflow-providers-common-sql", "pandas", "pyarrow", "plotly"} <= installed
+    development = {
+        "pytest",
+        "hypothesis",
+        "schemathesis",
+        "playwright",
+        "check-jsonschema",
+        "moto",
+        "flask-cors",
+        "ruff",
+        "sqlfluff",
+    }
+    assert installed & development == set()
+    # Flask itself comes with the FAB auth manager (the deployment's users and roles), not for moto.
+    assert "flask-appbuilder" in installed

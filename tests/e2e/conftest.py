@@ -117,8 +117,10 @@ def summary_of(run) -> str:
     with create_session() as session:
         row = session.scalars(
             select(XComModel).where(
-                XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id,
-                XComModel.task_id == "summary", XComModel.key == "return_value",
+                XComModel.dag_id == run.dag_id,
+                XComModel.run_id == run.run_id,
+                XComModel.task_id == "summary",
+                XComModel.key == "return_value",
             )
-        ).one()  # fmt: skip
+        ).one()
         return XComModel.deserialize_value(row)

@@ -27,7 +27,9 @@ def test_backfill_a_range_then_reprocess_it_unchanged(sqlite_sources, tmp_path):
     airflow = standalone(tmp_path / "airflow", DEMO_CONFIG, data, sqlite_sources, BDS_DAILY_DEADLINE="06:00 UTC")
     with airflow.running("standalone", "standalone"):
         airflow.wait("bds_daily to be parsed", lambda: "bds_daily" in airflow.cli("dags", "list", "-o", "plain", check=False))
-        dry = airflow.cli("backfill", "create", "--dag-id", "bds_daily", "--from-date", str(FIRST), "--to-date", str(LAST), "--dry-run")
+        dry = airflow.cli(
+            "backfill", "create", "--dag-id", "bds_daily", "--from-date", str(FIRST), "--to-date", str(LAST), "--dry-run"
+        )
         assert all(str(d) in dry for d in day_range(FIRST, LAST))
         airflow.cli("backfill", "create", "--dag-id", "bds_daily", "--from-date", str(FIRST), "--to-date", str(LAST))
         airflow.cli("dags", "unpause", "bds_daily")  # backfill runs start once the DAG is unpaused
@@ -43,14 +45,33 @@ def test_backfill_a_range_then_reprocess_it_unchanged(sqlite_sources, tmp_path):
 
         # Rebuild the last two days again: the same inputs change nothing.
         started = time.time()
-        again = ("backfill", "create", "--dag-id", "bds_daily", "--from-date", str(LAST.subtract(days=1)),
-                 "--to-date", str(LAST), "--reprocess-behavior", "completed")  # fmt: skip
+        again = (
+            "backfill",
+            "create",
+            "--dag-id",
+            "bds_daily",
+            "--from-date",
+            str(LAST.subtract(days=1)),
+            "--to-date",
+            str(LAST),
+            "--reprocess-behavior",
+            "completed",
+        )
         # The scheduler closes a finished backfill on a later loop; until then a new one is refused.
-        airflow.wait("the first backfill to close", lambda: "AlreadyRunningBackfill" not in airflow.cli(*again, tolerate="AlreadyRunningBackfill"))
+        airflow.wait(
+            "the first backfill to close",
+            lambda: "AlreadyRunningBackfill" not in airflow.cli(*again, tolerate="AlreadyRunningBackfill"),
+        )
 
         def rerun() -> bool:
-            runs = [r for r in airflow.runs() if r["run_id"].startswith("backfill__") and r["logical_date"][:10] >= str(LAST.subtract(days=1))]
-            return len(runs) == 2 and all(r["state"] == "success" and pendulum.parse(r["end_date"]).timestamp() > started for r in runs)
+            runs = [
+                r
+                for r in airflow.runs()
+                if r["run_id"].startswith("backfill__") and r["logical_date"][:10] >= str(LAST.subtract(days=1))
+            ]
+            return len(runs) == 2 and all(
+                r["state"] == "success" and pendulum.parse(r["end_date"]).timestamp() > started for r in runs
+            )
 
         airflow.wait("the reprocessed backfill", rerun)
         assert files(data) == built

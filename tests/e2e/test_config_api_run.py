@@ -9,9 +9,9 @@ import json
 import pytest
 
 from bds import changes
-from bds.airflow_local import postgres_connection
 from bds.config import Tenant
 from bds.files import daily_dir, parse_name
+from bds_tools.airflow_local import postgres_connection
 from tests.api_server import config_api
 from tests.conftest import fresh_pg_database
 from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, run_day, summary_of
@@ -23,8 +23,12 @@ def billing(tmp_path, monkeypatch, sqlite_sources):
     with fresh_pg_database() as url:
         data = tmp_path / "data"
         with config_api(tmp_path / "airflow", url, data, DEMO_CONFIG) as api:
-            for name, value in {"AIRFLOW_CONN_BDS_DB": postgres_connection(url), "BDS_DATA_DIR": str(data), "BDS_CONFIG": str(DEMO_CONFIG),
-                                **{f"AIRFLOW_CONN_BDS_{s.upper()}": v for s, v in sqlite_sources.items()}}.items():  # fmt: skip
+            for name, value in {
+                "AIRFLOW_CONN_BDS_DB": postgres_connection(url),
+                "BDS_DATA_DIR": str(data),
+                "BDS_CONFIG": str(DEMO_CONFIG),
+                **{f"AIRFLOW_CONN_BDS_{s.upper()}": v for s, v in sqlite_sources.items()},
+            }.items():
                 monkeypatch.setenv(name, value)
             monkeypatch.delenv("BDS_CONFIG_SOURCE", raising=False)
             yield api, data
@@ -42,8 +46,14 @@ def test_a_tier1_change_through_the_api_restates_the_day_naming_the_column_and_t
     assert "configuration: revision 1 of the configuration store postgresql" in summary_of(first)
     assert {f["config_revision"] for t in (101, 102, 105) for f in manifest_of(data, t)["files"]} == {1}
 
-    answer = api.call("PATCH", "/tenants/101", role="op", json={"tier1_account_id": "T1-NW-2026"}, headers={"If-Match": '"1"'},
-                      params={"comment": "Northwind's new Tier1 account"})  # fmt: skip
+    answer = api.call(
+        "PATCH",
+        "/tenants/101",
+        role="op",
+        json={"tier1_account_id": "T1-NW-2026"},
+        headers={"If-Match": '"1"'},
+        params={"comment": "Northwind's new Tier1 account"},
+    )
     assert answer.status_code == 200 and answer.json()["revision"]["number"] == 2, answer.text
 
     second = run_day(bds_daily)
@@ -54,10 +64,15 @@ def test_a_tier1_change_through_the_api_restates_the_day_naming_the_column_and_t
     assert restated and {e["tenant_id"] for e in restated} == {101}  # the other tenants' files did not change
     for entry in restated:
         assert entry["other_columns"] == ["Tier1AccountID"] and entry["rows"] == [] and entry["config_revision"] == 2
-        assert f"RESTATED tenant 101 {BILLED_DAY} {entry['file']} with configuration revision 2: counts unchanged; also changed: Tier1AccountID" in summary
+        assert (
+            f"RESTATED tenant 101 {BILLED_DAY} {entry['file']} with configuration revision 2: counts unchanged; also changed: Tier1AccountID"
+            in summary
+        )
     northwind = manifest_of(data, 101)["files"]
     assert {f["config_revision"] for f in northwind} == {2} and {f["name"] for f in northwind} == {e["file"] for e in restated}
-    assert {f["config_revision"] for t in (102, 105) for f in manifest_of(data, t)["files"]} == {1}  # same bytes: still revision 1's
+    assert {f["config_revision"] for t in (102, 105) for f in manifest_of(data, t)["files"]} == {
+        1
+    }  # same bytes: still revision 1's
     for file in northwind:
         assert ",T1-NW-2026," in (daily_dir(data, 101, BILLED_DAY) / file["name"]).read_text()
         assert parse_name(file["name"]).tenant_id == 101

@@ -4,7 +4,7 @@ its day through the single slot of the default pool."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import psutil
@@ -23,12 +23,14 @@ def test_tenants_waiting_for_their_day_end_hold_no_slot_and_no_process(sqlite_so
     config = only(tmp_path, {101, 102}, far_west)
     airflow = standalone(tmp_path / "airflow", config, tmp_path / "data", sqlite_sources)
     airflow.cli("pools", "set", "default_pool", "1", "one task at a time")
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     with airflow.running("standalone", "standalone"):
         airflow.wait("the DAGs to be parsed", lambda: "bds_daily" in airflow.cli("dags", "list", "-o", "plain", check=False))
         waiting, billing = "manual__waits-for-today", "manual__bills-2026-03-29"
         for run_id, day in ((waiting, today), (billing, "2026-03-29")):
-            airflow.api("POST", "/api/v2/dags/bds_daily/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": {"date": day}})
+            airflow.api(
+                "POST", "/api/v2/dags/bds_daily/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": {"date": day}}
+            )
         airflow.api("PATCH", "/api/v2/dags/bds_daily", {"is_paused": False})
 
         def waits() -> list[dict]:

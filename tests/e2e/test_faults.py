@@ -27,8 +27,9 @@ def test_a_missing_sqlite_source_fails_at_once_and_creates_nothing(bds_daily, sq
     assert sorted(a["tenant"] for a in alerts if a["task_id"] == "bill_tenant.gvp.extract_gvp") == sorted(tenants)
     for alert in alerts:
         if alert["task_id"] == "bill_tenant.gvp.extract_gvp":
-            assert (f"day 2026-03-29: GVP Reporting Server (bds_gvp): the connection's SQLite database {missing} does "
-                    "not exist") in alert["text"]  # fmt: skip
+            assert (
+                f"day 2026-03-29: GVP Reporting Server (bds_gvp): the connection's SQLite database {missing} does not exist"
+            ) in alert["text"]
 
 
 RENDER_ON_A_FULL_DISK = r"""
@@ -82,8 +83,12 @@ def test_a_full_disk_fails_render_naming_tenant_day_file_and_cause_and_leaves_no
     aggregate(work)
 
     namespace = ["unshare", "--user", "--map-root-user", "--mount"]  # a private mount, as any user
-    done = subprocess.run([*namespace, sys.executable, "-c", RENDER_ON_A_FULL_DISK, str(data), "3", json.dumps(work)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [*namespace, sys.executable, "-c", RENDER_ON_A_FULL_DISK, str(data), "3", json.dumps(work)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     outcome = json.loads(done.stdout.splitlines()[-1])
     assert outcome["permanent"] and outcome["type"] == "StorageError", outcome
@@ -117,8 +122,10 @@ def test_two_runs_of_one_tenant_day_at_once_stage_apart_and_agree(sqlite_sources
     data = tmp_path / "data"
     use(monkeypatch, data, sqlite_sources)
     config = load_billing_config(DEMO_CONFIG)
-    first, second = (next(w for w in plan_day(config, BILLED_DAY, run_id)[0] if w["tenant"]["tenant_id"] == 101)
-                     for run_id in ("scheduled__2026-03-29T00:00:00+00:00", "manual__2026-03-30T08:00:00+00:00"))  # fmt: skip
+    first, second = (
+        next(w for w in plan_day(config, BILLED_DAY, run_id)[0] if w["tenant"]["tenant_id"] == 101)
+        for run_id in ("scheduled__2026-03-29T00:00:00+00:00", "manual__2026-03-30T08:00:00+00:00")
+    )
     assert first["run"] != second["run"]
     for source in ("gim", "gvp", "cme"):
         extract_source(first, source)
@@ -160,13 +167,21 @@ def test_run_parameters_that_would_do_the_wrong_thing_quietly():
         return str(info.value)
 
     assert refused(DagRunType.MANUAL, {"dte": "2026-03-29"}) == (
-        "refused run parameters: unknown run parameter 'dte' (did you mean 'date'?); it takes 'date'")
+        "refused run parameters: unknown run parameter 'dte' (did you mean 'date'?); it takes 'date'"
+    )
     assert refused(DagRunType.BACKFILL_JOB, {"date": "2026-03-29"}) == (
         "refused run parameters: a backfill bills each run's own period: date='2026-03-29' would make every run of it "
-        "bill that one; start the backfill again without 'date'")  # fmt: skip
-    assert refused(DagRunType.MANUAL, {"month": "2026-03"}, ()) == "refused run parameters: unknown run parameter 'month'; it takes none"
+        "bill that one; start the backfill again without 'date'"
+    )
+    assert (
+        refused(DagRunType.MANUAL, {"month": "2026-03"}, ())
+        == "refused run parameters: unknown run parameter 'month'; it takes none"
+    )
     for run_type in DagRunType:  # what is right passes: the parameter in a manual run, nothing in a backfill
-        refuse_quiet_mistakes(SimpleNamespace(run_type=run_type, conf={} if run_type is DagRunType.BACKFILL_JOB else {"date": "2026-03-29"}), ("date",))
+        refuse_quiet_mistakes(
+            SimpleNamespace(run_type=run_type, conf={} if run_type is DagRunType.BACKFILL_JOB else {"date": "2026-03-29"}),
+            ("date",),
+        )
         refuse_quiet_mistakes(SimpleNamespace(run_type=run_type, conf={"date": None}), ("date",))
 
 
@@ -198,8 +213,9 @@ def test_malformed_source_rows_fail_the_tenant_day_or_are_tolerated_counted_and_
         (start_key,), (end_key,) = db.execute(
             "SELECT s.SM_RES_SESSION_FACT_KEY FROM SM_RES_SESSION_FACT s JOIN TENANT t ON t.TENANT_KEY = s.TENANT_KEY "
             "WHERE t.TENANT_CFG_DBID = 101 AND s.ACTIVE_FLAG = 0 AND s.START_TS >= ? AND s.END_TS < ? "
-            "ORDER BY s.SM_RES_SESSION_FACT_KEY LIMIT 2", (window.start, window.end),
-        ).fetchall()  # fmt: skip
+            "ORDER BY s.SM_RES_SESSION_FACT_KEY LIMIT 2",
+            (window.start, window.end),
+        ).fetchall()
         db.execute("UPDATE SM_RES_SESSION_FACT SET START_TS = '2026-03-29 08:00' WHERE SM_RES_SESSION_FACT_KEY = ?", (start_key,))
         db.execute("UPDATE SM_RES_SESSION_FACT SET END_TS = START_TS - 60 WHERE SM_RES_SESSION_FACT_KEY = ?", (end_key,))
 
@@ -215,13 +231,18 @@ def test_malformed_source_rows_fail_the_tenant_day_or_are_tolerated_counted_and_
         bill(tmp_path / "failing", work)
     assert isinstance(failed.value, PermanentError)
     message = str(failed.value)
-    assert message.startswith(f"{context}: Genesys Info Mart (bds_gim) has 2 malformed value(s) in rows that gim/agent_sessions reads: ")
+    assert message.startswith(
+        f"{context}: Genesys Info Mart (bds_gim) has 2 malformed value(s) in rows that gim/agent_sessions reads: "
+    )
     assert f"SM_RES_SESSION_FACT_KEY {start_key}: START_TS is '2026-03-29 08:00': not a number of seconds" in message
     assert f"SM_RES_SESSION_FACT_KEY {end_key}: END_TS is '" in message and "ends before it starts (START_TS " in message
     assert not (tmp_path / "failing" / "archive").exists()
 
     tolerant = bill(tmp_path / "tolerant", work | {"readiness": work["readiness"] | {"malformed_rows": "tolerate"}})
-    assert f"WARNING {context}: gim/agent_sessions: 2 malformed value(s) in source rows left out of the counts" in tolerant["summary"]
+    assert (
+        f"WARNING {context}: gim/agent_sessions: 2 malformed value(s) in source rows left out of the counts"
+        in tolerant["summary"]
+    )
 
     with sqlite3.connect(gim) as db:
         db.execute("DELETE FROM SM_RES_SESSION_FACT WHERE SM_RES_SESSION_FACT_KEY IN (?, ?)", (start_key, end_key))
@@ -247,10 +268,19 @@ def test_two_runs_of_one_day_in_two_processes_at_once_both_succeed_with_one_set(
         homes = list(pool.map(lambda n: standalone(tmp_path / f"airflow-{n}", DEMO_CONFIG, data, sqlite_sources), (1, 2)))
     runs = {"2026-03-29": BILLED_DAY, "2026-03-30": BILLED_DAY}  # logical date (so run id) -> the day it bills
     processes = []
-    for home, (logical, day) in zip(homes, runs.items()):
+    for home, (logical, day) in zip(homes, runs.items(), strict=True):
         log = (tmp_path / f"run-{logical}.log").open("w")
-        processes.append((subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", "bds_daily", logical, "-c",
-                                            json.dumps({"date": str(day)})], env=home.env, stdout=log, stderr=subprocess.STDOUT), log))  # fmt: skip
+        processes.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, "-m", "airflow", "dags", "test", "bds_daily", logical, "-c", json.dumps({"date": str(day)})],
+                    env=home.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
     for process, log in processes:
         process.wait(timeout=600)
         log.close()

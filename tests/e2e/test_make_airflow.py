@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bds.airflow_local import Airflow, free_port, passwords_file, stop
+from bds_tools.airflow_local import Airflow, free_port, passwords_file, stop
 from tests.conftest import ROOT
 from tests.e2e.conftest import SOURCES
 
@@ -27,13 +27,19 @@ def test_make_airflow_on_another_port_runs_a_day_with_its_note_and_logs_and_prin
     port = free_port()
     output = tmp_path / "make-airflow.out"
     with output.open("w") as out:
-        make = subprocess.Popen(["make", "--no-print-directory", "-C", str(ROOT), "airflow", f"DEMO={demo}", f"AIRFLOW_PORT={port}"],
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "-C", str(ROOT), "airflow", f"DEMO={demo}", f"AIRFLOW_PORT={port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     airflow = Airflow(demo / "airflow", {"AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port)}, logs=[output])
     try:
         airflow.wait("the api-server on the chosen port", lambda: answers(airflow, "/api/v2/dags/bds_daily"), timeout=300)
         run_id = "manual__make-airflow"
-        airflow.api("POST", "/api/v2/dags/bds_daily/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": {"date": "2026-03-29"}})
+        airflow.api(
+            "POST", "/api/v2/dags/bds_daily/dagRuns", {"dag_run_id": run_id, "logical_date": None, "conf": {"date": "2026-03-29"}}
+        )
         airflow.api("PATCH", "/api/v2/dags/bds_daily", {"is_paused": False})
         run = f"/api/v2/dags/bds_daily/dagRuns/{quote(run_id)}"
         airflow.wait("the run", lambda: airflow.api("GET", run)["state"] in ("success", "failed"), timeout=600)
@@ -45,7 +51,9 @@ def test_make_airflow_on_another_port_runs_a_day_with_its_note_and_logs_and_prin
         assert [t["tenant_id"] for t in airflow.api("GET", "/bds/api/v1/tenants")][:2] == [101, 102]
         # The run's render tasks wrote the billing ledger, naming themselves; the console reads it.
         files = airflow.api("GET", "/bds/api/v1/ledger/tenants/101/files?period=2026-03-29")["files"]
-        produced = {(v["dag_id"], v["run_id"], v["task_id"], v["map_index"] >= 0, v["state"]) for f in files for v in f["versions"]}
+        produced = {
+            (v["dag_id"], v["run_id"], v["task_id"], v["map_index"] >= 0, v["state"]) for f in files for v in f["versions"]
+        }
         assert files and produced == {("bds_daily", run_id, "bill_tenant.render", True, "archived")}
         northwind = next(t for t in airflow.api("GET", "/bds/api/v1/console/tenants") if t["tenant_id"] == 101)
         assert northwind["last_billed_day"] == "2026-03-29"
@@ -58,7 +66,9 @@ def test_make_airflow_on_another_port_runs_a_day_with_its_note_and_logs_and_prin
         stop(make)
     printed = output.read_text()
     assert f"Airflow UI: http://127.0.0.1:{port}  user admin, password in {passwords_file(demo / 'airflow')}" in printed
-    assert f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs" in printed
+    assert (
+        f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs" in printed
+    )
     assert f"Billing console: Billing in the UI's navigation, or http://127.0.0.1:{port}/bds/console/tenants" in printed
     secrets = json.loads(passwords_file(demo / "airflow").read_text())
     assert passwords_file(demo / "airflow").stat().st_mode & 0o077 == 0  # the owner's alone

@@ -87,8 +87,11 @@ def assert_ledger_follows(data, changed, first_run: str, restating_run: str) -> 
 
     store = default_store(data)
     with store.reading() as connection:
-        versions = connection.execute(sa.select(ledger_files.c.name, ledger_files.c.current, ledger_files.c.dag_id, ledger_files.c.run_id,
-                                                ledger_files.c.task_id).where(ledger_files.c.name.in_(changed))).all()  # fmt: skip
+        versions = connection.execute(
+            sa.select(
+                ledger_files.c.name, ledger_files.c.current, ledger_files.c.dag_id, ledger_files.c.run_id, ledger_files.c.task_id
+            ).where(ledger_files.c.name.in_(changed))
+        ).all()
         restated = set(connection.execute(sa.select(flags.c.detail).where(flags.c.kind == "restated")).scalars())
     assert sorted((v.name, v.current, v.dag_id, v.run_id, v.task_id) for v in versions) == sorted(
         [(n, False, "bds_daily", first_run, "bill_tenant.render") for n in changed]
@@ -114,10 +117,17 @@ def tenant(raw, tenant_id):
     ("level", "change", "gone"),
     [
         ("tenant", lambda raw: tenant(raw, 102).update(enabled=False), lambda n: "_102_" in n),
-        ("region", lambda raw: tenant(raw, 102)["regions"][1].update(enabled=False), lambda n: n.startswith("CNT_US_") and "_102_" in n),
+        (
+            "region",
+            lambda raw: tenant(raw, 102)["regions"][1].update(enabled=False),
+            lambda n: n.startswith("CNT_US_") and "_102_" in n,
+        ),
         # The demo's tenants share one metrics mapping (a YAML anchor): give 101 its own.
-        ("metric", lambda raw: tenant(raw, 101).update(metrics={**tenant(raw, 101)["metrics"], "seats_chat": False}),
-         lambda n: "_seats_chat_" in n and "_101_" in n),
+        (
+            "metric",
+            lambda raw: tenant(raw, 101).update(metrics={**tenant(raw, 101)["metrics"], "seats_chat": False}),
+            lambda n: "_seats_chat_" in n and "_101_" in n,
+        ),
         ("production date", lambda raw: tenant(raw, 105).update(production_date="2026-03-30"), lambda n: "_105_" in n),
     ],
 )
@@ -143,7 +153,10 @@ def test_switching_a_metric_off_supersedes_its_earlier_files(bds_daily, sqlite_s
     summary = summary_of(run)
     assert "2 earlier file(s) superseded (kept under versions/)" in summary
     for name in chat:
-        assert f"SUPERSEDED tenant 101 2026-03-29 {name}: metric seats_chat is no longer billed for the tenant (switched off)" in summary
+        assert (
+            f"SUPERSEDED tenant 101 2026-03-29 {name}: metric seats_chat is no longer billed for the tenant (switched off)"
+            in summary
+        )
     superseded = {e["file"]: e for e in changes.read(data)}
     assert sorted(superseded) == chat
     for name, entry in superseded.items():
@@ -164,7 +177,9 @@ def test_a_changed_garn_leaves_one_set_of_files_for_the_day(bds_daily, sqlite_so
     run = run_day(bds_daily)
     assert run.state == "success"
     after = {n: v for n, v in files(data).items() if "_101_" in n}
-    expected = {n.replace(f"_{old_garn}_", "_GARN-NEW-1_"): v.replace(old_garn.encode(), b"GARN-NEW-1") for n, v in before.items()}
+    expected = {
+        n.replace(f"_{old_garn}_", "_GARN-NEW-1_"): v.replace(old_garn.encode(), b"GARN-NEW-1") for n, v in before.items()
+    }
     assert after == expected and len(after) == len(before)
     folder = next((data / ARCHIVE / "101" / "daily").rglob("MANIFEST_101_20260329.json"))
     manifest = json.loads(folder.read_bytes())
@@ -204,10 +219,13 @@ def test_a_day_info_mart_has_not_loaded_waits_then_fails(bds_daily, own_sources,
     use(monkeypatch, tmp_path / "data", connections, config=config)
     work = plan_day(load_billing_config(config), BILLED_DAY)[0][0]  # tenant 101, New York
     due = ready_at(work)
-    assert sources_ready(work, now=due + timedelta(minutes=119)) == (False, [
-        "tenant 'Northwind Care' (101) day 2026-03-29: Info Mart has loaded 2026-03-29 12:00 UTC "
-        "(CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC; with its look-ahead, 2026-03-30 06:00 UTC"
-    ])  # fmt: skip
+    assert sources_ready(work, now=due + timedelta(minutes=119)) == (
+        False,
+        [
+            "tenant 'Northwind Care' (101) day 2026-03-29: Info Mart has loaded 2026-03-29 12:00 UTC "
+            "(CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC; with its look-ahead, 2026-03-30 06:00 UTC"
+        ],
+    )
     with pytest.raises(SourceNotReadyError) as late:
         sources_ready(work, now=due + timedelta(minutes=120))
     assert str(late.value) == (
@@ -225,7 +243,12 @@ def test_a_day_info_mart_has_not_loaded_waits_then_fails(bds_daily, own_sources,
 
 
 def test_a_purged_day_fails_clearly_and_writes_nothing(bds_daily, sqlite_sources, tmp_path, monkeypatch):
-    use(monkeypatch, tmp_path / "data", sqlite_sources, config=switched(tmp_path, lambda raw: raw["sources"].update(gvp_retention_days=30)))
+    use(
+        monkeypatch,
+        tmp_path / "data",
+        sqlite_sources,
+        config=switched(tmp_path, lambda raw: raw["sources"].update(gvp_retention_days=30)),
+    )
     run = run_day(bds_daily)
     assert run.state == "failed"
     assert run_states(run)["bill_tenant.wait_for_sources"] == {"failed"}
@@ -235,10 +258,19 @@ def test_a_purged_day_fails_clearly_and_writes_nothing(bds_daily, sqlite_sources
 def test_a_failed_task_alerts_the_configured_webhook(bds_daily, sqlite_sources, webhook, tmp_path, monkeypatch):
     """Through the http provider's notifier, with a connection in the earlier form (the path in
     an ``endpoint`` extra, the password as a bearer token), which still works."""
-    monkeypatch.setenv("AIRFLOW_CONN_BDS_ALERTS", json.dumps({
-        "conn_type": "http", "host": "127.0.0.1", "schema": "http", "port": webhook.port,
-        "password": "alert-token", "extra": {"endpoint": "/hooks/billing"},
-    }))  # fmt: skip
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BDS_ALERTS",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "schema": "http",
+                "port": webhook.port,
+                "password": "alert-token",
+                "extra": {"endpoint": "/hooks/billing"},
+            }
+        ),
+    )
     broken = dict(sqlite_sources, gvp=json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "missing" / "gvp.db")}))
     use(monkeypatch, tmp_path / "data", broken)
     run = run_day(bds_daily)
@@ -257,7 +289,9 @@ def test_a_failed_task_alerts_the_configured_webhook(bds_daily, sqlite_sources, 
     assert sorted(a["tenant"] for a in kept) == sorted(alerts)  # and kept beside the archive
 
 
-def test_a_source_query_past_its_limit_fails_the_tenant_day_and_frees_its_pool_slot(bds_daily, sqlite_sources, tmp_path, monkeypatch):
+def test_a_source_query_past_its_limit_fails_the_tenant_day_and_frees_its_pool_slot(
+    bds_daily, sqlite_sources, tmp_path, monkeypatch
+):
     from airflow.models import Pool
 
     from bds.limits import QUERY_TIMEOUT_ENV

@@ -15,7 +15,19 @@ import sqlalchemy as sa
 import yaml
 
 from bds.files import COLUMNS
-from tests.e2e.conftest import BILLED_DAY, DAYS, DEMO_CONFIG, SOURCES, expected_names, files, run_day, run_month, seed, task_states, use
+from tests.e2e.conftest import (
+    BILLED_DAY,
+    DAYS,
+    DEMO_CONFIG,
+    SOURCES,
+    expected_names,
+    files,
+    run_day,
+    run_month,
+    seed,
+    task_states,
+    use,
+)
 
 
 def test_daily_run_writes_every_file_and_reruns_byte_identical(bds_daily, sqlite_sources, tmp_path, monkeypatch):
@@ -48,10 +60,15 @@ def rendered(run, task_id: str) -> dict[str, dict]:
     with create_session() as session:
         rows = session.execute(
             select(TaskInstance.rendered_map_index, Rendered.rendered_fields)
-            .join(Rendered, (Rendered.dag_id == TaskInstance.dag_id) & (Rendered.run_id == TaskInstance.run_id)
-                  & (Rendered.task_id == TaskInstance.task_id) & (Rendered.map_index == TaskInstance.map_index))
+            .join(
+                Rendered,
+                (Rendered.dag_id == TaskInstance.dag_id)
+                & (Rendered.run_id == TaskInstance.run_id)
+                & (Rendered.task_id == TaskInstance.task_id)
+                & (Rendered.map_index == TaskInstance.map_index),
+            )
             .where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id, TaskInstance.task_id == task_id)
-        ).all()  # fmt: skip
+        ).all()
     return {label: {k: v for k, v in fields.items() if k != "work"} for label, fields in rows}
 
 
@@ -84,7 +101,9 @@ def test_each_extract_shows_the_sql_it_ran_and_the_values_bound_to_it(bds_daily,
     assert northwind["parameters"] == {"tenant_id": 101, **seconds, **{f"{k}_ms": v * 1000 for k, v in seconds.items()}}
     assert set(northwind["sql"]) == set(rendered(run, "bill_tenant.info_mart.extract_gim")["Contoso Health (102)"]["sql"])
     voicemail = rendered(run, "bill_tenant.configuration.extract_cme")["Northwind Care (101)"]
-    assert set(voicemail["sql"]) == {"voicemail_boxes", "malformed/voicemail_boxes"} and voicemail["parameters"]["tenant_id"] == 101
+    assert (
+        set(voicemail["sql"]) == {"voicemail_boxes", "malformed/voicemail_boxes"} and voicemail["parameters"]["tenant_id"] == 101
+    )
 
 
 def test_seat_counts_are_consistent(bds_daily, sqlite_sources, tmp_path, monkeypatch):
@@ -110,10 +129,18 @@ def test_postgres_sources_give_the_same_bytes(bds_daily, sqlite_sources, pg_url,
     try:
         seed({s: admin.set(database=schemas[s]).render_as_string(hide_password=False) for s in SOURCES})
         pg_connections = {
-            s: json.dumps({"conn_type": "postgres", "host": admin.host, "port": admin.port or 5432,
-                           "login": admin.username, "password": admin.password or "", "schema": schemas[s]})
+            s: json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": admin.host,
+                    "port": admin.port or 5432,
+                    "login": admin.username,
+                    "password": admin.password or "",
+                    "schema": schemas[s],
+                }
+            )
             for s in SOURCES
-        }  # fmt: skip
+        }
         use(monkeypatch, tmp_path / "pg", pg_connections)
         run = run_day(bds_daily)
         assert run.state == "success"

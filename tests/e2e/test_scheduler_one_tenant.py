@@ -30,16 +30,21 @@ def test_zero_then_one_tenant_days_announce_roll_up_and_transmit(sqlite_sources,
     data, outbox = tmp_path / "data", tmp_path / "outbox"
     outbox.mkdir()
     airflow = standalone(
-        tmp_path / "airflow", config, data, sqlite_sources,
+        tmp_path / "airflow",
+        config,
+        data,
+        sqlite_sources,
         AIRFLOW_CONN_BDS_S3=aws_connection(s3_endpoint),
         AIRFLOW_CONN_BDS_OUTBOX=json.dumps({"conn_type": "fs", "extra": {"path": str(outbox)}}),
-    )  # fmt: skip
+    )
     with airflow.running("standalone", "standalone"):
         airflow.wait("the DAGs to be parsed", lambda: "bds_transmit" in airflow.cli("dags", "list", "-o", "plain", check=False))
         # Unpaused, bds_monthly runs its safety net for the month before now (October) at once; that
         # run is not what this test is about, and would keep the announced month waiting: set it aside.
         airflow.cli("dags", "unpause", "bds_monthly")
-        airflow.wait("the safety-net run", lambda: [r for r in airflow.runs("bds_monthly") if r["run_id"].startswith("scheduled__")])
+        airflow.wait(
+            "the safety-net run", lambda: [r for r in airflow.runs("bds_monthly") if r["run_id"].startswith("scheduled__")]
+        )
         for run in airflow.runs("bds_monthly"):
             airflow.api("PATCH", f"/api/v2/dags/bds_monthly/dagRuns/{quote(run['run_id'])}", {"state": "failed"})
         airflow.cli("backfill", "create", "--dag-id", "bds_daily", "--from-date", str(BEFORE), "--to-date", str(MONTH_END))
@@ -51,7 +56,9 @@ def test_zero_then_one_tenant_days_announce_roll_up_and_transmit(sqlite_sources,
         def announced_month(state: str) -> bool:
             return any(r["run_id"].startswith("asset_triggered__") and r["state"] == state for r in airflow.runs("bds_monthly"))
 
-        airflow.wait("bds_monthly, started by the month-end asset", lambda: announced_month("success") or announced_month("failed"))
+        airflow.wait(
+            "bds_monthly, started by the month-end asset", lambda: announced_month("success") or announced_month("failed")
+        )
         assert announced_month("success"), airflow.tails()
         monthly = files(data, "monthly")
         assert len(monthly) == 15 and all(name.endswith("_101_202603.csv") for name in monthly)

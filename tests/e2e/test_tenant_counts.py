@@ -32,7 +32,9 @@ def live_on_the_last_day(raw):
         tenant["production_date"] = MONTH_END.isoformat()
 
 
-def test_a_day_with_no_billable_tenant_succeeds_and_announces_its_month(bds_daily, bds_monthly, sqlite_sources, tmp_path, monkeypatch):
+def test_a_day_with_no_billable_tenant_succeeds_and_announces_its_month(
+    bds_daily, bds_monthly, sqlite_sources, tmp_path, monkeypatch
+):
     use(monkeypatch, tmp_path / "data", sqlite_sources, config=only(tmp_path, {103, 104}))  # Salesforce and None
     run = run_day(bds_daily, MONTH_END)
     assert run.state == "success"
@@ -100,14 +102,20 @@ def test_one_failing_tenant_of_two_fails_the_run_by_name(bds_daily, sqlite_sourc
     assert "TypeError" not in out.out + out.err
 
 
-def test_an_outbox_with_nothing_to_send_skips_the_transmission_run(bds_transmit, sqlite_sources, s3_bucket, outbox, tmp_path, monkeypatch):
+def test_an_outbox_with_nothing_to_send_skips_the_transmission_run(
+    bds_transmit, sqlite_sources, s3_bucket, outbox, tmp_path, monkeypatch
+):
     """The outbox holds something (a folder, holding a file being written), but no billing file
     is there to send: no tenant to send for, so the run is skipped, as with an empty outbox,
     not failed."""
     (outbox / "101" / "daily" / "2026.03").mkdir(parents=True)
     (outbox / "101" / "daily" / "2026.03" / ".CNT_being_written.csv.tmp").write_text("")
-    use(monkeypatch, tmp_path / "data", sqlite_sources,
-        config=only(tmp_path, {101}, lambda raw: raw["billing_server"].update(transmit=True, bucket=s3_bucket)))  # fmt: skip
+    use(
+        monkeypatch,
+        tmp_path / "data",
+        sqlite_sources,
+        config=only(tmp_path, {101}, lambda raw: raw["billing_server"].update(transmit=True, bucket=s3_bucket)),
+    )
     run = bds_transmit.test()
     assert run.state == "success"
     assert task_states(run) == {"plan": "skipped", "send": "skipped", "summary": "skipped"}

@@ -88,7 +88,9 @@ def test_a_billed_day_is_transmitted_archived_and_not_sent_twice(
     assert bucket_objects(s3_endpoint, s3_bucket) == sent
 
 
-def test_a_missing_bucket_fails_the_run_and_keeps_the_files(bds_daily, bds_transmit, sqlite_sources, s3_bucket, outbox, tmp_path, monkeypatch):
+def test_a_missing_bucket_fails_the_run_and_keeps_the_files(
+    bds_daily, bds_transmit, sqlite_sources, s3_bucket, outbox, tmp_path, monkeypatch
+):
     use(monkeypatch, tmp_path / "data", sqlite_sources, config=transmitting(tmp_path, "bds-nowhere"))
     assert run_day(bds_daily).state == "success"
     queued = sorted(outbox_files(outbox))

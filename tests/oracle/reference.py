@@ -55,7 +55,7 @@ def places(world: World) -> tuple[dict[str, str | None], str | None, list[str]]:
 
 def region_of(name: str | None, table: dict, default: str | None) -> str | None:
     """A listed switch or component bills in its location's region; anything else, in the default location's."""
-    return table[name] if name in table else default
+    return table.get(name, default)
 
 
 def seats(world: World) -> dict[tuple[str, str], dict[str, int]]:
@@ -78,10 +78,14 @@ def seats(world: World) -> dict[tuple[str, str], dict[str, int]]:
             """The Person, under any of its agent rows, took part in an interaction of the kind on the
             session's media, starting within the session and before the end of the day."""
             return any(
-                h.resource in rows_of_person[person] and h.tenant == TENANT and h.media == media == session.media
-                and session.start <= h.start < until and type_code in (None, h.kind[0]) and subtype in (None, h.kind[1])
+                h.resource in rows_of_person[person]
+                and h.tenant == TENANT
+                and h.media == media == session.media
+                and session.start <= h.start < until
+                and type_code in (None, h.kind[0])
+                and subtype in (None, h.kind[1])
                 for h in world.handled
-            )  # fmt: skip
+            )
 
         qualifies = {
             "seats_inbound_voice": session.media == "VOICE",
@@ -91,8 +95,14 @@ def seats(world: World) -> dict[tuple[str, str], dict[str, int]]:
             "seats_workspace": True,
         }
         if session.media == "VOICE":  # the switches of the Agent Logins held during the session's part of the day
-            switches = {g.switch for g in world.logins if g.person == person and g.tenant == TENANT
-                        and g.created < until and (g.deleted is None or g.deleted > max(session.start, day.start))}  # fmt: skip
+            switches = {
+                g.switch
+                for g in world.logins
+                if g.person == person
+                and g.tenant == TENANT
+                and g.created < until
+                and (g.deleted is None or g.deleted > max(session.start, day.start))
+            }
             regions = {region_of(s, table, default) for s in switches} if switches else {default}
         else:  # multimedia has no switch: the default location
             regions = {default}
@@ -127,8 +137,9 @@ def ports(world: World) -> dict[tuple[str, str], dict[str, int]]:
             counts[resource][region] += day.seconds(start, end)
     return {
         (f"gvp_{resource.lower()}_ports", region): {"concurrent": int(counts[resource][region].max(initial=0))}
-        for resource in ("ASR", "TTS") for region in billed
-    }  # fmt: skip
+        for resource in ("ASR", "TTS")
+        for region in billed
+    }
 
 
 def mailboxes(world: World) -> dict[tuple[str, str], dict[str, int]]:
@@ -136,7 +147,11 @@ def mailboxes(world: World) -> dict[tuple[str, str], dict[str, int]]:
     boxes = np.zeros(day.end - day.start, dtype=int)
     for option in world.options:
         owner = option.owner
-        if option.owner.tenant != TENANT or owner.kind == "DN_GROUP" or (option.section, option.name) != ("TServer", "gvm_mailbox"):
+        if (
+            option.owner.tenant != TENANT
+            or owner.kind == "DN_GROUP"
+            or (option.section, option.name) != ("TServer", "gvm_mailbox")
+        ):
             continue
         if not re.fullmatch(r"[0-9]+", option.value.strip()) or int(option.value) <= 0:  # a positive whole number
             continue
@@ -187,10 +202,13 @@ def sessions_before_lookback(world: World) -> set[tuple[int, int]]:
         return set()  # no seat metric, or no file at all: the tenant-day is not billed
     agents = {r.key: r.dbid for r in world.resources if r.tenant == TENANT and r.kind == "AGENT"}
     return {
-        (agents[s.resource], s.start) for s in world.sessions
-        if s.tenant == TENANT and s.resource in agents and s.start < world.lookback_start
+        (agents[s.resource], s.start)
+        for s in world.sessions
+        if s.tenant == TENANT
+        and s.resource in agents
+        and s.start < world.lookback_start
         and (s.active or s.end is None or s.end > world.start)
-    }  # fmt: skip
+    }
 
 
 def counts(world: World) -> dict[tuple[str, str], dict[str, int]]:

@@ -29,10 +29,10 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, seed, settings
 
-from bds.airflow_local import source_connections
 from bds.config import parse_billing_config
 from bds.demo import TABLES, create_schema, load
 from bds.pipeline import aggregate, extract_source, plan_day, render
+from bds_tools.airflow_local import source_connections
 from tests.oracle import reference
 from tests.oracle.sources import tables
 from tests.oracle.world import HARD_CASES, World, worlds
@@ -69,19 +69,30 @@ def pipeline_counts(world: World) -> tuple[dict[tuple[str, str], dict[str, int]]
     counts = {}
     for path in sorted(Path(stored["folder"]).glob("CNT_*.csv")):
         for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))):
-            name = {"1": "units" if row["Metric"] == "voicebot_interactions" else "concurrent", "2": "enabled"}[row["AgentGroupName"]]
+            name = {"1": "units" if row["Metric"] == "voicebot_interactions" else "concurrent", "2": "enabled"}[
+                row["AgentGroupName"]
+            ]
             counts.setdefault((row["Metric"], row["Region"]), {})[name] = int(row["MessageSize"])
     assert all(f"WARNING {warning}" in stored["summary"] for warning in stored["warnings"])  # the run's summary says it too
-    late = {(int(interaction), int(datetime.fromisoformat(started).timestamp() * 1000))
-            for warning in stored["warnings"] for interaction, started in LATE.findall(warning)}  # fmt: skip
-    old = {(int(agent), int(datetime.fromisoformat(started).timestamp()))
-           for warning in stored["warnings"] for agent, started in OLD.findall(warning)}  # fmt: skip
+    late = {
+        (int(interaction), int(datetime.fromisoformat(started).timestamp() * 1000))
+        for warning in stored["warnings"]
+        for interaction, started in LATE.findall(warning)
+    }
+    old = {
+        (int(agent), int(datetime.fromisoformat(started).timestamp()))
+        for warning in stored["warnings"]
+        for agent, started in OLD.findall(warning)
+    }
     return counts, late, old
 
 
 def differences(got: dict, want: dict) -> list[str]:
-    return [f"{metric} {region}: pipeline {got.get((metric, region))}, reference {want.get((metric, region))}"
-            for metric, region in sorted(set(got) | set(want)) if got.get((metric, region)) != want.get((metric, region))]  # fmt: skip
+    return [
+        f"{metric} {region}: pipeline {got.get((metric, region))}, reference {want.get((metric, region))}"
+        for metric, region in sorted(set(got) | set(want))
+        if got.get((metric, region)) != want.get((metric, region))
+    ]
 
 
 @pytest.fixture
@@ -107,8 +118,13 @@ def test_every_count_equals_the_reference(source_url, monkeypatch, worlds_from_t
 
     ran, covered = [], Counter()
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @seed(SEED)
     @given(worlds())
     def check(world: World):

@@ -26,9 +26,16 @@ SWITCHES = ("SW_A", "SW_B", "SW_C", "SW_D")
 COMPONENTS = ("MCP_A", "MCP_B", "MCP_C")
 REGIONS = ("US", "EU", "AP")
 METRICS = (
-    "seats_inbound_voice", "seats_chat", "seats_callback", "seats_outbound", "seats_workspace",
-    "voicemail_boxes", "gvp_asr_ports", "gvp_tts_ports", "voicebot_interactions",
-)  # fmt: skip
+    "seats_inbound_voice",
+    "seats_chat",
+    "seats_callback",
+    "seats_outbound",
+    "seats_workspace",
+    "voicemail_boxes",
+    "gvp_asr_ports",
+    "gvp_tts_ports",
+    "voicebot_interactions",
+)
 # Days where the local day is not 24 hours (or the next one is not), or the zone's offset is not whole hours.
 DAYS = (
     ("UTC", date(2026, 3, 10)),
@@ -47,8 +54,13 @@ DAYS = (
     ("America/Los_Angeles", date(2026, 7, 4)),
 )
 # (INTERACTION_TYPE_CODE, INTERACTION_SUBTYPE_CODE) of interaction resource facts
-KINDS = (("INBOUND", "INBOUNDNEW"), ("OUTBOUND", "OUTBOUNDCONTACT"), ("OUTBOUND", "OUTBOUNDCALLBACK"),
-         ("OUTBOUND", "OUTBOUNDNEW"), ("INTERNAL", "INTERNALCONFERENCE"))  # fmt: skip
+KINDS = (
+    ("INBOUND", "INBOUNDNEW"),
+    ("OUTBOUND", "OUTBOUNDCONTACT"),
+    ("OUTBOUND", "OUTBOUNDCALLBACK"),
+    ("OUTBOUND", "OUTBOUNDNEW"),
+    ("INTERNAL", "INTERNALCONFERENCE"),
+)
 MAILBOX_VALUES = ("1001", "0042", " 77 ", "0", "-3", "+5", "abc", "", "1.5")
 
 
@@ -203,15 +215,34 @@ class World:
             "billing_process_enabled": True,
             "session_lookback_days": self.lookback_days,
             "voicebot_lookahead_minutes": self.lookahead_minutes,
-            "tenants": [{
-                "tenant_id": TENANT, "name": "Oracle Tenant", "garn": "GARN-1", "billable": "PureConnect",
-                "time_zone": self.zone, "production_date": "2026-01-01",
-                "regions": [{"code": r.code, "enabled": r.enabled, "locations": [
-                    {"code": loc.code, "enabled": loc.enabled, "switches": list(loc.switches), "gvp_components": list(loc.components)}
-                    for loc in r.locations]} for r in self.regions],
-                "metrics": {m: True for m in self.metrics},
-            }],
-        }  # fmt: skip
+            "tenants": [
+                {
+                    "tenant_id": TENANT,
+                    "name": "Oracle Tenant",
+                    "garn": "GARN-1",
+                    "billable": "PureConnect",
+                    "time_zone": self.zone,
+                    "production_date": "2026-01-01",
+                    "regions": [
+                        {
+                            "code": r.code,
+                            "enabled": r.enabled,
+                            "locations": [
+                                {
+                                    "code": loc.code,
+                                    "enabled": loc.enabled,
+                                    "switches": list(loc.switches),
+                                    "gvp_components": list(loc.components),
+                                }
+                                for loc in r.locations
+                            ],
+                        }
+                        for r in self.regions
+                    ],
+                    "metrics": {m: True for m in self.metrics},
+                }
+            ],
+        }
 
 
 def _touches_midnight(s: Session, w: World) -> bool:
@@ -226,20 +257,32 @@ HARD_CASES = {
     "a session across midnight": lambda w: any(_touches_midnight(s, w) for s in w.sessions if s.tenant == TENANT),
     "an open session": lambda w: any(s.active or s.end is None for s in w.sessions if s.tenant == TENANT),
     "a session older than the look-back, still touching the day": lambda w: any(
-        s.start < w.lookback_start and (s.active or s.end is None or s.end > w.start) for s in w.sessions if s.tenant == TENANT),
+        s.start < w.lookback_start and (s.active or s.end is None or s.end > w.start) for s in w.sessions if s.tenant == TENANT
+    ),
     "handled under another RESOURCE_ row of the Person": lambda w: any(
         h.resource != s.resource and h.start >= s.start and {h.resource, s.resource} <= w.agent_rows(s.resource)
-        for s in w.sessions for h in w.handled if s.tenant == TENANT),
+        for s in w.sessions
+        for h in w.handled
+        if s.tenant == TENANT
+    ),
     "a queue sharing a Person's DBID": lambda w: any(r.kind == "QUEUE" for r in w.resources if r.tenant == TENANT),
-    "a switched-off region or location": lambda w: any(not r.enabled or not all(loc.enabled for loc in r.locations) for r in w.regions),
+    "a switched-off region or location": lambda w: any(
+        not r.enabled or not all(loc.enabled for loc in r.locations) for r in w.regions
+    ),
     "voicebot sessions across midnight": lambda w: any(
         min(start for start, _ in b.bots) < w.end * 1000 <= max(start for start, _ in b.bots)
-        for b in w.bots if b.tenant == TENANT and b.media == "VOICE"),
+        for b in w.bots
+        if b.tenant == TENANT and b.media == "VOICE"
+    ),
     "a GVP session still running": lambda w: any(e is None for c in w.calls if c.tenant == TENANT for _, _, e in c.speech),
     "a mailbox created or removed during the day": lambda w: any(
-        w.start < t < w.end for o in w.options if o.owner.tenant == TENANT
-        for t in (o.created, o.deleted, o.owner.created, o.owner.deleted) if t is not None),
-}  # fmt: skip
+        w.start < t < w.end
+        for o in w.options
+        if o.owner.tenant == TENANT
+        for t in (o.created, o.deleted, o.owner.created, o.owner.deleted)
+        if t is not None
+    ),
+}
 
 
 # --- strategies -----------------------------------------------------------------------------
@@ -250,18 +293,22 @@ def regions(draw) -> tuple[Region, ...]:
     """One to three regions; switches and components spread over locations, some left unlisted;
     exactly one default location (no switches). Regions and locations are sometimes switched off."""
     codes = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=3, unique=True))
-    owner_of = dict(zip(SWITCHES, draw(st.lists(st.integers(-1, 2), min_size=len(SWITCHES), max_size=len(SWITCHES)))))
+    owner_of = dict(
+        zip(SWITCHES, draw(st.lists(st.integers(-1, 2), min_size=len(SWITCHES), max_size=len(SWITCHES))), strict=True)
+    )
     places = [tuple(s for s in SWITCHES if owner_of[s] == i) for i in sorted(set(owner_of.values()) - {-1})]
     places.append(())  # the default location
     served_by = draw(st.lists(st.integers(-1, len(places) - 1), min_size=len(COMPONENTS), max_size=len(COMPONENTS)))
     locations = [
-        Location(f"L{i}", draw(st.integers(0, 4)) > 0, place, tuple(c for c, by in zip(COMPONENTS, served_by) if by == i))
+        Location(
+            f"L{i}", draw(st.integers(0, 4)) > 0, place, tuple(c for c, by in zip(COMPONENTS, served_by, strict=True) if by == i)
+        )
         for i, place in enumerate(places)
     ]
     homes = [draw(st.integers(0, len(codes) - 1)) for _ in locations]
     out = []
     for index, code in enumerate(codes):
-        mine = tuple(loc for loc, home in zip(locations, homes) if home == index)
+        mine = tuple(loc for loc, home in zip(locations, homes, strict=True) if home == index)
         if not mine:  # every region has a location: give it one of its own
             mine = (Location(f"E{index}", True, (f"SW_{code}_ONLY",), ()),)
         out.append(Region(code, draw(st.integers(0, 5)) > 0, mine))
@@ -313,10 +360,16 @@ def worlds(draw) -> World:
             for _ in range(draw(st.integers(0, 2))):  # what the Person handled, under any of its rows
                 by = draw(st.sampled_from(rows))
                 until = stop if stop is not None and not active else end
-                edges = st.sampled_from((-1, 0, 1, until - begin - 1, until - begin, end - begin - 1, end - begin, end - begin + 60))
+                edges = st.sampled_from(
+                    (-1, 0, 1, until - begin - 1, until - begin, end - begin - 1, end - begin, end - begin + 60)
+                )
                 offset = draw(st.one_of(edges, edges, st.integers(-600, max(until - begin, 0))))
                 kind = draw(st.sampled_from(KINDS))
-                handled.append(Handled(next(keys), by.key, tenant, draw(st.sampled_from((media, media, "VOICE", "CHAT"))), kind, begin + offset))
+                handled.append(
+                    Handled(
+                        next(keys), by.key, tenant, draw(st.sampled_from((media, media, "VOICE", "CHAT"))), kind, begin + offset
+                    )
+                )
 
     bots = []
     for tenant in (TENANT, TENANT, TENANT, OTHER):
@@ -330,8 +383,11 @@ def worlds(draw) -> World:
         else:
             first = ({"end": end, "start": start}[around] - draw(st.integers(1, 1_800))) * 1000 + draw(st.integers(0, 999))
         half_hours = st.sampled_from(range(0, 5 * 3_600_000 + 1, 1_800_000))  # past the look-aheads tried
-        gaps = {"end": st.integers(0, 1_200_000), "start": half_hours | st.integers(0, 5 * 3_600_000),
-                "anywhere": st.integers(0, 3_600_000) | st.integers(0, 8 * 3_600_000)}[around]  # fmt: skip
+        gaps = {
+            "end": st.integers(0, 1_200_000),
+            "start": half_hours | st.integers(0, 5 * 3_600_000),
+            "anywhere": st.integers(0, 3_600_000) | st.integers(0, 8 * 3_600_000),
+        }[around]
         sessions_ms, at = [], first
         for _ in range(draw(st.integers(1, 3))):
             duration = draw(st.sampled_from((0, 1, 899_999, 900_000, 900_001)) | st.integers(0, 2_400_000))
@@ -345,11 +401,17 @@ def worlds(draw) -> World:
         for _ in range(draw(st.integers(0, 2))):
             # Calls last hours, not days: they start from half a day before the day to just after it.
             near_edge = st.tuples(st.sampled_from((start, end, start - 3_600)), st.integers(-90, 90)).map(sum)
-            begin = draw(near_edge | st.integers(start - 43_200, end + 3_600)) * 1000 + draw(st.sampled_from((0, 999)) | st.integers(0, 999))
+            begin = draw(near_edge | st.integers(start - 43_200, end + 3_600)) * 1000 + draw(
+                st.sampled_from((0, 999)) | st.integers(0, 999)
+            )
             speech = []
             for _ in range(draw(st.integers(1, 3))):
                 s = begin + draw(st.sampled_from((0, 1, 999, 1000)) | st.integers(0, 4 * 3_600_000))
-                e = None if draw(st.integers(0, 4)) == 0 else s + draw(st.sampled_from((0, 1, 999, 1000, 1001)) | st.integers(0, 3_600_000))
+                e = (
+                    None
+                    if draw(st.integers(0, 4)) == 0
+                    else s + draw(st.sampled_from((0, 1, 999, 1000, 1001)) | st.integers(0, 3_600_000))
+                )
                 speech.append((draw(st.sampled_from(("ASR", "ASR", "TTS", "DTMF"))), s, e))
             last = [e for _, _, e in speech]
             call_end = None if None in last else max(last) + draw(st.integers(0, 5000))
@@ -360,22 +422,43 @@ def worlds(draw) -> World:
     for tenant in (TENANT, TENANT, TENANT, OTHER):
         for _ in range(draw(st.integers(0, 2))):
             created = draw(when)
-            owner = ConfigObject(draw(st.sampled_from(("DN", "DN", "AGENT_LOGIN", "AGENT_GROUP", "DN_GROUP"))), next(keys), tenant,
-                                 created, draw(st.none() | st.integers(created + 1, created + 86_400 + 3_600)))  # fmt: skip
+            owner = ConfigObject(
+                draw(st.sampled_from(("DN", "DN", "AGENT_LOGIN", "AGENT_GROUP", "DN_GROUP"))),
+                next(keys),
+                tenant,
+                created,
+                draw(st.none() | st.integers(created + 1, created + 86_400 + 3_600)),
+            )
             objects.append(owner)
             for _ in range(draw(st.integers(1, 2))):
                 at = draw(when)
-                options.append(Option(
-                    next(keys), owner,
-                    draw(st.sampled_from(("TServer", "TServer", "TServer", "gvm"))),
-                    draw(st.sampled_from(("gvm_mailbox", "gvm_mailbox", "gvm_mailbox", "gvm_profile"))),
-                    draw(st.sampled_from(MAILBOX_VALUES)),
-                    at, draw(st.none() | st.integers(at + 1, at + 86_400)),
-                ))  # fmt: skip
+                options.append(
+                    Option(
+                        next(keys),
+                        owner,
+                        draw(st.sampled_from(("TServer", "TServer", "TServer", "gvm"))),
+                        draw(st.sampled_from(("gvm_mailbox", "gvm_mailbox", "gvm_mailbox", "gvm_profile"))),
+                        draw(st.sampled_from(MAILBOX_VALUES)),
+                        at,
+                        draw(st.none() | st.integers(at + 1, at + 86_400)),
+                    )
+                )
 
     return World(
-        zone=zone, day=day, start=start, end=end, regions=draw(regions()), metrics=metrics,
-        lookback_days=draw(st.sampled_from((1, 7))), lookahead_minutes=draw(st.sampled_from((0, 60, 120, 240))),
-        resources=tuple(resources), sessions=tuple(sessions), handled=tuple(handled), logins=tuple(logins),
-        bots=tuple(bots), calls=tuple(calls), objects=tuple(objects), options=tuple(options),
-    )  # fmt: skip
+        zone=zone,
+        day=day,
+        start=start,
+        end=end,
+        regions=draw(regions()),
+        metrics=metrics,
+        lookback_days=draw(st.sampled_from((1, 7))),
+        lookahead_minutes=draw(st.sampled_from((0, 60, 120, 240))),
+        resources=tuple(resources),
+        sessions=tuple(sessions),
+        handled=tuple(handled),
+        logins=tuple(logins),
+        bots=tuple(bots),
+        calls=tuple(calls),
+        objects=tuple(objects),
+        options=tuple(options),
+    )

@@ -33,7 +33,11 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 def test_seed_export_import_diff_restore_with_exit_codes(store_env, capsys):
     assert run(capsys, "seed")[0] == EXIT["ok"]
     code, out, _ = run(capsys, "export", "1")
-    assert code == 0 and out.startswith("# bds billing configuration, revision 1 (") and out.endswith(to_yaml(load_billing_config(DEMO_CONFIG)))
+    assert (
+        code == 0
+        and out.startswith("# bds billing configuration, revision 1 (")
+        and out.endswith(to_yaml(load_billing_config(DEMO_CONFIG)))
+    )
     changed = store_env / "changed.yaml"
     document = yaml.safe_load(out)
     document["tenants"][0]["tier1_account_id"] = "T1-CLI"
@@ -53,7 +57,10 @@ def test_seed_export_import_diff_restore_with_exit_codes(store_env, capsys):
     assert "revision 3 of the configuration store" in out and '"origin": "restore"' in out and '"author": "ops-bot"' in out
     assert run(capsys, "export", "9")[0] == EXIT["not found"] == 5
     target = store_env / "exported.yaml"
-    assert run(capsys, "export", "2", "-o", str(target))[0] == 0 and load_billing_config(target).tenant(101).tier1_account_id == "T1-CLI"
+    assert (
+        run(capsys, "export", "2", "-o", str(target))[0] == 0
+        and load_billing_config(target).tenant(101).tier1_account_id == "T1-CLI"
+    )
 
 
 def test_an_invalid_file_is_refused_with_every_problem_and_nothing_saved(store_env, capsys):
@@ -62,7 +69,10 @@ def test_an_invalid_file_is_refused_with_every_problem_and_nothing_saved(store_e
     bad.write_text("tenants:\n  - {tenant_id: 7, name: X, billable: Maybe, time_zone: Nowhere}\n")
     code, _, err = run(capsys, "validate", str(bad))
     assert code == EXIT["invalid"] == 1
-    assert "tenant 'X' (tenant_id 7, entry 1): field 'billable'" in err and "tenant 'X' (tenant_id 7, entry 1): field 'time_zone'" in err
+    assert (
+        "tenant 'X' (tenant_id 7, entry 1): field 'billable'" in err
+        and "tenant 'X' (tenant_id 7, entry 1): field 'time_zone'" in err
+    )
     assert run(capsys, "import", str(bad))[0] == 1
     assert '"number": 2' not in run(capsys, "show")[1]
     code, out, _ = run(capsys, "validate", str(DEMO_CONFIG), "--against-store")
@@ -76,8 +86,14 @@ def test_with_the_files_as_the_source_the_store_takes_no_import(store_env, capsy
 
 
 def test_an_unreachable_store_exits_4_naming_it(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "BDS_DATA_DIR": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "airflow"),
-           "AIRFLOW_CONN_BDS_DB": "postgresql://bds:pw@127.0.0.1:9/bds"}  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "BDS_DATA_DIR": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW_CONN_BDS_DB": "postgresql://bds:pw@127.0.0.1:9/bds",
+    }
     done = subprocess.run([sys.executable, "-m", "bds.config", "show"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == EXIT["unavailable"] == 4, done.stderr
-    assert "error: configuration store postgresql" in done.stderr and "127.0.0.1:9/bds" in done.stderr and ":pw@" not in done.stderr
+    assert (
+        "error: configuration store postgresql" in done.stderr and "127.0.0.1:9/bds" in done.stderr and ":pw@" not in done.stderr
+    )

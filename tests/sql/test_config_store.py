@@ -4,17 +4,26 @@ writers that race, a store that is read-only or out of reach, and which source t
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from bds.airflow_local import free_port
 from bds.config import BillingConfigError, canonical_json, config_hash, load_billing_config, parse_billing_config
 from bds.config.store import (
-    EMPTY, MIGRATIONS, NoSuchRevision, RevisionConflict, Store, StoreUnavailable, for_runs, in_use, revisions, seed,
-)  # fmt: skip
+    EMPTY,
+    MIGRATIONS,
+    NoSuchRevision,
+    RevisionConflict,
+    Store,
+    StoreUnavailable,
+    for_runs,
+    in_use,
+    revisions,
+    seed,
+)
+from bds_tools.airflow_local import free_port
 from tests.conftest import ROOT
 
 DEMO_CONFIG = ROOT / "include" / "config" / "demo.yaml"
@@ -47,9 +56,18 @@ def test_migrations_from_empty_and_from_every_earlier_revision_keep_the_revision
         if start is not None:
             store.migrate(start)
             with store.writer.begin() as connection:  # what a store at that schema would hold
-                connection.execute(revisions.insert().values(number=1, created_at=datetime.now(timezone.utc), author="tester",
-                                                             comment=f"kept from {start}", origin="cli", restored_from=None,
-                                                             hash=config_hash(config()), document=canonical_json(config())))  # fmt: skip
+                connection.execute(
+                    revisions.insert().values(
+                        number=1,
+                        created_at=datetime.now(UTC),
+                        author="tester",
+                        comment=f"kept from {start}",
+                        origin="cli",
+                        restored_from=None,
+                        hash=config_hash(config()),
+                        document=canonical_json(config()),
+                    )
+                )
         store.migrate("head")
         assert store.schema_revision() == steps[-1]
         assert store.current().number == (0 if start is None else 1)
@@ -123,7 +141,11 @@ def test_writers_based_on_one_revision_race_and_one_wins(source_url):
 def read_only(url: str, tmp_path) -> str:
     if url.startswith("sqlite"):
         return f"sqlite:///file:{sa.make_url(url).database}?mode=ro&uri=true"
-    return sa.make_url(url).update_query_dict({"options": "-c default_transaction_read_only=on"}).render_as_string(hide_password=False)
+    return (
+        sa.make_url(url)
+        .update_query_dict({"options": "-c default_transaction_read_only=on"})
+        .render_as_string(hide_password=False)
+    )
 
 
 def test_a_read_only_store_is_read_and_refuses_a_change_writing_nothing(source_url, tmp_path):
@@ -159,7 +181,7 @@ def embedded(monkeypatch, tmp_path):
 
 
 def write_config(path, tier1: str) -> str:
-    path.write_text(DEMO_CONFIG.read_text().replace("tier1_account_id: \"1000101\"", f"tier1_account_id: \"{tier1}\""))
+    path.write_text(DEMO_CONFIG.read_text().replace('tier1_account_id: "1000101"', f'tier1_account_id: "{tier1}"'))
     assert load_billing_config(path).tenant(101).tier1_account_id == tier1
     return str(path)
 
@@ -199,9 +221,9 @@ def test_with_the_files_as_the_source_each_version_becomes_a_revision(embedded, 
 
 
 def test_a_plan_whose_store_is_out_of_reach_fails_naming_the_day_and_is_retried(embedded, monkeypatch):
-    from bds.airflow_local import postgres_connection
     from bds.errors import PermanentError
     from bds.pipeline import plan_daily_run
+    from bds_tools.airflow_local import postgres_connection
 
     monkeypatch.setenv("AIRFLOW_CONN_BDS_DB", postgres_connection(f"postgresql+psycopg://bds:pw@127.0.0.1:{free_port()}/bds"))
     with pytest.raises(StoreUnavailable) as raised:

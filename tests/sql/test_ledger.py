@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from bds.airflow_local import postgres_connection
 from bds.catalogue import METRICS
 from bds.config import parse_billing_config
 from bds.config.store import Store
@@ -17,17 +16,26 @@ from bds.ledger import attempts, counts, files, flags, record_attempt
 from bds.ledger.cli import main as ledger_cli
 from bds.ledger.cli import snapshot
 from bds.pipeline import store_files
+from bds_tools.airflow_local import postgres_connection
 
 pytestmark = pytest.mark.postgres
 MARCH = date(2026, 3, 1)  # a Sunday: the 5th, 12th, 19th and 26th are Thursdays
-CONFIG = parse_billing_config({
-    "billing_process_enabled": True,
-    "tenants": [{
-        "tenant_id": 101, "name": "Northwind", "garn": "G1", "billable": "PureConnect", "production_date": "2026-03-01",
-        "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW1"]}, {"code": "HQ"}]}],
-        "metrics": {"seats_chat": True, "voicemail_boxes": True},
-    }],
-})  # fmt: skip
+CONFIG = parse_billing_config(
+    {
+        "billing_process_enabled": True,
+        "tenants": [
+            {
+                "tenant_id": 101,
+                "name": "Northwind",
+                "garn": "G1",
+                "billable": "PureConnect",
+                "production_date": "2026-03-01",
+                "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW1"]}, {"code": "HQ"}]}],
+                "metrics": {"seats_chat": True, "voicemail_boxes": True},
+            }
+        ],
+    }
+)
 TENANT = CONFIG.tenants[0]
 CHAT, VOICEMAIL = METRICS["seats_chat"], METRICS["voicemail_boxes"]
 
@@ -52,10 +60,12 @@ def render_day(data_dir, day: date, chat: tuple[int, int] | None = (4, 10), voic
     produced = {}
     if chat is not None:
         produced[daily_file_name(TENANT, CHAT, "US", day)] = render_csv(
-            billing_rows(TENANT, CHAT, "US", day.isoformat(), {"concurrent": chat[0], "enabled": chat[1]}))
+            billing_rows(TENANT, CHAT, "US", day.isoformat(), {"concurrent": chat[0], "enabled": chat[1]})
+        )
     if voicemail is not None:
         produced[daily_file_name(TENANT, VOICEMAIL, "GLOBAL", day)] = render_csv(
-            billing_rows(TENANT, VOICEMAIL, "GLOBAL", day.isoformat(), {"concurrent": voicemail}))
+            billing_rows(TENANT, VOICEMAIL, "GLOBAL", day.isoformat(), {"concurrent": voicemail})
+        )
     return store_files(TENANT, day.isoformat(), data_dir, daily_dir(data_dir, 101, day), produced, False, revision=1)
 
 
@@ -74,13 +84,19 @@ def bill_march(data_dir) -> None:
             render_day(data_dir, march(22), voicemail=8)
     render_day(data_dir, march(23), voicemail=None)  # voicemail switched off for the 23rd, rendered again
     render_day(data_dir, march(20))  # the missing day, at last
-    month = {monthly_file_name(TENANT, CHAT, "US", MARCH): render_csv(billing_rows(TENANT, CHAT, "US", "2026-03", {"concurrent": 12, "enabled": 10}))}
+    month = {
+        monthly_file_name(TENANT, CHAT, "US", MARCH): render_csv(
+            billing_rows(TENANT, CHAT, "US", "2026-03", {"concurrent": 12, "enabled": 10})
+        )
+    }
     store_files(TENANT, "2026-03", data_dir, monthly_dir(data_dir, 101, MARCH), month, False, revision=1)
 
 
 def open_flags(store) -> set[tuple]:
     with store.reading() as connection:
-        rows = connection.execute(sa.select(flags.c.kind, flags.c.period_kind, flags.c.period, flags.c.metric, flags.c.region, flags.c.count_name))
+        rows = connection.execute(
+            sa.select(flags.c.kind, flags.c.period_kind, flags.c.period, flags.c.metric, flags.c.region, flags.c.count_name)
+        )
         return {(r.kind, r.period_kind, r.period.day, r.metric, r.region, r.count_name) for r in rows}
 
 
@@ -102,15 +118,24 @@ def test_flags_follow_the_rules_by_hand(ledger, tmp_path):
         ("concurrent_above_enabled", "month", 1, "seats_chat", "US", "concurrent"),
     }  # the 20th was flagged missing when the 21st was billed, and cleared when it came
     with ledger.reading() as connection:
-        detail = connection.execute(sa.select(flags.c.detail, flags.c.baseline).where(flags.c.kind == "jump", flags.c.period == march(26))).one()
+        detail = connection.execute(
+            sa.select(flags.c.detail, flags.c.baseline).where(flags.c.kind == "jump", flags.c.period == march(26))
+        ).one()
         assert detail.baseline == 4.0 and "+125% from the median 4 of the previous 3 Thursday(s)" in detail.detail
-        restated = connection.execute(sa.select(flags.c.detail).where(flags.c.kind == "restated", flags.c.period == march(22))).scalar()
+        restated = connection.execute(
+            sa.select(flags.c.detail).where(flags.c.kind == "restated", flags.c.period == march(22))
+        ).scalar()
         assert restated.endswith("restated: concurrent 7 -> 8")
         current = connection.execute(sa.select(sa.func.count()).select_from(files).where(files.c.current)).scalar()
-        old = connection.execute(sa.select(files.c.period, files.c.superseded_reason).where(~files.c.current).order_by(files.c.period)).all()
+        old = connection.execute(
+            sa.select(files.c.period, files.c.superseded_reason).where(~files.c.current).order_by(files.c.period)
+        ).all()
         values = connection.execute(sa.select(sa.func.count(), sa.func.sum(counts.c.value)).where(counts.c.current)).one()
     assert current == 26 * 2 - 1 + 1  # 26 days of two files, less the superseded voicemail file, plus the month
-    assert [(p.day, reason.split(":")[0]) for p, reason in old] == [(22, "restated"), (23, "region GLOBAL is no longer billed for metric voicemail_boxes (switched off, renamed or removed)")]
+    assert [(p.day, reason.split(":")[0]) for p, reason in old] == [
+        (22, "restated"),
+        (23, "region GLOBAL is no longer billed for metric voicemail_boxes (switched off, renamed or removed)"),
+    ]
     # counts: chat 2 x 26 days; voicemail 25 days (7 on 23 of them, 8 on the 22nd, 0 on the 25th); the month's 2
     assert values == (52 + 25 + 2, (4 + 10) * 24 + (12 + 10) + (9 + 10) + 7 * 23 + 8 + 0 + (12 + 10))
 
@@ -118,7 +143,10 @@ def test_flags_follow_the_rules_by_hand(ledger, tmp_path):
 def test_the_missing_day_is_flagged_until_it_is_billed(ledger, tmp_path):
     render_day(tmp_path, march(1))
     render_day(tmp_path, march(4))
-    assert {f for f in open_flags(ledger) if f[0] == "missing"} == {("missing", "day", 2, "", "", ""), ("missing", "day", 3, "", "", "")}
+    assert {f for f in open_flags(ledger) if f[0] == "missing"} == {
+        ("missing", "day", 2, "", "", ""),
+        ("missing", "day", 3, "", "", ""),
+    }
     render_day(tmp_path, march(2))
     assert {f for f in open_flags(ledger) if f[0] == "missing"} == {("missing", "day", 3, "", "", "")}
 
@@ -155,18 +183,31 @@ def flags_of(store, day: int) -> set[str]:
     return {f[0] for f in open_flags(store) if f[2] == day and f[1] == "day"}
 
 
-@pytest.mark.parametrize(("history", "today", "expected"), [
-    ({1: 10, 8: 10, 15: 10}, 15, set()),           # +50%: exactly the ratio, not more than it
-    ({1: 10, 8: 10, 15: 10}, 16, {"jump"}),        # +60%
-    ({1: 10, 8: 10, 15: 10}, 5, set()),            # -50%: exactly
-    ({1: 10, 8: 10, 15: 10}, 4, {"jump"}),         # -60%
-    ({1: 2, 8: 10, 15: 30}, 15, set()),            # the median (10), not the mean (14): +50%
-    ({1: 0, 8: 0, 15: 0}, 9, set()),               # from a median of 0: a new service, not a jump
-    ({16: 10, 21: 0}, 0, set()),                   # zero after a zero: nothing new (and no Sunday before)
-    ({21: 3}, 0, {"zero"}),                        # zero after non-zero; no Sunday before, so no jump
-    ({1: 8, 8: 8, 15: 8, 21: 8}, 0, {"zero", "jump"}),
-], ids=["at-ratio", "above-ratio", "at-ratio-down", "below-ratio", "median-not-mean", "median-zero", "zero-after-zero",
-        "zero-after-non-zero", "zero-and-jump"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("history", "today", "expected"),
+    [
+        ({1: 10, 8: 10, 15: 10}, 15, set()),  # +50%: exactly the ratio, not more than it
+        ({1: 10, 8: 10, 15: 10}, 16, {"jump"}),  # +60%
+        ({1: 10, 8: 10, 15: 10}, 5, set()),  # -50%: exactly
+        ({1: 10, 8: 10, 15: 10}, 4, {"jump"}),  # -60%
+        ({1: 2, 8: 10, 15: 30}, 15, set()),  # the median (10), not the mean (14): +50%
+        ({1: 0, 8: 0, 15: 0}, 9, set()),  # from a median of 0: a new service, not a jump
+        ({16: 10, 21: 0}, 0, set()),  # zero after a zero: nothing new (and no Sunday before)
+        ({21: 3}, 0, {"zero"}),  # zero after non-zero; no Sunday before, so no jump
+        ({1: 8, 8: 8, 15: 8, 21: 8}, 0, {"zero", "jump"}),
+    ],
+    ids=[
+        "at-ratio",
+        "above-ratio",
+        "at-ratio-down",
+        "below-ratio",
+        "median-not-mean",
+        "median-zero",
+        "zero-after-zero",
+        "zero-after-non-zero",
+        "zero-and-jump",
+    ],
+)
 def test_jump_and_zero_by_hand(ledger, tmp_path, history, today, expected):
     history_then(tmp_path, 22, history, today)  # the 22nd is a Sunday, as are the 1st, 8th and 15th
     assert flags_of(ledger, 22) == expected
@@ -179,12 +220,17 @@ def test_concurrent_equal_to_enabled_is_no_anomaly(ledger, tmp_path):
 
 
 def test_the_thresholds_are_those_of_the_files_revision(ledger, tmp_path):
-    stricter = CONFIG.model_copy(update={"anomalies": CONFIG.anomalies.model_copy(update={"jump_ratio": 0.2, "same_weekday_days": 1})})
+    stricter = CONFIG.model_copy(
+        update={"anomalies": CONFIG.anomalies.model_copy(update={"jump_ratio": 0.2, "same_weekday_days": 1})}
+    )
     ledger.commit(stricter, 1, "test", "a stricter jump, one week back", "cli")
     for d, value in {1: 100, 8: 10}.items():
         render_day(tmp_path, march(d), voicemail=value)
-    produced = {daily_file_name(TENANT, VOICEMAIL, "GLOBAL", march(15)): render_csv(
-        billing_rows(TENANT, VOICEMAIL, "GLOBAL", "2026-03-15", {"concurrent": 13}))}  # +30% from the 8th alone (revision 2)
+    produced = {
+        daily_file_name(TENANT, VOICEMAIL, "GLOBAL", march(15)): render_csv(
+            billing_rows(TENANT, VOICEMAIL, "GLOBAL", "2026-03-15", {"concurrent": 13})
+        )
+    }  # +30% from the 8th alone (revision 2)
     store_files(TENANT, "2026-03-15", tmp_path, daily_dir(tmp_path, 101, march(15)), produced, False, revision=2)
     render_day(tmp_path, march(22), voicemail=13)  # revision 1: the median of 13, 10, 100 is 13: no jump
     assert flags_of(ledger, 15) == {"jump"} and flags_of(ledger, 22) == set()
@@ -226,7 +272,9 @@ def test_the_console_reads_what_the_ledger_holds(ledger, tmp_path):
         files = data.period_files(connection, 101, march(22).isoformat())["files"]
         restated = next(f for f in files if "voicemail" in f["name"])["versions"]
         assert [(v["current"], v["counts"], v["changes"]) for v in restated] == [
-            (True, {"concurrent": 8}, [{"count": "concurrent", "old": 7, "new": 8}]), (False, {"concurrent": 7}, None)]
+            (True, {"concurrent": 8}, [{"count": "concurrent", "old": 7, "new": 8}]),
+            (False, {"concurrent": 7}, None),
+        ]
         assert data.periods_of(connection, 101)[:3] == ["2026-03-26", "2026-03-25", "2026-03-24"]
         assert "2026-03" in data.periods_of(connection, 101)
         row, path = data.archived_path(connection, tmp_path, restated[1]["name"], restated[1]["sha256"])
@@ -249,13 +297,20 @@ def test_the_rebuild_equals_the_live_ledger_after_hard_sequences(ledger, tmp_pat
         raise StoreUnavailable("configuration store (test) cannot be written: the database is down")
 
     monkeypatch.setattr("bds.pipeline.record_period", unreachable)
-    with pytest.raises(StoreUnavailable, match=r"^tenant 'Northwind' \(101\) 2026-03-08: the files and their manifest are written, but "):
+    with pytest.raises(
+        StoreUnavailable, match=r"^tenant 'Northwind' \(101\) 2026-03-08: the files and their manifest are written, but "
+    ):
         render_day(tmp_path, march(8), voicemail=9)
     monkeypatch.setattr("bds.pipeline.record_period", real)
-    render_day(tmp_path, march(8), voicemail=9)  # ... and its retry writes the same bytes: the restatement is recorded all the same
+    render_day(
+        tmp_path, march(8), voicemail=9
+    )  # ... and its retry writes the same bytes: the restatement is recorded all the same
     with ledger.reading() as connection:
-        old = connection.execute(sa.select(files.c.current, files.c.superseded_reason).where(
-            files.c.name == daily_file_name(TENANT, VOICEMAIL, "GLOBAL", march(8)), ~files.c.current)).one()  # fmt: skip
+        old = connection.execute(
+            sa.select(files.c.current, files.c.superseded_reason).where(
+                files.c.name == daily_file_name(TENANT, VOICEMAIL, "GLOBAL", march(8)), ~files.c.current
+            )
+        ).one()
         assert old.superseded_reason.startswith("restated")
         assert [f["kind"] for f in anomalies(connection, "open") if f["period"] == "2026-03-08"] == ["restated"]
     # 2. An acknowledged flag, then its day restated

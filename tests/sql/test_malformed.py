@@ -24,8 +24,15 @@ CONTEXT = "tenant 101 day 2026-03-10"
 
 
 def bot(session, start_ms, duration_ms, key_=None, sequence=0):
-    return dict(SESSION_ID=session, START_DATE_TIME_KEY=key(T0 + 100) if key_ is None else key_, SEQUENCE_ID=sequence,
-                INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=start_ms, DURATION_MS=duration_ms)  # fmt: skip
+    return dict(
+        SESSION_ID=session,
+        START_DATE_TIME_KEY=key(T0 + 100) if key_ is None else key_,
+        SEQUENCE_ID=sequence,
+        INTERACTION_ID="G1",
+        MEDIA_TYPE_KEY=1,
+        START_TS_MS=start_ms,
+        DURATION_MS=duration_ms,
+    )
 
 
 def speech(id_, cdr, start_ms, end_ms):
@@ -34,87 +41,140 @@ def speech(id_, cdr, start_ms, end_ms):
 
 # (source, tables, what the check names) for rows either database can hold.
 IMPOSSIBLE = {
-    "agent_sessions": ("gim", {
-        "SM_RES_SESSION_FACT": [
-            sm(30, 11, 1, T0 + 5_000, T0 + 4_000),  # ends before it starts, within the day
-            sm(31, 11, 1, T0 - 5_000, T0 - 6_000),  # the same, the day before: not this day's
-            dict(sm(33, 11, 1, T0 + 900, T0 + 1_000), START_TS=None),  # no start
-            sm(34, 11, 1, T0 + 100, T0 - 100) | {"END_DATE_TIME_KEY": key(T0 - 100)},  # backwards across midnight
+    "agent_sessions": (
+        "gim",
+        {
+            "SM_RES_SESSION_FACT": [
+                sm(30, 11, 1, T0 + 5_000, T0 + 4_000),  # ends before it starts, within the day
+                sm(31, 11, 1, T0 - 5_000, T0 - 6_000),  # the same, the day before: not this day's
+                dict(sm(33, 11, 1, T0 + 900, T0 + 1_000), START_TS=None),  # no start
+                sm(34, 11, 1, T0 + 100, T0 - 100) | {"END_DATE_TIME_KEY": key(T0 - 100)},  # backwards across midnight
+            ],
+        },
+        [
+            f"SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 30: END_TS is '{T0 + 4_000}': ends before it starts (START_TS {T0 + 5_000})",
+            "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 33: START_TS is missing",
+            f"SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 34: END_TS is '{T0 - 100}': ends before it starts (START_TS {T0 + 100})",
         ],
-    }, [
-        f"SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 30: END_TS is '{T0 + 4_000}': ends before it starts (START_TS {T0 + 5_000})",
-        "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 33: START_TS is missing",
-        f"SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 34: END_TS is '{T0 - 100}': ends before it starts (START_TS {T0 + 100})",
-    ]),
-    "bot_sessions": ("gim", {
-        "SDR_BOTS_FACT": [
-            bot("S5", (T0 + 200) * 1000, -5_000),
-            # after the look-ahead, though in a partition the day reads: no day's interaction has it
-            bot("S9", (END + 7_205) * 1000, -1_000, key_=key(END + 7_199)),
+    ),
+    "bot_sessions": (
+        "gim",
+        {
+            "SDR_BOTS_FACT": [
+                bot("S5", (T0 + 200) * 1000, -5_000),
+                # after the look-ahead, though in a partition the day reads: no day's interaction has it
+                bot("S9", (END + 7_205) * 1000, -1_000, key_=key(END + 7_199)),
+            ],
+        },
+        ["SDR_BOTS_FACT SESSION_ID S5 #0: DURATION_MS is '-5000': a negative duration"],
+    ),
+    "media_sessions": (
+        "gvp",
+        {
+            "GVP_SPEECH_SESSION": [
+                speech(7, 1, (T0 + 50) * 1000, (T0 + 45) * 1000),
+                speech(11, 1, (T0 + 100) * 1000, (T0 - 100) * 1000),
+            ],
+        },
+        [
+            f"GVP_SPEECH_SESSION SPEECH_SESSION_ID 11: END_TIME_MS is '{(T0 - 100) * 1000}': ends before it starts (START_TIME_MS {(T0 + 100) * 1000})",
+            f"GVP_SPEECH_SESSION SPEECH_SESSION_ID 7: END_TIME_MS is '{(T0 + 45) * 1000}': ends before it starts (START_TIME_MS {(T0 + 50) * 1000})",
         ],
-    }, ["SDR_BOTS_FACT SESSION_ID S5 #0: DURATION_MS is '-5000': a negative duration"]),
-    "media_sessions": ("gvp", {
-        "GVP_SPEECH_SESSION": [speech(7, 1, (T0 + 50) * 1000, (T0 + 45) * 1000), speech(11, 1, (T0 + 100) * 1000, (T0 - 100) * 1000)],
-    }, [
-        f"GVP_SPEECH_SESSION SPEECH_SESSION_ID 11: END_TIME_MS is '{(T0 - 100) * 1000}': ends before it starts (START_TIME_MS {(T0 + 100) * 1000})",
-        f"GVP_SPEECH_SESSION SPEECH_SESSION_ID 7: END_TIME_MS is '{(T0 + 45) * 1000}': ends before it starts (START_TIME_MS {(T0 + 50) * 1000})",
-    ]),
-    "voicemail_boxes": ("cme", {
-        "GC_ANNEX": [annex(11, 1, 2, value="1011", created=T0 + 100, deleted=T0 + 50),
-                     annex(15, 4, 5, value="1015", created=T0 + 100, deleted=T0 - 100)],  # backwards across midnight
-    }, [
-        f"GC_ANNEX ID 11: DELETED_TS is '{T0 + 50}': deleted before it was created (CREATED_TS {T0 + 100})",
-        f"GC_ANNEX ID 15: DELETED_TS is '{T0 - 100}': deleted before it was created (CREATED_TS {T0 + 100})",
-    ]),
-}  # fmt: skip
+    ),
+    "voicemail_boxes": (
+        "cme",
+        {
+            "GC_ANNEX": [
+                annex(11, 1, 2, value="1011", created=T0 + 100, deleted=T0 + 50),
+                annex(15, 4, 5, value="1015", created=T0 + 100, deleted=T0 - 100),
+            ],  # backwards across midnight
+        },
+        [
+            f"GC_ANNEX ID 11: DELETED_TS is '{T0 + 50}': deleted before it was created (CREATED_TS {T0 + 100})",
+            f"GC_ANNEX ID 15: DELETED_TS is '{T0 - 100}': deleted before it was created (CREATED_TS {T0 + 100})",
+        ],
+    ),
+}
 
 # Text where a number belongs: SQLite only.
 NOT_NUMBERS = {
-    "agent_sessions": ("gim", {
-        "SM_RES_SESSION_FACT": [
-            sm(40, 11, 1, T0 + 100, T0 + 200) | {"END_TS": "soon"},  # closed, its end is text
-            sm(41, 11, 1, T0 + 100, T0 + 200) | {"START_TS": "yesterday"},
-            sm(43, 11, 1, T0 + 100, T0 + 200) | {"START_DATE_TIME_KEY": "today"},  # cannot be placed: every day names it
+    "agent_sessions": (
+        "gim",
+        {
+            "SM_RES_SESSION_FACT": [
+                sm(40, 11, 1, T0 + 100, T0 + 200) | {"END_TS": "soon"},  # closed, its end is text
+                sm(41, 11, 1, T0 + 100, T0 + 200) | {"START_TS": "yesterday"},
+                sm(43, 11, 1, T0 + 100, T0 + 200) | {"START_DATE_TIME_KEY": "today"},  # cannot be placed: every day names it
+            ],
+            "INTERACTION_RESOURCE_FACT": [
+                irf(10, 11, 1, 3, T0 + 700) | {"START_TS": "noon"}
+            ],  # would make session 3 a callback's
+            # would place Person 5004's session on SW_A, as if the login were never deleted
+            "GIDB_GCX_LOGIN_INFO": [dict(ID=6, LOGINID=100, AGENTID=5004, CREATED_TS=T0 - 99_000, DELETED_TS="never")],
+        },
+        [
+            "GIDB_GCX_LOGIN_INFO ID 6: DELETED_TS is 'never': not a number of seconds",
+            "INTERACTION_RESOURCE_FACT INTERACTION_RESOURCE_ID 10: START_TS is 'noon': not a number of seconds",
+            "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 40: END_TS is 'soon': not a number of seconds",
+            "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 41: START_TS is 'yesterday': not a number of seconds",
+            "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 43: START_DATE_TIME_KEY is 'today': not a number",
         ],
-        "INTERACTION_RESOURCE_FACT": [irf(10, 11, 1, 3, T0 + 700) | {"START_TS": "noon"}],  # would make session 3 a callback's
-        # would place Person 5004's session on SW_A, as if the login were never deleted
-        "GIDB_GCX_LOGIN_INFO": [dict(ID=6, LOGINID=100, AGENTID=5004, CREATED_TS=T0 - 99_000, DELETED_TS="never")],
-    }, [
-        "GIDB_GCX_LOGIN_INFO ID 6: DELETED_TS is 'never': not a number of seconds",
-        "INTERACTION_RESOURCE_FACT INTERACTION_RESOURCE_ID 10: START_TS is 'noon': not a number of seconds",
-        "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 40: END_TS is 'soon': not a number of seconds",
-        "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 41: START_TS is 'yesterday': not a number of seconds",
-        "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 43: START_DATE_TIME_KEY is 'today': not a number",
-    ]),
-    "bot_sessions": ("gim", {
-        "SDR_BOTS_FACT": [bot("S7", "noon", 1_000), bot("S8", (T0 + 400) * 1000, "long"),
-                          bot("S10", (T0 + 500) * 1000, 1_000) | {"INTERACTION_ID": "G5"}],
-        "INTERACTION_FACT": [dict(INTERACTION_ID=1004, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G5", START_DATE_TIME_KEY="today")],
-    }, [
-        "INTERACTION_FACT INTERACTION_ID 1004: START_DATE_TIME_KEY is 'today': not a number",
-        "SDR_BOTS_FACT SESSION_ID S7 #0: START_TS_MS is 'noon': not a number of milliseconds",
-        "SDR_BOTS_FACT SESSION_ID S8 #0: DURATION_MS is 'long': not a number of milliseconds",
-    ]),
-    "media_sessions": ("gvp", {
-        "GVP_CDR": [dict(CDR_ID=4, TENANT_ID=101, IVR_PROFILE_ID=1, COMPONENT_NAME="MCP_A", START_TIME_MS="today", END_TIME_MS=None)],
-        "GVP_SPEECH_SESSION": [speech(9, 1, (T0 + 70) * 1000, "later"), speech(10, 4, (T0 + 70) * 1000, None)],
-    }, [
-        "GVP_CDR CDR_ID 4: START_TIME_MS is 'today': not a number of milliseconds",
-        "GVP_SPEECH_SESSION SPEECH_SESSION_ID 9: END_TIME_MS is 'later': not a number of milliseconds",
-    ]),
-    "voicemail_boxes": ("cme", {
-        "GC_ENDPOINT": [dict(ID=8, TENANTID=101, CREATED_TS=T0 - 1_000, DELETED_TS="never")],
-        "GC_ANNEX": [annex(12, 8, 2, value="1012"), annex(14, 8, 2, value="1014"),  # DN 8 is named once
-                     annex(13, 1, 2, value="1013", created="monday"),
-                     annex(16, 5, 5, value="1016", created="monday")],  # a DN group's option: never read, not named
-    }, [
-        "GC_ANNEX ID 13: CREATED_TS is 'monday': not a number of seconds",
-        "GC_ENDPOINT ID 8: DELETED_TS is 'never': not a number of seconds",
-    ]),
-}  # fmt: skip
+    ),
+    "bot_sessions": (
+        "gim",
+        {
+            "SDR_BOTS_FACT": [
+                bot("S7", "noon", 1_000),
+                bot("S8", (T0 + 400) * 1000, "long"),
+                bot("S10", (T0 + 500) * 1000, 1_000) | {"INTERACTION_ID": "G5"},
+            ],
+            "INTERACTION_FACT": [
+                dict(INTERACTION_ID=1004, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G5", START_DATE_TIME_KEY="today")
+            ],
+        },
+        [
+            "INTERACTION_FACT INTERACTION_ID 1004: START_DATE_TIME_KEY is 'today': not a number",
+            "SDR_BOTS_FACT SESSION_ID S7 #0: START_TS_MS is 'noon': not a number of milliseconds",
+            "SDR_BOTS_FACT SESSION_ID S8 #0: DURATION_MS is 'long': not a number of milliseconds",
+        ],
+    ),
+    "media_sessions": (
+        "gvp",
+        {
+            "GVP_CDR": [
+                dict(CDR_ID=4, TENANT_ID=101, IVR_PROFILE_ID=1, COMPONENT_NAME="MCP_A", START_TIME_MS="today", END_TIME_MS=None)
+            ],
+            "GVP_SPEECH_SESSION": [speech(9, 1, (T0 + 70) * 1000, "later"), speech(10, 4, (T0 + 70) * 1000, None)],
+        },
+        [
+            "GVP_CDR CDR_ID 4: START_TIME_MS is 'today': not a number of milliseconds",
+            "GVP_SPEECH_SESSION SPEECH_SESSION_ID 9: END_TIME_MS is 'later': not a number of milliseconds",
+        ],
+    ),
+    "voicemail_boxes": (
+        "cme",
+        {
+            "GC_ENDPOINT": [dict(ID=8, TENANTID=101, CREATED_TS=T0 - 1_000, DELETED_TS="never")],
+            "GC_ANNEX": [
+                annex(12, 8, 2, value="1012"),
+                annex(14, 8, 2, value="1014"),  # DN 8 is named once
+                annex(13, 1, 2, value="1013", created="monday"),
+                annex(16, 5, 5, value="1016", created="monday"),
+            ],  # a DN group's option: never read, not named
+        },
+        [
+            "GC_ANNEX ID 13: CREATED_TS is 'monday': not a number of seconds",
+            "GC_ENDPOINT ID 8: DELETED_TS is 'never': not a number of seconds",
+        ],
+    ),
+}
 
-CLEAN = {"agent_sessions": clean_agent_sessions, "bot_sessions": clean_bot_sessions,
-         "media_sessions": clean_media_sessions, "voicemail_boxes": clean_voicemail_boxes}  # fmt: skip
+CLEAN = {
+    "agent_sessions": clean_agent_sessions,
+    "bot_sessions": clean_bot_sessions,
+    "media_sessions": clean_media_sessions,
+    "voicemail_boxes": clean_voicemail_boxes,
+}
 BASE = {"gim": GIM, "gvp": GVP, "cme": CME}
 
 
@@ -196,12 +256,16 @@ def test_check_rows_fails_the_tenant_day_or_tolerates_them(tmp_path, caplog):
             "Nothing is billed for the day until they are corrected, or until sources.malformed_rows is 'tolerate' "
             "(the day is then billed without them, and they are counted and named)"
         )
-        kept = check_rows(engine, "gim", ["agent_sessions", "bot_sessions"], PARAMS, {"readiness": {"malformed_rows": "tolerate"}}, context)
+        kept = check_rows(
+            engine, "gim", ["agent_sessions", "bot_sessions"], PARAMS, {"readiness": {"malformed_rows": "tolerate"}}, context
+        )
     finally:
         engine.dispose()
     assert kept == {"agent_sessions": {"count": 3, "named": want}}
-    assert f"{context}: gim/agent_sessions: 3 malformed value(s) in source rows left out of the counts (sources.malformed_rows: tolerate): " \
-           f"{'; '.join(want)}" in caplog.text  # fmt: skip
+    assert (
+        f"{context}: gim/agent_sessions: 3 malformed value(s) in source rows left out of the counts (sources.malformed_rows: tolerate): "
+        f"{'; '.join(want)}" in caplog.text
+    )
 
 
 def test_a_long_listing_names_the_first_twenty_and_counts_the_rest():

@@ -35,17 +35,29 @@ def key(ts):
 
 def sm(key_, resource, media, start, end, active=0):
     return dict(
-        SM_RES_SESSION_FACT_KEY=key_, START_DATE_TIME_KEY=key(start), END_DATE_TIME_KEY=FUTURE_KEY if end is None else key(end),
-        TENANT_KEY=2 if resource == 20 else 1, MEDIA_TYPE_KEY=media, RESOURCE_KEY=resource,
-        START_TS=start, END_TS=end, ACTIVE_FLAG=active,
-    )  # fmt: skip
+        SM_RES_SESSION_FACT_KEY=key_,
+        START_DATE_TIME_KEY=key(start),
+        END_DATE_TIME_KEY=FUTURE_KEY if end is None else key(end),
+        TENANT_KEY=2 if resource == 20 else 1,
+        MEDIA_TYPE_KEY=media,
+        RESOURCE_KEY=resource,
+        START_TS=start,
+        END_TS=end,
+        ACTIVE_FLAG=active,
+    )
 
 
 def irf(id_, resource, media, kind, start):
     return dict(
-        INTERACTION_RESOURCE_ID=id_, INTERACTION_ID=id_, START_DATE_TIME_KEY=key(start), TENANT_KEY=1,
-        MEDIA_TYPE_KEY=media, INTERACTION_TYPE_KEY=kind, RESOURCE_KEY=resource, START_TS=start,
-    )  # fmt: skip
+        INTERACTION_RESOURCE_ID=id_,
+        INTERACTION_ID=id_,
+        START_DATE_TIME_KEY=key(start),
+        TENANT_KEY=1,
+        MEDIA_TYPE_KEY=media,
+        INTERACTION_TYPE_KEY=kind,
+        RESOURCE_KEY=resource,
+        START_TS=start,
+    )
 
 
 GIM = {
@@ -67,13 +79,19 @@ GIM = {
         dict(RESOURCE_KEY=20, TENANT_KEY=2, RESOURCE_TYPE_CODE="AGENT", RESOURCE_CFG_DBID=6001),
     ],
     "GIDB_GC_SWITCH": [dict(ID=1, NAME="SW_A"), dict(ID=2, NAME="SW_B")],
-    "GIDB_GC_LOGIN": [dict(ID=100, TENANTID=101, SWITCHID=1), dict(ID=101, TENANTID=101, SWITCHID=2), dict(ID=200, TENANTID=202, SWITCHID=1)],
+    "GIDB_GC_LOGIN": [
+        dict(ID=100, TENANTID=101, SWITCHID=1),
+        dict(ID=101, TENANTID=101, SWITCHID=2),
+        dict(ID=200, TENANTID=202, SWITCHID=1),
+    ],
     "GIDB_GCX_LOGIN_INFO": [
         dict(ID=1, LOGINID=100, AGENTID=5001, CREATED_TS=T0 - 99_000, DELETED_TS=None),
         dict(ID=2, LOGINID=101, AGENTID=5002, CREATED_TS=T0 - 99_000, DELETED_TS=T0 + 3_600),
         dict(ID=3, LOGINID=101, AGENTID=5001, CREATED_TS=END + 10, DELETED_TS=None),  # only after the day
         dict(ID=4, LOGINID=200, AGENTID=6001, CREATED_TS=T0 - 99_000, DELETED_TS=None),
-        dict(ID=5, LOGINID=200, AGENTID=5002, CREATED_TS=T0 - 99_000, DELETED_TS=None),  # another tenant's login: no switch of 101
+        dict(
+            ID=5, LOGINID=200, AGENTID=5002, CREATED_TS=T0 - 99_000, DELETED_TS=None
+        ),  # another tenant's login: no switch of 101
     ],
     "SM_RES_SESSION_FACT": [
         sm(1, 10, 1, T0 - 3_600, T0 + 1_800),  # across midnight
@@ -111,39 +129,130 @@ GIM = {
         dict(INTERACTION_ID=1003, TENANT_KEY=1, MEDIA_SERVER_IXN_GUID="G4", START_DATE_TIME_KEY=key(END + 50)),
     ],
     "SDR_BOTS_FACT": [
-        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(T0 + 100), SEQUENCE_ID=0, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(T0 + 100) * 1000, DURATION_MS=600_000),
-        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(T0 + 800), SEQUENCE_ID=1, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(T0 + 800) * 1000, DURATION_MS=400_000),
-        dict(SESSION_ID="S2", START_DATE_TIME_KEY=key(T0 + 100), SEQUENCE_ID=0, INTERACTION_ID="G2", MEDIA_TYPE_KEY=1, START_TS_MS=(T0 + 100) * 1000, DURATION_MS=5_000),
-        dict(SESSION_ID="S3", START_DATE_TIME_KEY=key(T0 + 900), SEQUENCE_ID=0, INTERACTION_ID="G3", MEDIA_TYPE_KEY=2, START_TS_MS=(T0 + 900) * 1000, DURATION_MS=7_000),
-        dict(SESSION_ID="S4", START_DATE_TIME_KEY=key(END + 50), SEQUENCE_ID=0, INTERACTION_ID="G4", MEDIA_TYPE_KEY=1, START_TS_MS=(END + 50) * 1000, DURATION_MS=7_000),
+        dict(
+            SESSION_ID="S1",
+            START_DATE_TIME_KEY=key(T0 + 100),
+            SEQUENCE_ID=0,
+            INTERACTION_ID="G1",
+            MEDIA_TYPE_KEY=1,
+            START_TS_MS=(T0 + 100) * 1000,
+            DURATION_MS=600_000,
+        ),
+        dict(
+            SESSION_ID="S1",
+            START_DATE_TIME_KEY=key(T0 + 800),
+            SEQUENCE_ID=1,
+            INTERACTION_ID="G1",
+            MEDIA_TYPE_KEY=1,
+            START_TS_MS=(T0 + 800) * 1000,
+            DURATION_MS=400_000,
+        ),
+        dict(
+            SESSION_ID="S2",
+            START_DATE_TIME_KEY=key(T0 + 100),
+            SEQUENCE_ID=0,
+            INTERACTION_ID="G2",
+            MEDIA_TYPE_KEY=1,
+            START_TS_MS=(T0 + 100) * 1000,
+            DURATION_MS=5_000,
+        ),
+        dict(
+            SESSION_ID="S3",
+            START_DATE_TIME_KEY=key(T0 + 900),
+            SEQUENCE_ID=0,
+            INTERACTION_ID="G3",
+            MEDIA_TYPE_KEY=2,
+            START_TS_MS=(T0 + 900) * 1000,
+            DURATION_MS=7_000,
+        ),
+        dict(
+            SESSION_ID="S4",
+            START_DATE_TIME_KEY=key(END + 50),
+            SEQUENCE_ID=0,
+            INTERACTION_ID="G4",
+            MEDIA_TYPE_KEY=1,
+            START_TS_MS=(END + 50) * 1000,
+            DURATION_MS=7_000,
+        ),
         # Interaction G1's later bot sessions: within the look-ahead (read), at its end (not read).
-        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(END + 7_199), SEQUENCE_ID=2, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(END + 7_200) * 1000 - 1, DURATION_MS=1_000),
-        dict(SESSION_ID="S1", START_DATE_TIME_KEY=key(END + 7_200), SEQUENCE_ID=3, INTERACTION_ID="G1", MEDIA_TYPE_KEY=1, START_TS_MS=(END + 7_200) * 1000, DURATION_MS=1_000),
+        dict(
+            SESSION_ID="S1",
+            START_DATE_TIME_KEY=key(END + 7_199),
+            SEQUENCE_ID=2,
+            INTERACTION_ID="G1",
+            MEDIA_TYPE_KEY=1,
+            START_TS_MS=(END + 7_200) * 1000 - 1,
+            DURATION_MS=1_000,
+        ),
+        dict(
+            SESSION_ID="S1",
+            START_DATE_TIME_KEY=key(END + 7_200),
+            SEQUENCE_ID=3,
+            INTERACTION_ID="G1",
+            MEDIA_TYPE_KEY=1,
+            START_TS_MS=(END + 7_200) * 1000,
+            DURATION_MS=1_000,
+        ),
     ],
-}  # fmt: skip
+}
 
 GVP = {
     "GVP_CDR": [
-        dict(CDR_ID=1, TENANT_ID=101, IVR_PROFILE_ID=1, COMPONENT_NAME="MCP_A", START_TIME_MS=(T0 + 10) * 1000, END_TIME_MS=(T0 + 300) * 1000),
-        dict(CDR_ID=2, TENANT_ID=202, IVR_PROFILE_ID=2, COMPONENT_NAME="MCP_A", START_TIME_MS=(T0 + 10) * 1000, END_TIME_MS=(T0 + 300) * 1000),
-        dict(CDR_ID=3, TENANT_ID=101, IVR_PROFILE_ID=1, COMPONENT_NAME="MCP_B", START_TIME_MS=(T0 - 100) * 1000, END_TIME_MS=None),
+        dict(
+            CDR_ID=1,
+            TENANT_ID=101,
+            IVR_PROFILE_ID=1,
+            COMPONENT_NAME="MCP_A",
+            START_TIME_MS=(T0 + 10) * 1000,
+            END_TIME_MS=(T0 + 300) * 1000,
+        ),
+        dict(
+            CDR_ID=2,
+            TENANT_ID=202,
+            IVR_PROFILE_ID=2,
+            COMPONENT_NAME="MCP_A",
+            START_TIME_MS=(T0 + 10) * 1000,
+            END_TIME_MS=(T0 + 300) * 1000,
+        ),
+        dict(
+            CDR_ID=3, TENANT_ID=101, IVR_PROFILE_ID=1, COMPONENT_NAME="MCP_B", START_TIME_MS=(T0 - 100) * 1000, END_TIME_MS=None
+        ),
     ],
     "GVP_SPEECH_SESSION": [
         dict(SPEECH_SESSION_ID=1, CDR_ID=1, RESOURCE_TYPE="ASR", START_TIME_MS=(T0 + 20) * 1000, END_TIME_MS=(T0 + 40) * 1000),
-        dict(SPEECH_SESSION_ID=2, CDR_ID=1, RESOURCE_TYPE="TTS", START_TIME_MS=(T0 + 15) * 1000 + 250, END_TIME_MS=(T0 + 19) * 1000),
+        dict(
+            SPEECH_SESSION_ID=2, CDR_ID=1, RESOURCE_TYPE="TTS", START_TIME_MS=(T0 + 15) * 1000 + 250, END_TIME_MS=(T0 + 19) * 1000
+        ),
         dict(SPEECH_SESSION_ID=3, CDR_ID=2, RESOURCE_TYPE="ASR", START_TIME_MS=(T0 + 20) * 1000, END_TIME_MS=(T0 + 40) * 1000),
         dict(SPEECH_SESSION_ID=4, CDR_ID=3, RESOURCE_TYPE="ASR", START_TIME_MS=(T0 - 90) * 1000, END_TIME_MS=None),
         dict(SPEECH_SESSION_ID=5, CDR_ID=3, RESOURCE_TYPE="TTS", START_TIME_MS=(T0 - 90) * 1000, END_TIME_MS=(T0 - 50) * 1000),
         dict(SPEECH_SESSION_ID=6, CDR_ID=1, RESOURCE_TYPE="DTMF", START_TIME_MS=(T0 + 20) * 1000, END_TIME_MS=(T0 + 40) * 1000),
     ],
-}  # fmt: skip
+}
 
 
-def annex(id_, object_id, object_type, value="1001", tenant=101, created=T0 - 500, deleted=None, section="TServer", key_name="gvm_mailbox"):
+def annex(
+    id_,
+    object_id,
+    object_type,
+    value="1001",
+    tenant=101,
+    created=T0 - 500,
+    deleted=None,
+    section="TServer",
+    key_name="gvm_mailbox",
+):
     return dict(
-        ID=id_, CFGOBJECTID=object_id, CFGOBJECTTYPE=object_type, SECTIONNAME=section, KEYNAME=key_name,
-        VALUE=value, TENANTID=tenant, CREATED_TS=created, DELETED_TS=deleted,
-    )  # fmt: skip
+        ID=id_,
+        CFGOBJECTID=object_id,
+        CFGOBJECTTYPE=object_type,
+        SECTIONNAME=section,
+        KEYNAME=key_name,
+        VALUE=value,
+        TENANTID=tenant,
+        CREATED_TS=created,
+        DELETED_TS=deleted,
+    )
 
 
 CME = {
@@ -170,7 +279,7 @@ CME = {
         annex(9, 7, 2, value="1007", created=T0 - 50_000),  # option older than its DN
         annex(10, 1, 2, value="1010", created=END + 5),  # after the day
     ],
-}  # fmt: skip
+}
 
 
 def stage(url, source, tables):
@@ -200,7 +309,8 @@ def check(engine, source, dataset, want):
 
 def test_agent_sessions(source_url):
     want = expected(
-        "gim", "agent_sessions",
+        "gim",
+        "agent_sessions",
         [
             (5001, "VOICE", "SW_A", T0 - 3_600, T0 + 1_800, 0, 0, 0),
             (5001, "CHAT", None, T0 + 100, T0 + 500, 1, 0, 0),  # sessions 5 and 11: the Person handled a chat at +300
@@ -213,7 +323,7 @@ def test_agent_sessions(source_url):
             (5004, "VOICE", None, T0 - 10 * 86_400, T0 + 60, 0, 0, 0),  # no login: the default location
         ],
         ["agent", "media", "switch", "start_ts", "end_ts", "handled_chat", "handled_callback", "handled_outbound"],
-    )  # fmt: skip
+    )
     check(stage(source_url, "gim", GIM), "gim", "agent_sessions", want)
 
 
@@ -237,7 +347,9 @@ def test_sessions_older_than_the_lookback_are_read_while_they_touch_the_day(sour
     is read back to their start, beyond the look-back."""
     rows = agent_rows(source_url)
     old = rows[rows["start_ts"] < PARAMS["lookback_start"]]
-    assert sorted(zip(old["agent"], old["media"], old["start_ts"], old["end_ts"].astype(object), old["handled_chat"])) == [
+    assert sorted(
+        zip(old["agent"], old["media"], old["start_ts"], old["end_ts"].astype(object), old["handled_chat"], strict=True)
+    ) == [
         (5001, "VOICE", T0 - 9 * 86_400, pd.NA, 0),
         (5004, "CHAT", T0 - 12 * 86_400, pd.NA, 1),
         (5004, "VOICE", T0 - 10 * 86_400, T0 + 60, 0),
@@ -256,30 +368,37 @@ def test_bot_sessions_are_read_until_the_end_of_the_lookahead(source_url):
 
 def test_bot_sessions(source_url):
     want = expected(
-        "gim", "bot_sessions",
-        [(1000, "VOICE", (T0 + 100) * 1000, 600_000), (1000, "VOICE", (T0 + 800) * 1000, 400_000),
-         (1000, "VOICE", (END + 7_200) * 1000 - 1, 1_000), (1002, "CHAT", (T0 + 900) * 1000, 7_000)],
+        "gim",
+        "bot_sessions",
+        [
+            (1000, "VOICE", (T0 + 100) * 1000, 600_000),
+            (1000, "VOICE", (T0 + 800) * 1000, 400_000),
+            (1000, "VOICE", (END + 7_200) * 1000 - 1, 1_000),
+            (1002, "CHAT", (T0 + 900) * 1000, 7_000),
+        ],
         ["interaction_id", "media", "start_ms", "duration_ms"],
-    )  # fmt: skip
+    )
     check(stage(source_url, "gim", GIM), "gim", "bot_sessions", want)
 
 
 def test_media_sessions(source_url):
     want = expected(
-        "gvp", "media_sessions",
+        "gvp",
+        "media_sessions",
         [
             ("ASR", "MCP_A", (T0 + 20) * 1000, (T0 + 40) * 1000),
             ("TTS", "MCP_A", (T0 + 15) * 1000 + 250, (T0 + 19) * 1000),
             ("ASR", "MCP_B", (T0 - 90) * 1000, None),
         ],
         ["resource", "component", "start_ms", "end_ms"],
-    )  # fmt: skip
+    )
     check(stage(source_url, "gvp", GVP), "gvp", "media_sessions", want)
 
 
 def test_voicemail_boxes(source_url):
     want = expected(
-        "cme", "voicemail_boxes",
+        "cme",
+        "voicemail_boxes",
         [
             ("DN", 1, "1001", T0 - 500, None),
             ("AGENT_LOGIN", 3, "1003", T0 + 100, T0 + 150),  # the login goes before its option does
@@ -287,7 +406,7 @@ def test_voicemail_boxes(source_url):
             ("DN", 7, "1007", T0 + 3_000, None),  # boxes start with their DN
         ],
         ["object_type", "object_id", "mailbox", "start_ts", "end_ts"],
-    )  # fmt: skip
+    )
     check(stage(source_url, "cme", CME), "cme", "voicemail_boxes", want)
 
 
@@ -297,13 +416,18 @@ def test_missing_table_names_tenant_day_source_and_cause(source_url):
         extract_dataset(engine, "gvp", "media_sessions", PARAMS, "tenant 'Northwind Care' (101) day 2026-03-10")
     engine.dispose()
     message = str(info.value)
-    assert message.startswith("tenant 'Northwind Care' (101) day 2026-03-10: GVP Reporting Server (bds_gvp) query gvp/media_sessions failed:")
+    assert message.startswith(
+        "tenant 'Northwind Care' (101) day 2026-03-10: GVP Reporting Server (bds_gvp) query gvp/media_sessions failed:"
+    )
     assert "gvp_speech_session" in message.lower()
 
 
 def test_unreachable_source_is_a_clear_error():
     engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
-    with pytest.raises(SourceError, match=r"tenant 101 day 2026-03-10: Configuration Management Environment \(bds_cme\) query cme/voicemail_boxes failed: .*127\.0\.0\.1"):
+    with pytest.raises(
+        SourceError,
+        match=r"tenant 101 day 2026-03-10: Configuration Management Environment \(bds_cme\) query cme/voicemail_boxes failed: .*127\.0\.0\.1",
+    ):
         extract_dataset(engine, "cme", "voicemail_boxes", PARAMS, "tenant 101 day 2026-03-10")
 
 
@@ -311,7 +435,9 @@ def test_undefined_connection_is_a_clear_error(monkeypatch):
     from bds.sources import source_engine
 
     monkeypatch.delenv("AIRFLOW_CONN_BDS_GVP", raising=False)
-    with pytest.raises(SourceError, match=r"^tenant 101 day 2026-03-10: GVP Reporting Server: connection 'bds_gvp' is unusable: "):
+    with pytest.raises(
+        SourceError, match=r"^tenant 101 day 2026-03-10: GVP Reporting Server: connection 'bds_gvp' is unusable: "
+    ):
         source_engine("gvp", "tenant 101 day 2026-03-10")
 
 
@@ -333,12 +459,16 @@ def test_text_columns_stay_text_on_every_path(source_url):
 @pytest.mark.parametrize(
     "select, cause",
     [
-        ("sp.RESOURCE_TYPE AS resource, c.COMPONENT_NAME AS component, sp.START_TIME_MS AS start_ms",
-         r"include/sql/gvp/media_sessions.sql returned no column\(s\) end_ms"),
-        ("sp.RESOURCE_TYPE AS resource, c.COMPONENT_NAME AS component, NULL AS start_ms, sp.END_TIME_MS AS end_ms",
-         r"include/sql/gvp/media_sessions.sql returned (NULL in start_ms|values of the wrong type)"),
+        (
+            "sp.RESOURCE_TYPE AS resource, c.COMPONENT_NAME AS component, sp.START_TIME_MS AS start_ms",
+            r"include/sql/gvp/media_sessions.sql returned no column\(s\) end_ms",
+        ),
+        (
+            "sp.RESOURCE_TYPE AS resource, c.COMPONENT_NAME AS component, NULL AS start_ms, sp.END_TIME_MS AS end_ms",
+            r"include/sql/gvp/media_sessions.sql returned (NULL in start_ms|values of the wrong type)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_wrongly_shaped_result_stages_nothing(source_url, tmp_path, monkeypatch, select, cause):
     """A query returning a column short, or NULL where a value is needed, fails naming the
     tenant-day and the SQL file, and leaves no staged file behind, on either path."""
@@ -348,14 +478,13 @@ def test_a_wrongly_shaped_result_stages_nothing(source_url, tmp_path, monkeypatc
     shutil.copytree(sql_dir(), sql)
     query = sql / "gvp" / "media_sessions.sql"
     text = query.read_text()
-    query.write_text(text[: text.index("SELECT")] + f"SELECT {select}\n" + text[text.index("FROM GVP_SPEECH_SESSION"):])
+    query.write_text(text[: text.index("SELECT")] + f"SELECT {select}\n" + text[text.index("FROM GVP_SPEECH_SESSION") :])
     monkeypatch.setenv(SQL_DIR_ENV, str(sql))
     monkeypatch.setenv(staging.DATA_DIR_ENV, str(tmp_path / "data"))
     engine = stage(source_url, "gvp", GVP)
     target = staging.tenant_day(date(2026, 3, 10), 101) / "gvp" / "media_sessions.parquet"
-    with pytest.raises(DatasetShapeError, match=r"^tenant 101 day 2026-03-10: " + cause):
-        with staging.writing(target) as parquet:
-            stage_dataset(engine, "gvp", "media_sessions", PARAMS, "tenant 101 day 2026-03-10", parquet)
+    with pytest.raises(DatasetShapeError, match=r"^tenant 101 day 2026-03-10: " + cause), staging.writing(target) as parquet:
+        stage_dataset(engine, "gvp", "media_sessions", PARAMS, "tenant 101 day 2026-03-10", parquet)
     engine.dispose()
     assert not staging.exists(target)
     assert list(Path(target.parent.path).iterdir()) == []  # no temporary file either
@@ -368,16 +497,30 @@ def test_sessions_older_than_the_lookback_are_probed_by_index_not_scanned(pg_url
     engine = stage(pg_url, "gim", GIM)
     old_day = T0 - 30 * 86_400
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE SM_RES_SESSION_FACT_OLD PARTITION OF SM_RES_SESSION_FACT "
-                             f"FOR VALUES FROM ({old_day}) TO ({old_day + 86_400})"))  # fmt: skip
-        conn.execute(sa.text(
-            "INSERT INTO SM_RES_SESSION_FACT SELECT 1000 + n, :day + n, :day + n + 600, 1, 1, 10, :day + n, :day + n + 600, 0 "
-            "FROM generate_series(0, 19999) AS n"), {"day": old_day})  # fmt: skip
-        conn.execute(sa.text(
-            "INSERT INTO SM_RES_SESSION_FACT VALUES (90001, :day, 2147482800, 1, 1, 11, :day, NULL, 1), "
-            "(90002, :day, :key, 1, 2, 11, :day, :end, 0)"), {"day": old_day, "key": T0 - T0 % 900, "end": T0 + 30})  # fmt: skip
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE SM_RES_SESSION_FACT_OLD PARTITION OF SM_RES_SESSION_FACT "
+                f"FOR VALUES FROM ({old_day}) TO ({old_day + 86_400})"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO SM_RES_SESSION_FACT SELECT 1000 + n, :day + n, :day + n + 600, 1, 1, 10, :day + n, :day + n + 600, 0 "
+                "FROM generate_series(0, 19999) AS n"
+            ),
+            {"day": old_day},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO SM_RES_SESSION_FACT VALUES (90001, :day, 2147482800, 1, 1, 11, :day, NULL, 1), "
+                "(90002, :day, :key, 1, 2, 11, :day, :end, 0)"
+            ),
+            {"day": old_day, "key": T0 - T0 % 900, "end": T0 + 30},
+        )
         conn.execute(sa.text("ANALYZE SM_RES_SESSION_FACT"))
-        plan = "\n".join(row[0] for row in conn.execute(sa.text("EXPLAIN " + sql_text(sql_dir() / "gim" / "agent_sessions.sql")), PARAMS))
+        plan = "\n".join(
+            row[0] for row in conn.execute(sa.text("EXPLAIN " + sql_text(sql_dir() / "gim" / "agent_sessions.sql")), PARAMS)
+        )
     rows = extract_dataset(engine, "gim", "agent_sessions", PARAMS, "tenant 101 day 2026-03-10")
     engine.dispose()
     assert "Seq Scan on sm_res_session_fact_old" not in plan

@@ -12,12 +12,12 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from bds.airflow_local import postgres_connection
 from bds.config import load_billing_config
 from bds.demo import create_schema
-from bds.pipeline import extract_source, plan_day
 from bds.limits import QUERIES_PER_EXTRACT, QUERY_TIMEOUT_ENV, LimitSettingError, query_timeout_minutes
+from bds.pipeline import extract_source, plan_day
 from bds.sources import QueryTimeoutError
+from bds_tools.airflow_local import postgres_connection
 from tests.conftest import ROOT
 from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG
 
@@ -49,7 +49,11 @@ def test_a_query_past_the_limit_is_cancelled_and_fails_naming_everything(source_
     dialect = engine.dialect.name
     engine.dispose()
     database = sa.make_url(source_url)
-    connection = postgres_connection(source_url) if dialect == "postgresql" else json.dumps({"conn_type": "sqlite", "host": database.database})
+    connection = (
+        postgres_connection(source_url)
+        if dialect == "postgresql"
+        else json.dumps({"conn_type": "sqlite", "host": database.database})
+    )
     monkeypatch.setenv("AIRFLOW_CONN_BDS_GIM", connection)
     monkeypatch.setenv("BDS_SQL_DIR", str(sleeping_sql(tmp_path, dialect, query)))
     monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path / "data"))
@@ -63,13 +67,17 @@ def test_a_query_past_the_limit_is_cancelled_and_fails_naming_everything(source_
     assert str(failed.value).startswith(
         f"tenant 'Northwind Care' (101) day {BILLED_DAY}: Genesys Info Mart (bds_gim) query gim/{dataset} ran past the limit "
         f"of {LIMIT_MINUTES:g} minute(s) ({QUERY_TIMEOUT_ENV}) and was cancelled by the database: "
-    )  # fmt: skip
+    )
     assert 1.2 <= took < 20, took  # cancelled at the limit, not after the minute the query wanted
     if dialect == "postgresql":  # nothing of it runs on: the server cancelled it
         admin = sa.create_engine(source_url)
         with admin.connect() as check:
-            running = check.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
-                                            "AND pid <> pg_backend_pid() AND state = 'active'")).scalar()  # fmt: skip
+            running = check.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+                    "AND pid <> pg_backend_pid() AND state = 'active'"
+                )
+            ).scalar()
         admin.dispose()
         assert running == 0
 
@@ -88,7 +96,7 @@ def test_every_task_has_an_execution_timeout_and_the_extracts_outlast_their_quer
 
     from bds.catalogue import METRICS, SOURCES, datasets_for
 
-    assert QUERIES_PER_EXTRACT == 2 * max(len(datasets_for(source, list(METRICS))) for source in SOURCES)
+    assert 2 * max(len(datasets_for(source, list(METRICS))) for source in SOURCES) == QUERIES_PER_EXTRACT
 
     monkeypatch.setenv(QUERY_TIMEOUT_ENV, "30")
     bag = DagBag(dag_folder=str(ROOT / "dags"))

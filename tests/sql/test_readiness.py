@@ -21,8 +21,17 @@ def audit(n, created, max_chunk):
 
 
 def session(n, start):
-    return dict(SM_RES_SESSION_FACT_KEY=n, START_DATE_TIME_KEY=start - start % 900, END_DATE_TIME_KEY=start - start % 900,
-                TENANT_KEY=1, MEDIA_TYPE_KEY=1, RESOURCE_KEY=1, START_TS=start, END_TS=start + 60, ACTIVE_FLAG=0)  # fmt: skip
+    return dict(
+        SM_RES_SESSION_FACT_KEY=n,
+        START_DATE_TIME_KEY=start - start % 900,
+        END_DATE_TIME_KEY=start - start % 900,
+        TENANT_KEY=1,
+        MEDIA_TYPE_KEY=1,
+        RESOURCE_KEY=1,
+        START_TS=start,
+        END_TS=start + 60,
+        ACTIVE_FLAG=0,
+    )
 
 
 @pytest.fixture
@@ -34,15 +43,24 @@ def gim(source_url):
 
 
 def test_loaded_past_the_end_of_the_day(gim):
-    load(gim, "gim", {"CTL_AUDIT_LOG": [
-        audit(1, WINDOW.start - 3_600, END + 7_200),  # created before the day began: not read
-        audit(2, END - 600, END - 900),
-        audit(3, END + 300, END + 120),  # the newest chunk reaches 2 minutes past the end
-    ]})  # fmt: skip
+    load(
+        gim,
+        "gim",
+        {
+            "CTL_AUDIT_LOG": [
+                audit(1, WINDOW.start - 3_600, END + 7_200),  # created before the day began: not read
+                audit(2, END - 600, END - 900),
+                audit(3, END + 300, END + 120),  # the newest chunk reaches 2 minutes past the end
+            ]
+        },
+    )
     assert info_mart_loaded_until(gim, WINDOW) == (END + 120, "CTL_AUDIT_LOG.MAX_CHUNK_TS")
     verdict = check_info_mart(gim, WINDOW)
     assert verdict.ready
-    assert verdict.detail == "Info Mart has loaded up to 2026-03-11 04:02 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-11 04:00 UTC"
+    assert (
+        verdict.detail
+        == "Info Mart has loaded up to 2026-03-11 04:02 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-11 04:00 UTC"
+    )
 
 
 def test_a_day_with_a_lookahead_waits_for_it(gim):
@@ -51,8 +69,10 @@ def test_a_day_with_a_lookahead_waits_for_it(gim):
     load(gim, "gim", {"CTL_AUDIT_LOG": [audit(1, END + 300, END + 7_199)]})
     verdict = check_info_mart(gim, ahead)
     assert not verdict.ready
-    assert verdict.detail == ("Info Mart has loaded 2026-03-11 05:59 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); "
-                              "the day ends 2026-03-11 04:00 UTC; with its look-ahead, 2026-03-11 06:00 UTC")  # fmt: skip
+    assert verdict.detail == (
+        "Info Mart has loaded 2026-03-11 05:59 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); "
+        "the day ends 2026-03-11 04:00 UTC; with its look-ahead, 2026-03-11 06:00 UTC"
+    )
     assert check_info_mart(gim, WINDOW).ready  # without a look-ahead the day is there
     load(gim, "gim", {"CTL_AUDIT_LOG": [audit(2, END + 7_300, END + 7_200)]})
     assert check_info_mart(gim, ahead).ready

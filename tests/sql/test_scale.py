@@ -1,4 +1,4 @@
-"""The contact-centre scale generator (bds.scale), at a small scale on a real PostgreSQL:
+"""The contact-centre scale generator (bds_tools.scale), at a small scale on a real PostgreSQL:
 the volumes it promises, loaded by COPY, with the indexes built and the other tenant's and
 neighbouring days' rows there for the queries to leave out."""
 
@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from bds.calendar import day_window
-from bds.scale import BILLED, NEIGHBOUR, SOURCES, Volume, benchmark_plan, generate
 from bds.sources import extract_dataset, query_parameters
+from bds_tools.scale import BILLED, NEIGHBOUR, SOURCES, Volume, benchmark_plan, generate
 
 DAY = date(2026, 3, 18)
 SCALE = 0.005
@@ -21,8 +21,13 @@ SCALE = 0.005
 def test_volume_at_scale_one_is_a_large_contact_centre():
     v = Volume.at(1)
     assert (v.agents, v.interactions, v.calls, v.objects, v.mailboxes, v.bot_sessions) == (
-        20_000, 4_000_000, 1_500_000, 200_000, 30_000, 500_000,
-    )  # fmt: skip
+        20_000,
+        4_000_000,
+        1_500_000,
+        200_000,
+        30_000,
+        500_000,
+    )
     assert Volume.at(4).interactions == 16_000_000
     assert Volume.at(0.0001).mailboxes == 3
 
@@ -46,9 +51,11 @@ def test_a_small_scale_load_has_its_volumes_indexes_and_neighbours(pg_url):
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
         indexes = set(conn.execute(sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).scalars())
-        analysed = conn.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'interaction_resource_fact' AND last_analyze IS NOT NULL"
-        )).scalar()  # fmt: skip
+        analysed = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'interaction_resource_fact' AND last_analyze IS NOT NULL"
+            )
+        ).scalar()
     assert {"i_irf_resource_sdt", "i_sm_res_session_fact_sdt", "i_gvp_cdr_tenant_start", "i_gc_annex_tenant_key"} <= indexes
     assert analysed == 1
 
@@ -61,9 +68,13 @@ def test_a_small_scale_load_has_its_volumes_indexes_and_neighbours(pg_url):
     boxes = extract_dataset(engine, "cme", "voicemail_boxes", parameters, "scale test")
     assert len(boxes) == v.mailboxes  # every box of the billed tenant, none of the neighbour's
     everything = extract_dataset(
-        engine, "gvp", "media_sessions",
-        query_parameters(BILLED.tenant_id, replace(window, start=window.start - 86_400, end=window.end + 86_400), lookback_days=1),
+        engine,
+        "gvp",
+        "media_sessions",
+        query_parameters(
+            BILLED.tenant_id, replace(window, start=window.start - 86_400, end=window.end + 86_400), lookback_days=1
+        ),
         "scale test",
-    )  # fmt: skip
+    )
     assert len(everything) > len(calls)  # the neighbouring days are there, and were left out
     engine.dispose()

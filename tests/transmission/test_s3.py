@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import date, timezone
+from datetime import UTC, date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -30,26 +30,34 @@ from tests.conftest import ROOT, aws_connection, s3_client
 
 DAY = date(2026, 3, 29)
 TENANT = {
-    "tenant_id": 101, "name": "Northwind Care", "garn": "GARN-NW-0101", "billable": "PureConnect",
-    "time_zone": "America/New_York", "production_date": "2026-03-01",
+    "tenant_id": 101,
+    "name": "Northwind Care",
+    "garn": "GARN-NW-0101",
+    "billable": "PureConnect",
+    "time_zone": "America/New_York",
+    "production_date": "2026-03-01",
     "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW_NYC_1"]}, {"code": "HQ", "switches": []}]}],
     "metrics": {"seats_chat": True, "voicemail_boxes": True},
-}  # fmt: skip
+}
 
 
 def billing_config(bucket: str, **server):
-    return parse_billing_config({
-        "billing_process_enabled": True,
-        "billing_server": {"transmit": True, "bucket": bucket, "key_prefix": "usage/pes", **server},
-        "tenants": [TENANT],
-    })  # fmt: skip
+    return parse_billing_config(
+        {
+            "billing_process_enabled": True,
+            "billing_server": {"transmit": True, "bucket": bucket, "key_prefix": "usage/pes", **server},
+            "tenants": [TENANT],
+        }
+    )
 
 
 def rendered(tenant, day=DAY, concurrent=3) -> dict[str, bytes]:
     """The two files of a tenant-day, as render writes them."""
     counts = {"seats_chat": ("US", {"concurrent": concurrent, "enabled": 7}), "voicemail_boxes": ("GLOBAL", {"concurrent": 12})}
     return {
-        daily_file_name(tenant, METRICS[key], region, day): render_csv(billing_rows(tenant, METRICS[key], region, day.isoformat(), c))
+        daily_file_name(tenant, METRICS[key], region, day): render_csv(
+            billing_rows(tenant, METRICS[key], region, day.isoformat(), c)
+        )
         for key, (region, c) in counts.items()
     }
 
@@ -57,7 +65,9 @@ def rendered(tenant, day=DAY, concurrent=3) -> dict[str, bytes]:
 def produce(config, data_dir, day=DAY, concurrent=3) -> dict:
     tenant = config.tenants[0]
     folder = daily_dir(data_dir, tenant.tenant_id, day)
-    return store_files(tenant, day.isoformat(), data_dir, folder, rendered(tenant, day, concurrent), config.billing_server.transmit)
+    return store_files(
+        tenant, day.isoformat(), data_dir, folder, rendered(tenant, day, concurrent), config.billing_server.transmit
+    )
 
 
 def transmit(config, data_dir, outbox) -> list[dict]:
@@ -105,7 +115,7 @@ def test_upload_verify_archive_and_manifest(s3_endpoint, s3_bucket, outbox, tmp_
         assert e["rows"] == {"seats_chat": 2, "voicemail_boxes": 1}[parse_name(e["name"]).metric]
         assert e["s3_uri"] == f"s3://{s3_bucket}/{prefix}{e['name']}"
         head = client.head_object(Bucket=s3_bucket, Key=prefix + e["name"], ChecksumMode="ENABLED")
-        assert e["uploaded_at"] == head["LastModified"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert e["uploaded_at"] == head["LastModified"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert head["ServerSideEncryption"] == "AES256"  # SSE-S3, the default setting
         assert head["ContentType"] == "text/csv; charset=utf-8"
         assert head["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
@@ -195,7 +205,10 @@ def test_hand_dropped_files_that_are_not_billing_files_stay_in_the_outbox(s3_end
         f"outbox file {outbox / 'notes.txt'}: notes.txt: not a billing file name "
         "(CNT_<REGION>_PES_<metric>_<GARN>_<tenant_id>_<YYYYMMDD|YYYYMM>.csv) nor a manifest name (MANIFEST_<tenant_id>_<YYYYMMDD|YYYYMM>.json)",
     ]
-    with pytest.raises(TransmissionRefused, match=r"tenant 101 2026-03-29: outbox file .*seats_chat.*line 2: UsageDate '2026-03-28' \(the name says '2026-03-29'\)"):
+    with pytest.raises(
+        TransmissionRefused,
+        match=r"tenant 101 2026-03-29: outbox file .*seats_chat.*line 2: UsageDate '2026-03-28' \(the name says '2026-03-29'\)",
+    ):
         send_tenant(work[0], tmp_path, outbox)
     assert len(outbox_files(outbox)) == 3  # nothing lost
     assert objects(s3_endpoint, s3_bucket) == {}
@@ -229,8 +242,11 @@ def test_a_missing_bucket_stops_with_the_file_named(s3_endpoint, s3_bucket, outb
     produce(config, tmp_path)
     queued = sorted(outbox_files(outbox))
     work, _, _ = plan_outbox(config, outbox)
-    with pytest.raises(TransmissionRefused, match=r"CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv -> "
-                       r"s3://bds-no-such-bucket/usage/pes/101/daily/2026/03/.*the bucket 'bds-no-such-bucket' does not exist"):
+    with pytest.raises(
+        TransmissionRefused,
+        match=r"CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv -> "
+        r"s3://bds-no-such-bucket/usage/pes/101/daily/2026/03/.*the bucket 'bds-no-such-bucket' does not exist",
+    ):
         send_tenant(work[0], tmp_path, outbox)
     assert sorted(outbox_files(outbox)) == queued
 
@@ -257,8 +273,10 @@ class _RefusesKms(BaseHTTPRequestHandler):
                 pass
         else:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>KMS.NotFoundException</Code>'
-                b"<Message>Invalid keyId refused-key</Message></Error>")  # fmt: skip
+        body = (
+            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>KMS.NotFoundException</Code>'
+            b"<Message>Invalid keyId refused-key</Message></Error>"
+        )
         self.send_response(400)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(body)))
@@ -281,7 +299,10 @@ def test_a_refused_encryption_setting_stops_with_the_file_named(outbox, tmp_path
         server.shutdown()
     message = str(refused.value)
     assert "CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv" in message
-    assert "refused the encryption setting (server_side_encryption aws:kms with KMS key refused-key): KMS.NotFoundException" in message
+    assert (
+        "refused the encryption setting (server_side_encryption aws:kms with KMS key refused-key): KMS.NotFoundException"
+        in message
+    )
     assert "stay in the outbox" in message
     assert sorted(outbox_files(outbox)) == queued
 
@@ -292,7 +313,9 @@ def test_an_unreachable_server_is_a_retryable_failure(outbox, tmp_path, monkeypa
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv("AIRFLOW_CONN_BDS_S3", aws_connection(f"http://127.0.0.1:{port}", config_kwargs={"retries": {"max_attempts": 1}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BDS_S3", aws_connection(f"http://127.0.0.1:{port}", config_kwargs={"retries": {"max_attempts": 1}})
+    )
     config = billing_config("bds-billing")
     produce(config, tmp_path)
     work, _, _ = plan_outbox(config, outbox)
@@ -322,7 +345,9 @@ def test_killed_between_upload_and_archive_then_rerun(s3_endpoint, s3_bucket, ou
     produce(config, tmp_path)
     raw = json.dumps(config.model_dump(mode="json"))
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_UPLOAD, raw, str(tmp_path), str(outbox)], env=env, capture_output=True)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_UPLOAD, raw, str(tmp_path), str(outbox)], env=env, capture_output=True
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     first = "CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv"
     assert [v["Key"].rsplit("/", 1)[1] for v in client.list_object_versions(Bucket=s3_bucket)["Versions"]] == [first]
@@ -351,7 +376,9 @@ def test_files_in_the_outbox_with_transmission_off_are_refused_not_dropped(outbo
     config = parse_billing_config({"billing_process_enabled": True, "tenants": [TENANT]})
     name, data = next(iter(rendered(config.tenants[0]).items()))
     (outbox / name).write_bytes(data)
-    with pytest.raises(TransmissionRefused, match=r"transmission is off \(billing_server.transmit: false\) but the outbox .* holds 1 file"):
+    with pytest.raises(
+        TransmissionRefused, match=r"transmission is off \(billing_server.transmit: false\) but the outbox .* holds 1 file"
+    ):
         plan_outbox(config, outbox)
     assert (outbox / name).read_bytes() == data
 
@@ -375,7 +402,10 @@ def test_the_report_shows_the_outbox_and_the_bucket(s3_endpoint, s3_bucket, outb
     assert "  101/daily/        2 billing file(s),   1 manifest(s)" in out
     first = "CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv"  # the first key in the bucket
     size = (daily_dir(tmp_path, 101, DAY) / first).stat().st_size
-    assert out[-1] == f"e.g. s3://{s3_bucket}/usage/pes/101/daily/2026/03/{first}: {size} bytes, text/csv; charset=utf-8, encryption AES256"
+    assert (
+        out[-1]
+        == f"e.g. s3://{s3_bucket}/usage/pes/101/daily/2026/03/{first}: {size} bytes, text/csv; charset=utf-8, encryption AES256"
+    )
 
 
 def test_a_manifest_brings_its_unsent_files_along(s3_endpoint, s3_bucket, outbox, tmp_path):
@@ -409,7 +439,10 @@ def test_a_hand_dropped_replacement_is_a_logged_restatement_and_the_ledger_follo
     assert entry["file"] == name and entry["rows"] == [{"AgentGroupName": "1", "old": "3", "new": "5"}]
     assert entry["previous"]["uploaded_at"] and entry["previous"]["sha256"] != manifest.sha256(data)
     with default_store(tmp_path).reading() as connection:
-        versions = connection.execute(sa.select(ledger_files.c.current, ledger_files.c.state, ledger_files.c.task_id)
-                                      .where(ledger_files.c.name == name).order_by(ledger_files.c.written_at)).all()  # fmt: skip
+        versions = connection.execute(
+            sa.select(ledger_files.c.current, ledger_files.c.state, ledger_files.c.task_id)
+            .where(ledger_files.c.name == name)
+            .order_by(ledger_files.c.written_at)
+        ).all()
     assert [(v.current, v.state) for v in versions] == [(False, "sent"), (True, "sent")]
     assert ledger_cli(["check", str(tmp_path)]) == 0

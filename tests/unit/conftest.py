@@ -18,15 +18,24 @@ BASE_TENANT = {
     "time_zone": "UTC",
     "production_date": "2026-01-01",
     "regions": [
-        {"code": "US", "locations": [
-            {"code": "NYC", "switches": ["SW_NY"], "gvp_components": ["MCP_NY"]},
-            {"code": "HQ", "switches": []},
-        ]},
+        {
+            "code": "US",
+            "locations": [
+                {"code": "NYC", "switches": ["SW_NY"], "gvp_components": ["MCP_NY"]},
+                {"code": "HQ", "switches": []},
+            ],
+        },
         {"code": "EU", "locations": [{"code": "FRA", "switches": ["SW_FR"], "gvp_components": ["MCP_FR"]}]},
     ],
     "metrics": {
-        "seats_inbound_voice": True, "seats_chat": True, "seats_callback": True, "seats_outbound": True,
-        "seats_workspace": True, "voicemail_boxes": True, "gvp_asr_ports": True, "gvp_tts_ports": True,
+        "seats_inbound_voice": True,
+        "seats_chat": True,
+        "seats_callback": True,
+        "seats_outbound": True,
+        "seats_workspace": True,
+        "voicemail_boxes": True,
+        "gvp_asr_ports": True,
+        "gvp_tts_ports": True,
         "voicebot_interactions": True,
     },
 }

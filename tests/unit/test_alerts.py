@@ -8,13 +8,20 @@ def test_a_late_day_is_alerted_with_its_run_and_deadline(tmp_path, monkeypatch):
     monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("AIRFLOW_CONN_BDS_ALERTS", raising=False)
     context = {  # what the scheduler hands a deadline callback
-        "dag_run": {"dag_id": "bds_daily", "run_id": "scheduled__2026-03-29T00:00:00+00:00", "logical_date": "2026-03-29T00:00:00Z"},
+        "dag_run": {
+            "dag_id": "bds_daily",
+            "run_id": "scheduled__2026-03-29T00:00:00+00:00",
+            "logical_date": "2026-03-29T00:00:00Z",
+        },
         "deadline": {"id": "d-1", "deadline_time": "2026-03-30T06:00:00Z"},
     }
     asyncio.run(files_late(context=context))
     [alert] = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert alert["title"] == "bds: bds_daily run scheduled__2026-03-29T00:00:00+00:00 has not finished by its deadline"
-    assert "the files of the billing day starting 2026-03-29T00:00:00Z are not complete (deadline 2026-03-30T06:00:00Z)" in alert["text"]
+    assert (
+        "the files of the billing day starting 2026-03-29T00:00:00Z are not complete (deadline 2026-03-30T06:00:00Z)"
+        in alert["text"]
+    )
     assert alert["deadline"] == "2026-03-30T06:00:00Z"
     url = "http://localhost:8080/dags/bds_daily/runs/scheduled__2026-03-29T00%3A00%3A00%2B00%3A00"
     assert alert["run_url"] == url and alert["text"].endswith(f"see the run's tasks: {url}")
@@ -24,10 +31,16 @@ def test_an_alert_goes_through_the_http_notifier_to_the_webhook_url_with_its_tok
     """The connection in the http provider's own form: the whole URL in host, the token as an
     Authorization extra (which Airflow masks); the deadline alert goes the same way."""
     monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("AIRFLOW_CONN_BDS_ALERTS", json.dumps({
-        "conn_type": "http", "host": f"http://127.0.0.1:{webhook.port}/services/T0/B0/X",
-        "extra": {"Authorization": "Bearer hook-token"},
-    }))  # fmt: skip
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BDS_ALERTS",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": f"http://127.0.0.1:{webhook.port}/services/T0/B0/X",
+                "extra": {"Authorization": "Bearer hook-token"},
+            }
+        ),
+    )
     asyncio.run(files_late(context={"dag_run": {"dag_id": "bds_daily", "run_id": "r1"}, "deadline": {"deadline_time": "t"}}))
     [posted] = webhook.received
     assert posted["path"] == "/services/T0/B0/X" and posted["headers"]["Authorization"] == "Bearer hook-token"
@@ -38,7 +51,9 @@ def test_an_alert_goes_through_the_http_notifier_to_the_webhook_url_with_its_tok
 
 def test_a_webhook_that_refuses_is_logged_and_the_alert_is_kept(webhook, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("AIRFLOW_CONN_BDS_ALERTS", json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{webhook.port}/hook"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BDS_ALERTS", json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{webhook.port}/hook"})
+    )
     webhook.status = 500
     send("bds: a title", "what failed", {"tenant": "T (1)"})  # never raises: the alert must not hide the failure
     assert len(webhook.received) == 1
@@ -49,9 +64,18 @@ def test_a_webhook_that_refuses_is_logged_and_the_alert_is_kept(webhook, tmp_pat
 
 def test_a_connection_in_the_earlier_form_works_and_says_how_to_write_it_now(webhook, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("AIRFLOW_CONN_BDS_ALERTS", json.dumps({
-        "conn_type": "http", "host": "127.0.0.1", "port": webhook.port, "password": "old-token", "extra": {"endpoint": "/old/path"},
-    }))  # fmt: skip
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BDS_ALERTS",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": webhook.port,
+                "password": "old-token",
+                "extra": {"endpoint": "/old/path"},
+            }
+        ),
+    )
     send("bds: a title", "what failed", {})
     [posted] = webhook.received
     assert posted["path"] == "/old/path" and posted["headers"]["Authorization"] == "Bearer old-token"

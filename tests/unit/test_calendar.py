@@ -1,10 +1,10 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from bds.calendar import billing_day, day_window
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def epoch(*args) -> int:
@@ -33,7 +33,9 @@ def test_the_lookback_and_lookahead_are_counted_on_the_local_clock():
     monday = day_window(date(2026, 10, 26), "Europe/Berlin", lookahead=7_200)
     parameters = query_parameters(101, monday, lookback_days=1)
     assert parameters["lookback_start"] == epoch(2026, 10, 24, 22)  # Sunday 00:00 CEST: 25 hours before Monday
-    assert parameters["lookahead_end"] == epoch(2026, 10, 27, 1) and parameters["lookahead_end_ms"] == epoch(2026, 10, 27, 1) * 1000
+    assert (
+        parameters["lookahead_end"] == epoch(2026, 10, 27, 1) and parameters["lookahead_end_ms"] == epoch(2026, 10, 27, 1) * 1000
+    )
     eve = day_window(date(2026, 3, 7), "America/New_York", lookahead=7_200)
     assert eve.horizon == epoch(2026, 3, 8, 7)  # 03:00 EDT: two hours after midnight, clocks sprang forward at 02:00
 
@@ -70,5 +72,7 @@ def test_bad_requested_date():
 
 def test_a_requested_day_after_today_is_refused():
     assert billing_day("2026-12-01", None, None, today=date(2026, 12, 1)) == date(2026, 12, 1)  # may end soon east of UTC
-    with pytest.raises(ValueError, match=r"date 2026-12-02 is in the future \(today is 2026-12-01 UTC\): a day is billed once it has ended"):
+    with pytest.raises(
+        ValueError, match=r"date 2026-12-02 is in the future \(today is 2026-12-01 UTC\): a day is billed once it has ended"
+    ):
         billing_day("2026-12-02", None, None, today=date(2026, 12, 1))

@@ -92,7 +92,10 @@ def test_global_setting_error_names_settings(raw_config):
 
 def test_duplicate_tenant_ids(raw_config):
     raw_config["tenants"].append(dict(raw_config["tenants"][0], name="Copy"))
-    with pytest.raises(BillingConfigError, match=r"settings: field 'tenants': tenant_id 101 is used by entry 1 'Northwind Care' and entry 2 'Copy'"):
+    with pytest.raises(
+        BillingConfigError,
+        match=r"settings: field 'tenants': tenant_id 101 is used by entry 1 'Northwind Care' and entry 2 'Copy'",
+    ):
         parse_billing_config(raw_config)
 
 
@@ -104,7 +107,11 @@ def test_duplicate_tenant_ids(raw_config):
         (("external_id",), "X\tY", "field 'external_id': control character U+0009 (TAB) at position 2"),
         (("garn",), "G\x00", "field 'garn': control character U+0000 (NULL) at position 2"),
         (("source_id",), "S\u2028T", "field 'source_id': control character U+2028 (LINE SEPARATOR) at position 2"),
-        (("regions", 0, "locations", 0, "switches"), ("SW\nNY",), "field 'regions[0].locations[0].switches': control character U+000A"),
+        (
+            ("regions", 0, "locations", 0, "switches"),
+            ("SW\nNY",),
+            "field 'regions[0].locations[0].switches': control character U+000A",
+        ),
     ],
 )
 def test_control_characters_are_refused_in_any_text_field(raw_config, where, value, expected):
@@ -137,7 +144,9 @@ def test_a_garn_that_makes_file_names_too_long_is_refused_when_the_run_plans(raw
     raw_config["tenants"][0]["garn"] = "G" * (fits + 1)
     with pytest.raises(BillingConfigError) as info:
         parse_billing_config(raw_config)
-    assert f"field '(whole entry)': the file names would be {NAME_MAX - VERSION_TEMPORARY_EXTRA + 1} bytes long" in str(info.value)
+    assert f"field '(whole entry)': the file names would be {NAME_MAX - VERSION_TEMPORARY_EXTRA + 1} bytes long" in str(
+        info.value
+    )
     assert f"shorten the GARN to at most {fits} bytes" in str(info.value) and "tenant 'Northwind Care'" in str(info.value)
 
 
@@ -149,8 +158,11 @@ def test_chat_seats_need_a_default_location(raw_config):
     assert parse_billing_config(raw_config).tenants[0].enabled_metrics == ["seats_inbound_voice"]  # voice alone: fine
     for metric in ("seats_chat", "seats_workspace"):
         tenant["metrics"] = {metric: True}
-        with pytest.raises(BillingConfigError, match=rf"tenant 'Northwind Care' .*{metric} count sessions on media that have no "
-                                                     r"switch \(chat, email\), which are billed in the default location"):
+        with pytest.raises(
+            BillingConfigError,
+            match=rf"tenant 'Northwind Care' .*{metric} count sessions on media that have no "
+            r"switch \(chat, email\), which are billed in the default location",
+        ):
             parse_billing_config(raw_config)
 
 
@@ -180,7 +192,11 @@ def test_later_files_are_laid_over_earlier_ones(tmp_path, monkeypatch):
     site.write_text("billing_server: {transmit: true, bucket: site-bucket}\nsources: {timeout_minutes: 60}\n")
     monkeypatch.setenv("BDS_CONFIG", f"{base}{os.pathsep}{site}")
     config = load_billing_config()
-    assert (config.billing_server.transmit, config.billing_server.bucket, config.billing_server.key_prefix) == (True, "site-bucket", "billing")
+    assert (config.billing_server.transmit, config.billing_server.bucket, config.billing_server.key_prefix) == (
+        True,
+        "site-bucket",
+        "billing",
+    )
     assert (config.sources.timeout_minutes, config.sources.gim_retention_days) == (60, 400)
     assert [t.tenant_id for t in config.tenants] == [5]
     site.write_text("billing_server: {server_side_encryption: rot13}\n")
@@ -198,7 +214,10 @@ def test_later_files_are_laid_over_earlier_ones(tmp_path, monkeypatch):
         ({"bucket": "Bad_Bucket"}, "field 'billing_server.bucket': String should match pattern"),
         ({"server_side_encryption": "aws:kms"}, "server_side_encryption aws:kms needs kms_key_id"),
         ({"kms_key_id": "k-1"}, "kms_key_id is set but server_side_encryption is not aws:kms"),
-        ({"server_side_encryption": "DES"}, "field 'billing_server.server_side_encryption': Input should be 'none', 'AES256' or 'aws:kms'"),
+        (
+            {"server_side_encryption": "DES"},
+            "field 'billing_server.server_side_encryption': Input should be 'none', 'AES256' or 'aws:kms'",
+        ),
         ({"key_prefix": "a//b"}, "field 'billing_server.key_prefix': Value error, 'a//b' has an empty"),
     ],
 )
@@ -211,8 +230,13 @@ def test_billing_server_errors(raw_config, server, expected):
 
 
 def test_billing_server_keys_and_upload_arguments(raw_config):
-    raw_config["billing_server"] = {"transmit": True, "bucket": "bds-billing", "key_prefix": "/usage/pes/",
-                                    "server_side_encryption": "aws:kms", "kms_key_id": "alias/billing"}  # fmt: skip
+    raw_config["billing_server"] = {
+        "transmit": True,
+        "bucket": "bds-billing",
+        "key_prefix": "/usage/pes/",
+        "server_side_encryption": "aws:kms",
+        "kms_key_id": "alias/billing",
+    }
     server = parse_billing_config(raw_config).billing_server
     assert server.key("101/daily/2026/03/x.csv") == "usage/pes/101/daily/2026/03/x.csv"
     assert server.uri("101/x.csv") == "s3://bds-billing/usage/pes/101/x.csv"

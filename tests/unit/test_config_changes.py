@@ -43,17 +43,32 @@ def test_the_diff_matches_tenants_regions_and_locations_by_their_keys_not_their_
     assert found == [
         {"tenant_id": None, "path": "billing_server.bucket", "change": "changed", "old": "bds-billing", "new": "elsewhere"},
         {"tenant_id": 101, "path": "tier1_account_id", "change": "changed", "old": "1000101", "new": "T1-X"},
-        {"tenant_id": 102, "path": f"regions[{DEMO.tenant(102).regions[0].code}].locations[{first_location.code}].switches",
-         "change": "changed", "old": list(first_location.switches), "new": ["SW_NEW"]},
-        {"tenant_id": removed.tenant_id, "path": "(whole tenant)", "change": "removed", "old": removed.model_dump(mode="json"), "new": None},
-    ]  # fmt: skip
+        {
+            "tenant_id": 102,
+            "path": f"regions[{DEMO.tenant(102).regions[0].code}].locations[{first_location.code}].switches",
+            "change": "changed",
+            "old": list(first_location.switches),
+            "new": ["SW_NEW"],
+        },
+        {
+            "tenant_id": removed.tenant_id,
+            "path": "(whole tenant)",
+            "change": "removed",
+            "old": removed.model_dump(mode="json"),
+            "new": None,
+        },
+    ]
     assert describe(found)[1] == "tenant 101: tier1_account_id: '1000101' -> 'T1-X'"
     assert describe(found)[3] == f"tenant {removed.tenant_id}: (whole tenant): removed"
 
 
 def test_a_region_added_or_a_metric_switched_is_one_entry():
     raw = changed(t0={"metrics": {**DEMO.tenants[0].metrics, "seats_chat": not DEMO.tenants[0].metrics.get("seats_chat", False)}})
-    region = {"code": "AP", "enabled": True, "locations": [{"code": "SYD", "name": "", "enabled": True, "switches": ["SW_SYD"], "gvp_components": []}]}
+    region = {
+        "code": "AP",
+        "enabled": True,
+        "locations": [{"code": "SYD", "name": "", "enabled": True, "switches": ["SW_SYD"], "gvp_components": []}],
+    }
     raw["tenants"][0]["regions"].append(region)
     found = diff(DEMO, parse_billing_config(raw))
     assert [(c["path"], c["change"]) for c in found] == [("regions[AP]", "added"), ("metrics.seats_chat", "changed")]
@@ -63,7 +78,12 @@ def test_a_region_added_or_a_metric_switched_is_one_entry():
 def test_a_merge_patch_merges_mappings_replaces_lists_and_null_resets():
     target = {"name": "A", "metrics": {"seats_chat": True, "voicemail_boxes": False}, "regions": [{"code": "US"}], "garn": "G"}
     patch = {"metrics": {"voicemail_boxes": True}, "regions": [], "garn": None, "external_id": "E"}
-    assert merge_patch(target, patch) == {"name": "A", "metrics": {"seats_chat": True, "voicemail_boxes": True}, "regions": [], "external_id": "E"}
+    assert merge_patch(target, patch) == {
+        "name": "A",
+        "metrics": {"seats_chat": True, "voicemail_boxes": True},
+        "regions": [],
+        "external_id": "E",
+    }
     assert target["metrics"] == {"seats_chat": True, "voicemail_boxes": False}  # the target is left as it was
     assert merge_patch(target, ["not", "a", "mapping"]) == ["not", "a", "mapping"]
 
@@ -76,7 +96,11 @@ def test_problems_name_the_tenant_and_the_path_and_skip_the_echo_of_a_failed_lis
     assert raised.value.problems == [
         {"tenant": tenant, "path": "time_zone", "message": "'Nowhere' is not an IANA time zone (e.g. Europe/Berlin)"},
         {"tenant": tenant, "path": "regions[0].code", "message": "String should match pattern '^[A-Z0-9]{1,16}$'"},
-        {"tenant": tenant, "path": "regions[0].locations[0].code", "message": "String should match pattern '^[A-Za-z0-9][A-Za-z0-9-]*$'"},
+        {
+            "tenant": tenant,
+            "path": "regions[0].locations[0].code",
+            "message": "String should match pattern '^[A-Za-z0-9][A-Za-z0-9-]*$'",
+        },
     ]  # not also "regions[0].locations: should have at least 1 item": its entry's problem says why
     assert str(raised.value).startswith("invalid billing configuration the test:\n  " + tenant + ": field 'time_zone'")
     body_errors = [{"loc": ("body", "tenants", 0, "name"), "msg": "Field required", "type": "missing"}]

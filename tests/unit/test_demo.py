@@ -39,8 +39,15 @@ def test_the_days_have_what_the_metrics_need():
 
 
 def test_conform_names_missing_columns_and_sorts():
-    frame = pd.DataFrame({"OBJECT_TYPE": ["DN", "AGENT_GROUP"], "object_id": [2, 1], "mailbox": ["1", "2"],
-                          "start_ts": [5, 6], "end_ts": [None, 9]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "OBJECT_TYPE": ["DN", "AGENT_GROUP"],
+            "object_id": [2, 1],
+            "mailbox": ["1", "2"],
+            "start_ts": [5, 6],
+            "end_ts": [None, 9],
+        }
+    )
     out = conform("cme", "voicemail_boxes", frame)
     assert out["object_type"].tolist() == ["AGENT_GROUP", "DN"]
     assert str(out["end_ts"].dtype) == "Int64"

@@ -7,9 +7,21 @@ import pytest
 
 from bds.catalogue import METRICS
 from bds.files import (
-    billing_rows, check_billing_file, count_rows, daily_file_name, file_name, name_part, neutralise, parse_name, render_csv,
-    folder_lock, replace_keeping_previous, supersede, unversioned_name, write_atomic,
-)  # fmt: skip
+    billing_rows,
+    check_billing_file,
+    count_rows,
+    daily_file_name,
+    file_name,
+    folder_lock,
+    name_part,
+    neutralise,
+    parse_name,
+    render_csv,
+    replace_keeping_previous,
+    supersede,
+    unversioned_name,
+    write_atomic,
+)
 
 
 def test_daily_file_name(tenant):
@@ -45,14 +57,14 @@ def test_plain_text_is_kept():
 
 
 def test_rendered_file_bytes(tenant):
-    tenant = tenant.model_copy(update={"name": "=HYPERLINK(\"x\")", "tier3_account_name": "Care, Inc."})
+    tenant = tenant.model_copy(update={"name": '=HYPERLINK("x")', "tier3_account_name": "Care, Inc."})
     rows = billing_rows(tenant, METRICS["seats_outbound"], "US", "2026-03-07", {"concurrent": 12, "enabled": 30})
     expected = (
         "UsageDate,TenantID,TenantName,GARN,Tier1AccountID,Tier2AccountID,Tier3AccountID,Tier3AccountName,"
         "ExternalID,SourceID,Region,Metric,AgentGroupName,ChannelType,ServiceClass,ActivityType,Status,MessageSize\n"
-        "2026-03-07,101,\"'=HYPERLINK(\"\"x\"\")\",GARN-0001,T1-100,T2-200,T3-300,\"Care, Inc.\",EXT-9,SRC-4,"
+        '2026-03-07,101,"\'=HYPERLINK(""x"")",GARN-0001,T1-100,T2-200,T3-300,"Care, Inc.",EXT-9,SRC-4,'
         "US,seats_outbound,1,4,23,5,AGENT_SEATS,12\n"
-        "2026-03-07,101,\"'=HYPERLINK(\"\"x\"\")\",GARN-0001,T1-100,T2-200,T3-300,\"Care, Inc.\",EXT-9,SRC-4,"
+        '2026-03-07,101,"\'=HYPERLINK(""x"")",GARN-0001,T1-100,T2-200,T3-300,"Care, Inc.",EXT-9,SRC-4,'
         "US,seats_outbound,2,4,23,5,AGENT_SEATS,30\n"
     )
     assert render_csv(rows).decode("utf-8") == expected
@@ -117,7 +129,10 @@ def test_a_file_must_match_its_name(tenant):
     data = render_csv(billing_rows(tenant, METRICS["seats_chat"], "US", "2026-03-07", {"concurrent": 1, "enabled": 2}))
     assert check_billing_file(parse_name(name), data) == 2 == count_rows(data)
     with pytest.raises(ValueError, match="line 3: TenantID '102' \\(the name says '101'\\)"):
-        check_billing_file(parse_name(name), data.replace(b"2026-03-07,101,N", b"2026-03-07,102,N").replace(b"2026-03-07,102,N", b"2026-03-07,101,N", 1))
+        check_billing_file(
+            parse_name(name),
+            data.replace(b"2026-03-07,101,N", b"2026-03-07,102,N").replace(b"2026-03-07,102,N", b"2026-03-07,101,N", 1),
+        )
     with pytest.raises(ValueError, match="the first line is not the billing file header"):
         check_billing_file(parse_name(name), b"a,b\n")
     with pytest.raises(ValueError, match="MessageSize '-1' is not a count"):
@@ -133,7 +148,10 @@ def test_replacing_an_archived_file_keeps_the_previous_version(tmp_path):
     assert (tmp_path / named.relative_path).read_bytes() == b"v2"
     assert [kept] == list((tmp_path / "101" / "versions").rglob("*.csv"))
     assert kept.read_bytes() == b"v1"
-    assert kept.relative_to(tmp_path).as_posix() == f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"
+    assert (
+        kept.relative_to(tmp_path).as_posix()
+        == f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"
+    )
 
 
 def test_superseding_keeps_the_file_under_versions_and_takes_it_out(tmp_path):
@@ -141,7 +159,11 @@ def test_superseding_keeps_the_file_under_versions_and_takes_it_out(tmp_path):
     write_atomic(tmp_path / named.relative_path, b"v1")
     data, kept = supersede(tmp_path, named)
     assert data == b"v1" and kept.read_bytes() == b"v1" and not (tmp_path / named.relative_path).exists()
-    assert kept == tmp_path / f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"
+    assert (
+        kept
+        == tmp_path
+        / f"101/versions/daily/2026/03/CNT_US_PES_seats_chat_G_101_20260307.{hashlib.sha256(b'v1').hexdigest()[:16]}.csv"
+    )
     assert (named.region, named.garn, named.metric) == ("US", "G", "seats_chat")
     assert unversioned_name(kept.name) == named.name and unversioned_name("notes.txt") == "notes.txt"
 
@@ -163,7 +185,10 @@ def test_the_temporary_file_of_a_killed_writer_is_reported_then_removed_by_the_n
 
     folder = tmp_path / "archive" / "101" / "daily" / "2026" / "03"
     versions = tmp_path / "archive" / "101" / "versions" / "daily" / "2026" / "03"
-    for target in (folder / "CNT_US_PES_seats_chat_G_101_20260307.csv", versions / "CNT_US_PES_seats_chat_G_101_20260307.0123456789abcdef.csv"):
+    for target in (
+        folder / "CNT_US_PES_seats_chat_G_101_20260307.csv",
+        versions / "CNT_US_PES_seats_chat_G_101_20260307.0123456789abcdef.csv",
+    ):
         target.parent.mkdir(parents=True, exist_ok=True)
         died = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)])
         assert died.returncode == -9

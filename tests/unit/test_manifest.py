@@ -6,7 +6,7 @@ from bds.files import ARCHIVE, parse_name, write_atomic
 
 A = "CNT_US_PES_seats_chat_G_101_20260307.csv"
 B = "CNT_GLOBAL_PES_voicemail_boxes_G_101_20260307.csv"
-CSV = b"UsageDate,MessageSize\n2026-03-07,\"3\n\"\n"  # a quoted line break: 1 row, not 2
+CSV = b'UsageDate,MessageSize\n2026-03-07,"3\n"\n'  # a quoted line break: 1 row, not 2
 
 
 def folder_with(tmp_path, files):
@@ -21,10 +21,20 @@ def test_a_manifest_lists_each_file_with_bytes_rows_and_sha256(tmp_path):
     status, path = manifest.record_rendered(folder, {A: CSV})
     assert (status, path.name) == ("created", "MANIFEST_101_20260307.json")
     assert json.loads(path.read_bytes()) == {
-        "format": 1, "tenant_id": 101, "period": "2026-03-07",
-        "files": [{"name": A, "bytes": len(CSV), "rows": 1, "sha256": hashlib.sha256(CSV).hexdigest(),
-                   "s3_uri": None, "uploaded_at": None}],
-    }  # fmt: skip
+        "format": 1,
+        "tenant_id": 101,
+        "period": "2026-03-07",
+        "files": [
+            {
+                "name": A,
+                "bytes": len(CSV),
+                "rows": 1,
+                "sha256": hashlib.sha256(CSV).hexdigest(),
+                "s3_uri": None,
+                "uploaded_at": None,
+            }
+        ],
+    }
     assert manifest.record_rendered(folder, {A: CSV}) == ("unchanged", path)
 
 
@@ -50,11 +60,19 @@ def test_a_manifest_lists_the_current_set_and_keeps_a_record_of_superseded_files
     _, path = manifest.record_rendered(folder, {A: CSV}, [(B, CSV, "metric voicemail_boxes is no longer billed", kept)])
     written = manifest.read(path)
     assert [e["name"] for e in written["files"]] == [A]
-    assert written["superseded"] == [{
-        "name": B, "bytes": len(CSV), "rows": 1, "sha256": hashlib.sha256(CSV).hexdigest(),
-        "s3_uri": f"s3://b/{B}", "uploaded_at": "2026-03-08T06:00:00Z",
-        "reason": "metric voicemail_boxes is no longer billed", "previous_version": kept, "moved_to": None,
-    }]  # fmt: skip
+    assert written["superseded"] == [
+        {
+            "name": B,
+            "bytes": len(CSV),
+            "rows": 1,
+            "sha256": hashlib.sha256(CSV).hexdigest(),
+            "s3_uri": f"s3://b/{B}",
+            "uploaded_at": "2026-03-08T06:00:00Z",
+            "reason": "metric voicemail_boxes is no longer billed",
+            "previous_version": kept,
+            "moved_to": None,
+        }
+    ]
     assert manifest.to_move_aside(written) == written["superseded"]
     manifest.record_moved_aside(path, B, f"s3://b/{kept}")
     assert manifest.to_move_aside(manifest.read(path)) == []

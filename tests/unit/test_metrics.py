@@ -69,8 +69,16 @@ def test_open_session_counts_until_as_of():
         (3, "VOICE", "SW_NY", T0 + 80_000, None, 0, 0, 0),
         (4, "VOICE", "SW_NY", T0 + 81_000, T0 + 82_000, 0, 0, 0),
     )
-    raw = {"tenants": [{"tenant_id": 1, "name": "t", "billable": "None", "regions": [
-        {"code": "US", "locations": [{"code": "L", "switches": ["SW_NY"]}]}]}]}
+    raw = {
+        "tenants": [
+            {
+                "tenant_id": 1,
+                "name": "t",
+                "billable": "None",
+                "regions": [{"code": "US", "locations": [{"code": "L", "switches": ["SW_NY"]}]}],
+            }
+        ]
+    }
     tenant = parse_billing_config(raw).tenants[0]
     late = by_region(compute_metric(tenant, "seats_inbound_voice", frame, WINDOW, as_of=AFTER_DAY))
     early = by_region(compute_metric(tenant, "seats_inbound_voice", frame, WINDOW, as_of=T0 + 81_000))
@@ -91,8 +99,14 @@ def test_switched_off_location_is_not_billed(raw_config):
     tenant = parse_billing_config(raw_config).tenants[0]
     assert tenant.billed_regions == ["US", "EU"]  # NYC still bills US
     # Workspace without agents 6 and 7: agents 1 and 2 overlap from second 5000; 1-4 enabled.
-    assert by_region(compute_metric(tenant, "seats_workspace", SESSIONS, WINDOW, as_of=AFTER_DAY))["US"] == {"concurrent": 2, "enabled": 4}
-    assert by_region(compute_metric(tenant, "seats_chat", SESSIONS, WINDOW, as_of=AFTER_DAY))["US"] == {"concurrent": 0, "enabled": 0}
+    assert by_region(compute_metric(tenant, "seats_workspace", SESSIONS, WINDOW, as_of=AFTER_DAY))["US"] == {
+        "concurrent": 2,
+        "enabled": 4,
+    }
+    assert by_region(compute_metric(tenant, "seats_chat", SESSIONS, WINDOW, as_of=AFTER_DAY))["US"] == {
+        "concurrent": 0,
+        "enabled": 0,
+    }
 
 
 def test_unknown_switch_without_default_location_is_an_error(raw_config):
@@ -101,7 +115,9 @@ def test_unknown_switch_without_default_location_is_an_error(raw_config):
     raw_config["tenants"][0]["regions"][0]["locations"][1]["switches"] = ["SW_HQ"]
     raw_config["tenants"][0]["metrics"] = {"seats_inbound_voice": True}
     tenant = parse_billing_config(raw_config).tenants[0]
-    with pytest.raises(UnplacedRowsError, match=r"tenant 'Northwind Care' \(101\) day 2026-03-08 seats_inbound_voice: rows on switches \(none\)"):
+    with pytest.raises(
+        UnplacedRowsError, match=r"tenant 'Northwind Care' \(101\) day 2026-03-08 seats_inbound_voice: rows on switches \(none\)"
+    ):
         voice_without_login = sessions((9, "VOICE", None, T0 + 100, T0 + 200, 0, 0, 0))
         compute_metric(tenant, "seats_inbound_voice", pd.concat([SESSIONS, voice_without_login]), WINDOW, as_of=AFTER_DAY)
 
@@ -210,8 +226,10 @@ def test_the_next_day_leaves_an_interaction_of_the_day_before_and_names_what_cam
     [result] = compute_metric(tenant, "voicebot_interactions", rows, next_day, as_of=AFTER_DAY)
     assert result.counts == {"units": 1}
     [warning] = result.warnings
-    assert warning.startswith("tenant 'Northwind Care' (101) day 2026-03-09 voicebot_interactions: interaction 3's bot session "
-                              "starting 2026-03-09T06:00:00.000+00:00 (900000 ms) began after its first day 2026-03-08 had "
-                              "ended plus the look-ahead (120 minutes, voicebot_lookahead_minutes): it is billed on no day")
+    assert warning.startswith(
+        "tenant 'Northwind Care' (101) day 2026-03-09 voicebot_interactions: interaction 3's bot session "
+        "starting 2026-03-09T06:00:00.000+00:00 (900000 ms) began after its first day 2026-03-08 had "
+        "ended plus the look-ahead (120 minutes, voicebot_lookahead_minutes): it is billed on no day"
+    )
     day_before = compute_metric(tenant, "voicebot_interactions", rows, LOOKAHEAD, as_of=AFTER_DAY)[0]
     assert day_before.warnings == ()  # named once, by the day the late session starts in

@@ -1,6 +1,6 @@
 """Monthly rollups against hand-computed months."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pandas as pd
 import pytest
@@ -107,7 +107,9 @@ def test_staged_agents_must_match_the_daily_file(tmp_path, raw_config):
     month = Month.parse("2026-02")
     agents = build_store(tmp_path, tenant, month)
     agents = agents[~((agents["day"] == "2026-02-05") & (agents["agent"] == 2))]
-    with pytest.raises(ReconciliationError, match=r"seats_chat US 2026-02-05: the daily file says enabled 2 but 1 agents are staged"):
+    with pytest.raises(
+        ReconciliationError, match=r"seats_chat US 2026-02-05: the daily file says enabled 2 but 1 agents are staged"
+    ):
         rollup(tenant, month, read_daily(tenant, month, tmp_path), agents)
 
 
@@ -120,15 +122,15 @@ def test_month_parsing():
 
 
 def test_which_month_a_run_bills():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bds.monthly import billing_month
 
-    start = datetime(2026, 2, 3, 6, tzinfo=timezone.utc)
+    start = datetime(2026, 2, 3, 6, tzinfo=UTC)
     assert billing_month("2026-01", ["2026-03"], start, None).label == "2026-01"  # the Param wins
     assert billing_month(None, ["2026-03"], None, None).label == "2026-03"  # bds_daily's month-end asset
     assert billing_month(None, [], start, None).label == "2026-02"  # backfill: interval start
-    assert billing_month(None, [], None, datetime(2026, 4, 1, 2, tzinfo=timezone.utc)).label == "2026-03"
+    assert billing_month(None, [], None, datetime(2026, 4, 1, 2, tzinfo=UTC)).label == "2026-03"
 
 
 def test_plan_month_skips_tenants_not_yet_in_production(raw_config):
@@ -150,16 +152,18 @@ def test_unreadable_daily_file_is_named(tmp_path, raw_config):
     build_store(tmp_path, tenant, month)
     broken = daily_dir(tmp_path, 101, date(2026, 2, 3)) / daily_file_name(tenant, METRICS["seats_chat"], "US", date(2026, 2, 3))
     broken.write_text(broken.read_text().splitlines()[0] + "\n" + broken.read_text().splitlines()[1] + "\n")
-    with pytest.raises(ReconciliationError, match=r"month 2026-02: cannot read .*CNT_US_PES_seats_chat_GARN-0001_101_20260203.csv"):
+    with pytest.raises(
+        ReconciliationError, match=r"month 2026-02: cannot read .*CNT_US_PES_seats_chat_GARN-0001_101_20260203.csv"
+    ):
         read_daily(tenant, month, tmp_path)
 
 
 def test_a_requested_month_after_this_one_is_refused():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bds.monthly import billing_month
 
-    this = Month.of(datetime.now(timezone.utc).date())
+    this = Month.of(datetime.now(UTC).date())
     assert billing_month(this.previous().label, [], None, None) == this.previous()
     following = Month.of(this.last + timedelta(days=1))
     with pytest.raises(ValueError, match=rf"month {following.label} is in the future"):

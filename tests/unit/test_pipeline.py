@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -21,13 +21,19 @@ def test_plan_bills_only_enabled_pureconnect_tenants_from_their_production_date(
         disabled={"enabled": False},
         later={"production_date": "2026-03-09"},
         no_metrics={"metrics": {}},
-        regions_off={"metrics": {"seats_chat": True}, "regions": [
-            {"code": "US", "enabled": False, "locations": [{"code": "HQ"}]},
-            {"code": "EU", "locations": [{"code": "FRA", "enabled": False, "switches": ["SW_FR"]}]},
-        ]},
-        regions_off_but_global={"metrics": {"seats_chat": True, "voicebot_interactions": True}, "regions": [
-            {"code": "US", "enabled": False, "locations": [{"code": "HQ"}]},
-        ]},
+        regions_off={
+            "metrics": {"seats_chat": True},
+            "regions": [
+                {"code": "US", "enabled": False, "locations": [{"code": "HQ"}]},
+                {"code": "EU", "locations": [{"code": "FRA", "enabled": False, "switches": ["SW_FR"]}]},
+            ],
+        },
+        regions_off_but_global={
+            "metrics": {"seats_chat": True, "voicebot_interactions": True},
+            "regions": [
+                {"code": "US", "enabled": False, "locations": [{"code": "HQ"}]},
+            ],
+        },
     )
     work, notes = plan_day(config, date(2026, 3, 8))
     assert [w["tenant"]["name"] for w in work] == ["billed", "regions_off_but_global"]
@@ -54,13 +60,16 @@ def test_billing_process_switched_off_plans_nothing_and_says_why(raw_config):
 
 def test_a_western_tenant_is_ready_after_its_own_midnight(raw_config):
     no_bots = {k: k != "voicebot_interactions" for k in raw_config["tenants"][0]["metrics"]}
-    config = config_with(raw_config, west={"time_zone": "America/Los_Angeles", "metrics": no_bots},
-                         east={"time_zone": "Asia/Tokyo", "metrics": no_bots})  # fmt: skip
+    config = config_with(
+        raw_config,
+        west={"time_zone": "America/Los_Angeles", "metrics": no_bots},
+        east={"time_zone": "Asia/Tokyo", "metrics": no_bots},
+    )
     work, _ = plan_day(config, date(2026, 3, 8))
     # Los Angeles switches to PDT (UTC-7) on 2026-03-08: its day ends at 07:00 UTC on the 9th.
-    assert ready_at(work[0]) == datetime(2026, 3, 9, 7, 15, tzinfo=timezone.utc)
+    assert ready_at(work[0]) == datetime(2026, 3, 9, 7, 15, tzinfo=UTC)
     # Tokyo (UTC+9) ends the 8th at 15:00 UTC the same day.
-    assert ready_at(work[1]) == datetime(2026, 3, 8, 15, 15, tzinfo=timezone.utc)
+    assert ready_at(work[1]) == datetime(2026, 3, 8, 15, 15, tzinfo=UTC)
     # The plan carries the moment, which wait_for_day_end defers until.
     assert [w["billable_at"] for w in work] == ["2026-03-09T07:15:00+00:00", "2026-03-08T15:15:00+00:00"]
 
@@ -71,8 +80,8 @@ def test_a_tenant_billing_voicebots_is_ready_after_the_lookahead(raw_config):
     raw_config["voicebot_lookahead_minutes"] = 90
     config = config_with(raw_config, west={"time_zone": "America/Los_Angeles"})
     [work], _ = plan_day(config, date(2026, 3, 8))
-    assert ready_at(work) == datetime(2026, 3, 9, 8, 45, tzinfo=timezone.utc)  # 07:00 + 90 min + 15 min settle
-    assert unpack(work)[2].horizon == int(datetime(2026, 3, 9, 8, 30, tzinfo=timezone.utc).timestamp())
+    assert ready_at(work) == datetime(2026, 3, 9, 8, 45, tzinfo=UTC)  # 07:00 + 90 min + 15 min settle
+    assert unpack(work)[2].horizon == int(datetime(2026, 3, 9, 8, 30, tzinfo=UTC).timestamp())
 
 
 def test_unfinished_and_summary(raw_config):

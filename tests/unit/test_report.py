@@ -7,7 +7,9 @@ from bds.report import main, read_store, table
 
 def store(tmp_path, tenant, metric, region, day, counts):
     rows = billing_rows(tenant, METRICS[metric], region, day.isoformat(), counts)
-    write_atomic(daily_dir(tmp_path, tenant.tenant_id, day) / daily_file_name(tenant, METRICS[metric], region, day), render_csv(rows))
+    write_atomic(
+        daily_dir(tmp_path, tenant.tenant_id, day) / daily_file_name(tenant, METRICS[metric], region, day), render_csv(rows)
+    )
 
 
 def test_table_has_a_column_per_day(tmp_path, tenant, capsys):
@@ -39,9 +41,16 @@ def test_table_shows_the_last_days_and_the_months(tmp_path, tenant):
 def test_restatements_are_listed(tmp_path, capsys):
     from bds import changes
 
-    entry = {"at": "2026-03-30T06:00:00Z", "run_id": "backfill__2026-03-29", "tenant_id": 101, "period": "2026-03-29",
-             "file": "CNT_US_PES_seats_chat_G_101_20260329.csv", "rows": [{"AgentGroupName": "1", "old": "3", "new": "4"}],
-             "other_columns": [], "previous_version": "101/versions/daily/2026/03/x.csv"}  # fmt: skip
+    entry = {
+        "at": "2026-03-30T06:00:00Z",
+        "run_id": "backfill__2026-03-29",
+        "tenant_id": 101,
+        "period": "2026-03-29",
+        "file": "CNT_US_PES_seats_chat_G_101_20260329.csv",
+        "rows": [{"AgentGroupName": "1", "old": "3", "new": "4"}],
+        "other_columns": [],
+        "previous_version": "101/versions/daily/2026/03/x.csv",
+    }
     changes.append(tmp_path, [entry])
     assert main([str(tmp_path), "--changes"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from bds import run_note
-from bds.airflow_local import api_users, passwords_file
+from bds_tools.airflow_local import api_users, passwords_file
 
 
 def test_the_note_names_the_period_and_the_tenants():
@@ -100,8 +100,10 @@ def test_the_note_is_written_and_an_operators_note_is_kept(api):
 def test_a_busy_api_server_is_asked_again_a_refusal_is_not(api):
     Api.status = 500
     line = run_note.set_note("bds_daily", "r", "Bills 2026-03-29 (3 tenants)")
-    assert line == (f"run note not set: bds_airflow_api (http://127.0.0.1:{api.server_port}) answered 500 to POST /auth/token: "
-                    "Bills 2026-03-29 (3 tenants)")  # fmt: skip
+    assert line == (
+        f"run note not set: bds_airflow_api (http://127.0.0.1:{api.server_port}) answered 500 to POST /auth/token: "
+        "Bills 2026-03-29 (3 tenants)"
+    )
     assert Api.requests == ["POST /auth/token"] * run_note.ATTEMPTS
     Api.status, Api.requests = 401, []
     assert "answered 401 to POST /auth/token" in run_note.set_note("bds_daily", "r", "Bills 2026-03-29 (3 tenants)")

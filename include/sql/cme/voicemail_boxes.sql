@@ -26,13 +26,14 @@ JOIN (
     UNION ALL
     SELECT 5, 'AGENT_GROUP', ID, TENANTID, CREATED_TS, DELETED_TS FROM GC_GROUP WHERE TYPE = 1
 ) o ON o.CFGOBJECTTYPE = a.CFGOBJECTTYPE AND o.ID = a.CFGOBJECTID
-WHERE a.TENANTID = :tenant_id
-  AND o.TENANTID = :tenant_id
-  AND a.SECTIONNAME = 'TServer'
-  AND a.KEYNAME = 'gvm_mailbox'
-  AND a.CREATED_TS < :day_end AND (a.DELETED_TS IS NULL OR a.DELETED_TS > :day_start)
-  AND o.CREATED_TS < :day_end AND (o.DELETED_TS IS NULL OR o.DELETED_TS > :day_start)
-  -- never a malformed row (see malformed/voicemail_boxes.sql): a deletion that is not a
-  -- number (SQLite compares text above every number) or before the creation
-  AND (a.DELETED_TS IS NULL OR a.DELETED_TS >= a.CREATED_TS AND a.DELETED_TS <= 9223372036854775807)
-  AND (o.DELETED_TS IS NULL OR o.DELETED_TS >= o.CREATED_TS AND o.DELETED_TS <= 9223372036854775807)
+WHERE
+    a.TENANTID = :tenant_id
+    AND o.TENANTID = :tenant_id
+    AND a.SECTIONNAME = 'TServer'
+    AND a.KEYNAME = 'gvm_mailbox'
+    AND a.CREATED_TS < :day_end AND (a.DELETED_TS IS NULL OR a.DELETED_TS > :day_start)
+    AND o.CREATED_TS < :day_end AND (o.DELETED_TS IS NULL OR o.DELETED_TS > :day_start)
+    -- never a malformed row (see malformed/voicemail_boxes.sql): a deletion that is not a
+    -- number (SQLite compares text above every number) or before the creation
+    AND (a.DELETED_TS IS NULL OR a.DELETED_TS >= a.CREATED_TS AND a.DELETED_TS <= 9223372036854775807)
+    AND (o.DELETED_TS IS NULL OR o.DELETED_TS >= o.CREATED_TS AND o.DELETED_TS <= 9223372036854775807)

@@ -32,15 +32,18 @@
 WITH touching AS (
     SELECT s.TENANT_KEY, s.RESOURCE_KEY, s.MEDIA_TYPE_KEY, s.START_TS, s.END_TS, s.ACTIVE_FLAG
     FROM SM_RES_SESSION_FACT s
-    WHERE s.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
-      AND s.START_DATE_TIME_KEY >= :lookback_start AND s.START_DATE_TIME_KEY < :day_end
+    WHERE
+        s.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
+        AND s.START_DATE_TIME_KEY >= :lookback_start AND s.START_DATE_TIME_KEY < :day_end
     UNION ALL
     SELECT s.TENANT_KEY, s.RESOURCE_KEY, s.MEDIA_TYPE_KEY, s.START_TS, s.END_TS, s.ACTIVE_FLAG
     FROM SM_RES_SESSION_FACT s
-    WHERE s.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
-      AND s.START_DATE_TIME_KEY < :lookback_start
-      AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_DATE_TIME_KEY > :day_start - 900)
+    WHERE
+        s.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
+        AND s.START_DATE_TIME_KEY < :lookback_start
+        AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_DATE_TIME_KEY > :day_start - 900)
 ),
+
 sessions AS (
     SELECT
         s.TENANT_KEY,
@@ -58,46 +61,52 @@ sessions AS (
     JOIN TENANT t ON t.TENANT_KEY = s.TENANT_KEY
     JOIN RESOURCE_ r ON r.RESOURCE_KEY = s.RESOURCE_KEY
     JOIN MEDIA_TYPE m ON m.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-    WHERE r.RESOURCE_TYPE_CODE = 'AGENT' AND r.TENANT_KEY = s.TENANT_KEY
-      AND s.START_TS < :day_end
-      AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_start)
-      -- never a malformed row (see malformed/agent_sessions.sql): an end that is not a number
-      -- (SQLite compares text above every number) or before the start
-      AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS >= s.START_TS AND s.END_TS <= 9223372036854775807)
+    WHERE
+        r.RESOURCE_TYPE_CODE = 'AGENT' AND r.TENANT_KEY = s.TENANT_KEY
+        AND s.START_TS < :day_end
+        AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS > :day_start)
+        -- never a malformed row (see malformed/agent_sessions.sql): an end that is not a number
+        -- (SQLite compares text above every number) or before the start
+        AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_TS >= s.START_TS AND s.END_TS <= 9223372036854775807)
 ),
+
 flagged AS (
     SELECT
         s.*,
         CASE WHEN s.media = 'CHAT' AND EXISTS (
             SELECT 1 FROM RESOURCE_ p JOIN INTERACTION_RESOURCE_FACT irf ON irf.RESOURCE_KEY = p.RESOURCE_KEY
-            WHERE p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
-              AND irf.START_DATE_TIME_KEY < :day_end
-              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
-              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
-              AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+            WHERE
+                p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
+                AND irf.START_DATE_TIME_KEY < :day_end
+                AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
+                AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
+                AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
         ) THEN 1 ELSE 0 END AS handled_chat,
         CASE WHEN s.media = 'VOICE' AND EXISTS (
             SELECT 1 FROM RESOURCE_ p JOIN INTERACTION_RESOURCE_FACT irf ON irf.RESOURCE_KEY = p.RESOURCE_KEY
             JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
-            WHERE p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
-              AND irf.START_DATE_TIME_KEY < :day_end
-              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
-              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
-              AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-              AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCALLBACK'
+            WHERE
+                p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
+                AND irf.START_DATE_TIME_KEY < :day_end
+                AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
+                AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
+                AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+                AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCALLBACK'
         ) THEN 1 ELSE 0 END AS handled_callback,
         CASE WHEN s.media = 'VOICE' AND EXISTS (
             SELECT 1 FROM RESOURCE_ p JOIN INTERACTION_RESOURCE_FACT irf ON irf.RESOURCE_KEY = p.RESOURCE_KEY
             JOIN INTERACTION_TYPE it ON it.INTERACTION_TYPE_KEY = irf.INTERACTION_TYPE_KEY
-            WHERE p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
-              AND irf.START_DATE_TIME_KEY < :day_end
-              AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
-              AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
-              AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
-              AND it.INTERACTION_TYPE_CODE = 'OUTBOUND' AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCONTACT'
+            WHERE
+                p.RESOURCE_CFG_DBID = s.agent AND p.TENANT_KEY = s.TENANT_KEY AND p.RESOURCE_TYPE_CODE = 'AGENT'
+                AND irf.START_DATE_TIME_KEY < :day_end
+                AND irf.START_DATE_TIME_KEY > s.start_ts - 900 AND irf.START_DATE_TIME_KEY < s.end_in_day
+                AND irf.START_TS >= s.start_ts AND irf.START_TS < s.end_in_day
+                AND irf.TENANT_KEY = s.TENANT_KEY AND irf.MEDIA_TYPE_KEY = s.MEDIA_TYPE_KEY
+                AND it.INTERACTION_TYPE_CODE = 'OUTBOUND' AND it.INTERACTION_SUBTYPE_CODE = 'OUTBOUNDCONTACT'
         ) THEN 1 ELSE 0 END AS handled_outbound
     FROM sessions s
 )
+
 SELECT DISTINCT
     s.agent,
     s.media,
@@ -115,10 +124,13 @@ LEFT JOIN (
     JOIN GIDB_GC_LOGIN lg ON lg.ID = li.LOGINID
     JOIN GIDB_GC_SWITCH sw ON sw.ID = lg.SWITCHID
 )
-    ON s.media = 'VOICE'
-   AND li.AGENTID = s.agent
-   AND lg.TENANTID = s.TENANT_CFG_DBID
-   AND li.CREATED_TS < s.end_in_day
-   -- never a malformed row (malformed/agent_sessions.sql): a deletion that is not a number
-   AND (li.DELETED_TS IS NULL OR li.DELETED_TS > s.start_ts AND li.DELETED_TS > :day_start
-        AND li.DELETED_TS <= 9223372036854775807)
+    ON
+        s.media = 'VOICE'
+        AND li.AGENTID = s.agent
+        AND lg.TENANTID = s.TENANT_CFG_DBID
+        AND li.CREATED_TS < s.end_in_day
+        -- never a malformed row (malformed/agent_sessions.sql): a deletion that is not a number
+        AND (
+            li.DELETED_TS IS NULL OR li.DELETED_TS > s.start_ts AND li.DELETED_TS > :day_start
+            AND li.DELETED_TS <= 9223372036854775807
+        )

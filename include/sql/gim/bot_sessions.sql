@@ -17,10 +17,11 @@ FROM SDR_BOTS_FACT b
 JOIN INTERACTION_FACT f ON f.MEDIA_SERVER_IXN_GUID = b.INTERACTION_ID
 JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
 JOIN MEDIA_TYPE m ON m.MEDIA_TYPE_KEY = b.MEDIA_TYPE_KEY
-WHERE t.TENANT_CFG_DBID = :tenant_id
-  AND b.START_DATE_TIME_KEY >= :lookback_start AND b.START_DATE_TIME_KEY < :lookahead_end
-  AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
-  AND b.START_TS_MS >= :lookback_start_ms AND b.START_TS_MS < :lookahead_end_ms
-  -- never a malformed row (see malformed/bot_sessions.sql): a duration that is negative or
-  -- not a number (SQLite compares text above every number)
-  AND b.DURATION_MS >= 0 AND b.DURATION_MS <= 9223372036854775807
+WHERE
+    t.TENANT_CFG_DBID = :tenant_id
+    AND b.START_DATE_TIME_KEY >= :lookback_start AND b.START_DATE_TIME_KEY < :lookahead_end
+    AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
+    AND b.START_TS_MS >= :lookback_start_ms AND b.START_TS_MS < :lookahead_end_ms
+    -- never a malformed row (see malformed/bot_sessions.sql): a duration that is negative or
+    -- not a number (SQLite compares text above every number)
+    AND b.DURATION_MS >= 0 AND b.DURATION_MS <= 9223372036854775807

@@ -12,12 +12,13 @@ SELECT
     sp.END_TIME_MS AS end_ms
 FROM GVP_SPEECH_SESSION sp
 JOIN GVP_CDR c ON c.CDR_ID = sp.CDR_ID
-WHERE c.TENANT_ID = :tenant_id
-  AND sp.RESOURCE_TYPE IN ('ASR', 'TTS')
-  AND c.START_TIME_MS >= :lookback_start_ms AND c.START_TIME_MS < :day_end_ms
-  -- a speech session starts within its call: this bound lets the day's partitions be chosen
-  AND sp.START_TIME_MS >= :lookback_start_ms AND sp.START_TIME_MS < :day_end_ms
-  AND (sp.END_TIME_MS IS NULL OR sp.END_TIME_MS > :day_start_ms)
-  -- never a malformed row (see malformed/media_sessions.sql): an end that is not a number
-  -- (SQLite compares text above every number) or before the start
-  AND (sp.END_TIME_MS IS NULL OR sp.END_TIME_MS >= sp.START_TIME_MS AND sp.END_TIME_MS <= 9223372036854775807)
+WHERE
+    c.TENANT_ID = :tenant_id
+    AND sp.RESOURCE_TYPE IN ('ASR', 'TTS')
+    AND c.START_TIME_MS >= :lookback_start_ms AND c.START_TIME_MS < :day_end_ms
+    -- a speech session starts within its call: this bound lets the day's partitions be chosen
+    AND sp.START_TIME_MS >= :lookback_start_ms AND sp.START_TIME_MS < :day_end_ms
+    AND (sp.END_TIME_MS IS NULL OR sp.END_TIME_MS > :day_start_ms)
+    -- never a malformed row (see malformed/media_sessions.sql): an end that is not a number
+    -- (SQLite compares text above every number) or before the start
+    AND (sp.END_TIME_MS IS NULL OR sp.END_TIME_MS >= sp.START_TIME_MS AND sp.END_TIME_MS <= 9223372036854775807)

@@ -61,9 +61,16 @@ class _Model(BaseModel):
         for text in value if isinstance(value, tuple) else (value,):
             if isinstance(text, str) and (found := _CONTROL.search(text)):
                 char = found.group()
-                name = unicodedata.name(char, "") or {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB", "\x00": "NULL"}.get(char, "control")
-                raise ValueError(f"control character U+{ord(char):04X} ({name}) at position {found.start() + 1} of {text!r}; "
-                                 f"text fields must be one line of printable characters")  # fmt: skip
+                name = unicodedata.name(char, "") or {
+                    "\n": "LINE FEED",
+                    "\r": "CARRIAGE RETURN",
+                    "\t": "TAB",
+                    "\x00": "NULL",
+                }.get(char, "control")
+                raise ValueError(
+                    f"control character U+{ord(char):04X} ({name}) at position {found.start() + 1} of {text!r}; "
+                    f"text fields must be one line of printable characters"
+                )
         return value
 
 
@@ -147,7 +154,9 @@ class Tenant(_Model):
         unknown = sorted(set(value) - set(METRICS))
         if unknown:
             raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
-        return {key: value[key] for key in METRICS if key in value}  # catalogue order, however given: one export per configuration
+        return {
+            key: value[key] for key in METRICS if key in value
+        }  # catalogue order, however given: one export per configuration
 
     @model_validator(mode="after")
     def _consistent(self) -> Tenant:
@@ -359,9 +368,11 @@ def problems(errors: list[dict], raw: Any, prefix: tuple = ()) -> list[dict]:
     the tenant (or the settings; ``prefix`` is what the raw document sits under) and why."""
     found = []
     for err in errors:
-        if err["type"] == "too_short" and any(other["loc"][: len(err["loc"])] == err["loc"] and other is not err for other in errors):
+        if err["type"] == "too_short" and any(
+            other["loc"][: len(err["loc"])] == err["loc"] and other is not err for other in errors
+        ):
             continue  # a list whose entries failed is reported as too short too: the entries' problems say why
-        loc = list(err["loc"])[len(prefix):]
+        loc = list(err["loc"])[len(prefix) :]
         tenant = None
         if len(loc) >= 2 and loc[0] == "tenants" and isinstance(loc[1], int):
             index = loc[1]
@@ -370,7 +381,9 @@ def problems(errors: list[dict], raw: Any, prefix: tuple = ()) -> list[dict]:
             entry = entry if isinstance(entry, dict) else {}
             tenant = f"tenant '{entry.get('name', '?')}' (tenant_id {entry.get('tenant_id', '?')}, entry {index + 1})"
             loc = loc[2:]
-        found.append({"tenant": tenant, "path": field_path(loc, "(whole entry)"), "message": err["msg"].removeprefix("Value error, ")})
+        found.append(
+            {"tenant": tenant, "path": field_path(loc, "(whole entry)"), "message": err["msg"].removeprefix("Value error, ")}
+        )
     return found
 
 
@@ -386,8 +399,10 @@ def describe_problems(found: list[dict], where: str) -> str:
 
 def parse_billing_config(raw: Any, where: str = "(inline)") -> BillingConfig:
     if not isinstance(raw, dict):
-        raise BillingConfigError(f"invalid billing configuration {where}: expected a mapping at the top level",
-                                 [{"tenant": None, "path": "(whole document)", "message": "expected a mapping at the top level"}])  # fmt: skip
+        raise BillingConfigError(
+            f"invalid billing configuration {where}: expected a mapping at the top level",
+            [{"tenant": None, "path": "(whole document)", "message": "expected a mapping at the top level"}],
+        )
     try:
         return BillingConfig.model_validate(raw)
     except ValidationError as exc:
@@ -449,8 +464,10 @@ def _yaml_data(text: str, where: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BillingConfigError(f"billing configuration {where} is not valid YAML: {exc}",
-                                 [{"tenant": None, "path": "(whole document)", "message": f"not valid YAML: {exc}"}]) from None  # fmt: skip
+        raise BillingConfigError(
+            f"billing configuration {where} is not valid YAML: {exc}",
+            [{"tenant": None, "path": "(whole document)", "message": f"not valid YAML: {exc}"}],
+        ) from None
 
 
 def _overlay(base: Any, layer: Any) -> Any:

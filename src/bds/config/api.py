@@ -31,8 +31,17 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bds.config import (
-    Billable, BillingConfig, BillingConfigError, Tenant, config_hash, document, field_path, parse_yaml, problems, to_yaml,
-)  # fmt: skip
+    Billable,
+    BillingConfig,
+    BillingConfigError,
+    Tenant,
+    config_hash,
+    document,
+    field_path,
+    parse_yaml,
+    problems,
+    to_yaml,
+)
 from bds.config import diff as config_diff
 from bds.config import store as config_store
 
@@ -115,6 +124,7 @@ class Validation(BaseModel):
 
 # --- authentication and authorisation: Airflow's auth manager, nothing of our own ---
 
+
 def may_change(user) -> bool:
     """Whoever may change Airflow's configuration or its variables may change billing's."""
     manager = get_auth_manager()
@@ -123,8 +133,10 @@ def may_change(user) -> bool:
 
 def changer(user: GetUserDep) -> BaseUser:
     if not may_change(user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "changing the billing configuration needs a user who may change "
-                                                       "Airflow's configuration or variables (Op or Admin)")  # fmt: skip
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "changing the billing configuration needs a user who may change Airflow's configuration or variables (Op or Admin)",
+        )
     return user
 
 
@@ -141,6 +153,7 @@ class AsciiJSONResponse(JSONResponse):
 
 # --- the store, and the change every write goes through ---
 
+
 def store() -> config_store.Store:
     return config_store.default_store()
 
@@ -156,12 +169,16 @@ def etag(revision: config_store.Revision) -> str:
 
 def based_on(if_match: str | None) -> int:
     if if_match is None:
-        raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED, "a change needs the header If-Match with the revision it "
-                                                                   "is based on: the ETag of what you read, e.g. If-Match: \"7\"")  # fmt: skip
+        raise HTTPException(
+            status.HTTP_428_PRECONDITION_REQUIRED,
+            'a change needs the header If-Match with the revision it is based on: the ETag of what you read, e.g. If-Match: "7"',
+        )
     found = re.fullmatch(r'\s*(?:W/)?"?(\d{1,10})"?\s*', if_match)
     if not found:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"If-Match {if_match!r} is not a revision number; send the ETag "
-                                                         f"of what you read, e.g. If-Match: \"7\"")  # fmt: skip
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f'If-Match {if_match!r} is not a revision number; send the ETag of what you read, e.g. If-Match: "7"',
+        )
     return int(found.group(1))
 
 
@@ -171,13 +188,23 @@ DryRun = Annotated[bool, Query(description="validate and show what the change wo
 TenantId = Annotated[int, Path(gt=0, le=2**31 - 1, description="the tenant's DBID", examples=[101])]
 
 
-def change(response: Response, user, if_match: str | None, comment: str, dry_run: bool, origin: str, edit,
-           restored_from: int | None = None) -> ChangeResult:  # fmt: skip
+def change(
+    response: Response,
+    user,
+    if_match: str | None,
+    comment: str,
+    dry_run: bool,
+    origin: str,
+    edit,
+    restored_from: int | None = None,
+) -> ChangeResult:
     """Apply ``edit`` to the revision the change was based on (bds.config.store.change)."""
     done = config_store.change(store(), edit, based_on(if_match), user.get_name(), comment, origin, restored_from, dry_run)
     if not dry_run:
         response.headers["ETag"] = etag(done.revision)
-    return ChangeResult(dry_run=dry_run, changed=done.changed, revision=RevisionMeta(**done.revision.meta()), changes=done.changes)
+    return ChangeResult(
+        dry_run=dry_run, changed=done.changed, revision=RevisionMeta(**done.revision.meta()), changes=done.changes
+    )
 
 
 def _tenant_index(config: BillingConfig, tenant_id: int) -> int:
@@ -191,15 +218,23 @@ def _with_tenant(config: BillingConfig, tenant_id: int, body: dict, replace: boo
     raw = document(config)
     index = _tenant_index(config, tenant_id)
     if body.get("tenant_id", tenant_id) != tenant_id:
-        raise BillingConfigError("a tenant's id cannot change",
-                                 [{"tenant": f"tenant {tenant_id}", "path": "tenant_id",
-                                   "message": f"{body.get('tenant_id')!r} differs from the tenant in the path ({tenant_id}); a "
-                                              f"tenant's id names its files and cannot change: create a new tenant instead"}])  # fmt: skip
+        raise BillingConfigError(
+            "a tenant's id cannot change",
+            [
+                {
+                    "tenant": f"tenant {tenant_id}",
+                    "path": "tenant_id",
+                    "message": f"{body.get('tenant_id')!r} differs from the tenant in the path ({tenant_id}); a "
+                    f"tenant's id names its files and cannot change: create a new tenant instead",
+                }
+            ],
+        )
     raw["tenants"][index] = body | {"tenant_id": tenant_id} if replace else config_diff.merge_patch(raw["tenants"][index], body)
     return raw
 
 
 # --- errors: every one says what is wrong, in the same shape ---
+
 
 def _error(code: int, detail: str, found: list[dict] = (), current_revision: int | None = None, headers=None) -> Response:
     body = ErrorBody(detail=detail, problems=[Problem(**p) for p in found], current_revision=current_revision)
@@ -218,7 +253,13 @@ def _request_problems(exc: RequestValidationError) -> list[dict]:
         if loc[:1] == ["body"] and body is not None and ("tenant_id" in body or "name" in body):
             tenant = f"tenant '{body.get('name', '?')}' (tenant_id {body.get('tenant_id', '?')})"
         where = loc[1:] if loc[:1] == ["body"] else loc
-        found.append({"tenant": tenant, "path": field_path(where, "(request body)"), "message": str(err.get("msg", "invalid")).removeprefix("Value error, ")})
+        found.append(
+            {
+                "tenant": tenant,
+                "path": field_path(where, "(request body)"),
+                "message": str(err.get("msg", "invalid")).removeprefix("Value error, "),
+            }
+        )
     return found
 
 
@@ -230,7 +271,9 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BillingConfigError)
     async def invalid_configuration(_request, exc: BillingConfigError):
-        return _error(422, f"the configuration would be invalid: {len(exc.problems)} problem(s); nothing was changed", exc.problems)
+        return _error(
+            422, f"the configuration would be invalid: {len(exc.problems)} problem(s); nothing was changed", exc.problems
+        )
 
     @app.exception_handler(config_store.RevisionConflict)
     async def conflict(_request, exc: config_store.RevisionConflict):
@@ -253,17 +296,27 @@ def _handlers(app: FastAPI) -> None:
         return _error(exc.status_code, str(exc.detail), headers=exc.headers)
 
 
-ERRORS = {code: {"model": ErrorBody, "description": text} for code, text in {
-    400: "a malformed header", 401: "not authenticated", 403: "not allowed (or an invalid token)",
-    404: "no such tenant or revision", 409: "the tenant exists already, or the configuration is kept in files",
-    412: "another change came first: read again", 422: "invalid: every problem by tenant and field path",
-    428: "If-Match is missing", 503: "the configuration store is unreachable or read-only: nothing was changed",
-}.items()}  # fmt: skip
+ERRORS = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "a malformed header",
+        401: "not authenticated",
+        403: "not allowed (or an invalid token)",
+        404: "no such tenant or revision",
+        409: "the tenant exists already, or the configuration is kept in files",
+        412: "another change came first: read again",
+        422: "invalid: every problem by tenant and field path",
+        428: "If-Match is missing",
+        503: "the configuration store is unreachable or read-only: nothing was changed",
+    }.items()
+}
 
 
 # A whole configuration, as YAML or JSON text: the one schema's BillingConfig.
 CONFIGURATION = {"$ref": "#/components/schemas/BillingConfig"}
-WHOLE_DOCUMENT = {"requestBody": {"required": True, "content": {YAML: {"schema": CONFIGURATION}, "application/json": {"schema": CONFIGURATION}}}}
+WHOLE_DOCUMENT = {
+    "requestBody": {"required": True, "content": {YAML: {"schema": CONFIGURATION}, "application/json": {"schema": CONFIGURATION}}}
+}
 
 # Every route below is the router's, and the router asks Airflow's auth manager for the user
 # first (401 without one): no route of the API can be reached anonymously. Changes also name
@@ -273,12 +326,16 @@ router = APIRouter(prefix=API, dependencies=[Depends(get_user)], responses=ERROR
 
 # -- tenants (Tenant Management) --
 
+
 @router.get("/tenants", response_model=list[Tenant], tags=["tenants"], summary="List tenants")
 def list_tenants(response: Response, billable: Billable | None = None, enabled: bool | None = None) -> list[Tenant]:
     revision = current()
     response.headers["ETag"] = etag(revision)
-    return [t for t in revision.config.tenants
-            if (billable is None or t.billable is billable) and (enabled is None or t.enabled == enabled)]  # fmt: skip
+    return [
+        t
+        for t in revision.config.tenants
+        if (billable is None or t.billable is billable) and (enabled is None or t.enabled == enabled)
+    ]
 
 
 @router.get("/tenants/{tenant_id}", response_model=Tenant, tags=["tenants"], summary="Read a tenant")
@@ -289,11 +346,14 @@ def read_tenant(tenant_id: TenantId, response: Response) -> Tenant:
 
 
 @router.post("/tenants", response_model=ChangeResult, status_code=201, tags=["tenants"], summary="Create a tenant")
-def create_tenant(tenant: Tenant, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "",
-                  dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
+def create_tenant(
+    tenant: Tenant, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "", dry_run: DryRun = False
+) -> ChangeResult:
     def edit(config: BillingConfig) -> dict:
         if any(t.tenant_id == tenant.tenant_id for t in config.tenants):
-            raise HTTPException(status.HTTP_409_CONFLICT, f"tenant {tenant.tenant_id} exists already: change it with PUT or PATCH")
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"tenant {tenant.tenant_id} exists already: change it with PUT or PATCH"
+            )
         raw = document(config)
         raw["tenants"].append(tenant.model_dump(mode="json"))
         return raw
@@ -304,32 +364,83 @@ def create_tenant(tenant: Tenant, response: Response, user: Changer, if_match: I
 
 
 @router.put("/tenants/{tenant_id}", response_model=ChangeResult, tags=["tenants"], summary="Replace a tenant")
-def replace_tenant(tenant_id: TenantId, tenant: Tenant, response: Response, user: Changer, if_match: IfMatch = None,
-                   comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
+def replace_tenant(
+    tenant_id: TenantId,
+    tenant: Tenant,
+    response: Response,
+    user: Changer,
+    if_match: IfMatch = None,
+    comment: Comment = "",
+    dry_run: DryRun = False,
+) -> ChangeResult:
     body = tenant.model_dump(mode="json")
-    return change(response, user, if_match, comment or f"replaced tenant {tenant_id}", dry_run, "api",
-                  lambda config: _with_tenant(config, tenant_id, body, replace=True))  # fmt: skip
+    return change(
+        response,
+        user,
+        if_match,
+        comment or f"replaced tenant {tenant_id}",
+        dry_run,
+        "api",
+        lambda config: _with_tenant(config, tenant_id, body, replace=True),
+    )
 
 
-@router.patch("/tenants/{tenant_id}", response_model=ChangeResult, tags=["tenants"], summary="Change some fields of a tenant",
-              description="A JSON merge patch (RFC 7396): the fields given replace the tenant's; a mapping (metrics) "
-                          "merges key by key; null resets a field to its default; a list (regions) is replaced whole.")  # fmt: skip
-def patch_tenant(tenant_id: TenantId, response: Response, user: Changer,
-                 patch: Annotated[dict[str, Any], Body(examples=[{"tier1_account_id": "T1-0042", "metrics": {"seats_inbound_voice": True}}])],
-                 if_match: IfMatch = None, comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
-    return change(response, user, if_match, comment or f"changed tenant {tenant_id}", dry_run, "api",
-                  lambda config: _with_tenant(config, tenant_id, patch, replace=False))  # fmt: skip
+@router.patch(
+    "/tenants/{tenant_id}",
+    response_model=ChangeResult,
+    tags=["tenants"],
+    summary="Change some fields of a tenant",
+    description="A JSON merge patch (RFC 7396): the fields given replace the tenant's; a mapping (metrics) "
+    "merges key by key; null resets a field to its default; a list (regions) is replaced whole.",
+)
+def patch_tenant(
+    tenant_id: TenantId,
+    response: Response,
+    user: Changer,
+    patch: Annotated[dict[str, Any], Body(examples=[{"tier1_account_id": "T1-0042", "metrics": {"seats_inbound_voice": True}}])],
+    if_match: IfMatch = None,
+    comment: Comment = "",
+    dry_run: DryRun = False,
+) -> ChangeResult:
+    return change(
+        response,
+        user,
+        if_match,
+        comment or f"changed tenant {tenant_id}",
+        dry_run,
+        "api",
+        lambda config: _with_tenant(config, tenant_id, patch, replace=False),
+    )
 
 
-@router.post("/tenants/{tenant_id}/disable", response_model=ChangeResult, tags=["tenants"], summary="Disable a tenant",
-             description="The tenant stays in the configuration (its files and history too); runs skip it.")  # fmt: skip
-def disable_tenant(tenant_id: TenantId, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "",
-                   dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
-    return change(response, user, if_match, comment or f"disabled tenant {tenant_id}", dry_run, "api",
-                  lambda config: _with_tenant(config, tenant_id, {"enabled": False}, replace=False))  # fmt: skip
+@router.post(
+    "/tenants/{tenant_id}/disable",
+    response_model=ChangeResult,
+    tags=["tenants"],
+    summary="Disable a tenant",
+    description="The tenant stays in the configuration (its files and history too); runs skip it.",
+)
+def disable_tenant(
+    tenant_id: TenantId,
+    response: Response,
+    user: Changer,
+    if_match: IfMatch = None,
+    comment: Comment = "",
+    dry_run: DryRun = False,
+) -> ChangeResult:
+    return change(
+        response,
+        user,
+        if_match,
+        comment or f"disabled tenant {tenant_id}",
+        dry_run,
+        "api",
+        lambda config: _with_tenant(config, tenant_id, {"enabled": False}, replace=False),
+    )
 
 
 # -- Global Settings and Global Events --
+
 
 def _settings_of(config: BillingConfig):
     return GlobalSettings(**{name: getattr(config, name) for name in _SETTINGS_FIELDS})
@@ -343,22 +454,54 @@ def read_settings(response: Response):
 
 
 @router.put("/settings", response_model=ChangeResult, tags=["global"], summary="Replace the global settings")
-def replace_settings(settings: GlobalSettings, response: Response, user: Changer, if_match: IfMatch = None,
-                     comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
-    return change(response, user, if_match, comment or "replaced the global settings", dry_run, "api",
-                  lambda config: document(config) | settings.model_dump(mode="json"))  # fmt: skip
+def replace_settings(
+    settings: GlobalSettings,
+    response: Response,
+    user: Changer,
+    if_match: IfMatch = None,
+    comment: Comment = "",
+    dry_run: DryRun = False,
+) -> ChangeResult:
+    return change(
+        response,
+        user,
+        if_match,
+        comment or "replaced the global settings",
+        dry_run,
+        "api",
+        lambda config: document(config) | settings.model_dump(mode="json"),
+    )
 
 
-@router.patch("/settings", response_model=ChangeResult, tags=["global"], summary="Change some global settings",
-              description="A JSON merge patch (RFC 7396) of the global settings.")
-def patch_settings(response: Response, user: Changer,
-                   patch: Annotated[dict[str, Any], Body(examples=[{"billing_server": {"transmit": True, "bucket": "billing"}}])],
-                   if_match: IfMatch = None, comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
+@router.patch(
+    "/settings",
+    response_model=ChangeResult,
+    tags=["global"],
+    summary="Change some global settings",
+    description="A JSON merge patch (RFC 7396) of the global settings.",
+)
+def patch_settings(
+    response: Response,
+    user: Changer,
+    patch: Annotated[dict[str, Any], Body(examples=[{"billing_server": {"transmit": True, "bucket": "billing"}}])],
+    if_match: IfMatch = None,
+    comment: Comment = "",
+    dry_run: DryRun = False,
+) -> ChangeResult:
     def edit(config: BillingConfig) -> dict:
         unknown = sorted(set(patch) - set(_SETTINGS_FIELDS))
         if unknown:
-            raise BillingConfigError("unknown settings", [{"tenant": None, "path": key or "(empty name)", "message": "not a global setting "
-                                     f"(they are {', '.join(_SETTINGS_FIELDS)})"} for key in unknown])  # fmt: skip
+            raise BillingConfigError(
+                "unknown settings",
+                [
+                    {
+                        "tenant": None,
+                        "path": key or "(empty name)",
+                        "message": f"not a global setting (they are {', '.join(_SETTINGS_FIELDS)})",
+                    }
+                    for key in unknown
+                ],
+            )
         return config_diff.merge_patch(document(config), patch)
 
     return change(response, user, if_match, comment or "changed the global settings", dry_run, "api", edit)
@@ -372,14 +515,28 @@ def read_events(response: Response):
 
 
 @router.put("/events", response_model=ChangeResult, tags=["global"], summary="Switch the billing process on or off")
-def replace_events(events: GlobalEvents, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "",
-                   dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
+def replace_events(
+    events: GlobalEvents,
+    response: Response,
+    user: Changer,
+    if_match: IfMatch = None,
+    comment: Comment = "",
+    dry_run: DryRun = False,
+) -> ChangeResult:
     state = "enabled" if events.billing_process_enabled else "disabled"
-    return change(response, user, if_match, comment or f"{state} the billing process", dry_run, "api",
-                  lambda config: document(config) | events.model_dump(mode="json"))  # fmt: skip
+    return change(
+        response,
+        user,
+        if_match,
+        comment or f"{state} the billing process",
+        dry_run,
+        "api",
+        lambda config: document(config) | events.model_dump(mode="json"),
+    )
 
 
 # -- the whole configuration and its revisions --
+
 
 @router.get("/configuration", response_model=RevisionDetail, tags=["revisions"], summary="Read the current configuration")
 def read_configuration(response: Response) -> RevisionDetail:
@@ -388,10 +545,15 @@ def read_configuration(response: Response) -> RevisionDetail:
     return RevisionDetail(**revision.meta(), configuration=revision.config)
 
 
-@router.post("/validate", response_model=Validation, tags=["revisions"], summary="Validate a whole configuration (dry run)",
-             description="A whole configuration as YAML (or JSON): whether it is valid, every problem, and what it would "
-                         "change against the current revision. Nothing is saved; any authenticated user may ask.",
-             openapi_extra=WHOLE_DOCUMENT)
+@router.post(
+    "/validate",
+    response_model=Validation,
+    tags=["revisions"],
+    summary="Validate a whole configuration (dry run)",
+    description="A whole configuration as YAML (or JSON): whether it is valid, every problem, and what it would "
+    "change against the current revision. Nothing is saved; any authenticated user may ask.",
+    openapi_extra=WHOLE_DOCUMENT,
+)
 async def validate(request: Request) -> Validation:
     text = await _text(request)
     try:
@@ -403,8 +565,10 @@ async def validate(request: Request) -> Validation:
 
 
 @router.get("/revisions", response_model=list[RevisionMeta], tags=["revisions"], summary="List revisions, newest first")
-def list_revisions(limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                   before: Annotated[int | None, Query(ge=1, le=REVISION_MAX, description="only revisions below this number")] = None) -> list[dict]:  # fmt: skip
+def list_revisions(
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    before: Annotated[int | None, Query(ge=1, le=REVISION_MAX, description="only revisions below this number")] = None,
+) -> list[dict]:
     current()  # an empty store is seeded first, as everywhere
     return store().history(limit, before)
 
@@ -418,39 +582,74 @@ def read_revision(number: Number) -> RevisionDetail:
     return RevisionDetail(**revision.meta(), configuration=revision.config)
 
 
-@router.get("/revisions/{number}/yaml", response_model=None, tags=["revisions"], summary="Export a revision as YAML",
-            responses={200: {"content": {YAML: {"schema": CONFIGURATION}}}})  # fmt: skip
+@router.get(
+    "/revisions/{number}/yaml",
+    response_model=None,
+    tags=["revisions"],
+    summary="Export a revision as YAML",
+    responses={200: {"content": {YAML: {"schema": CONFIGURATION}}}},
+)
 def export_revision(number: Number) -> PlainTextResponse:
     revision = store().get(number)
     header = f"# bds billing configuration, revision {revision.number} ({revision.hash})\n"
-    return PlainTextResponse(header + to_yaml(revision.config), media_type=YAML,
-                             headers={"Content-Disposition": f'attachment; filename="bds-config-r{revision.number}.yaml"'})  # fmt: skip
+    return PlainTextResponse(
+        header + to_yaml(revision.config),
+        media_type=YAML,
+        headers={"Content-Disposition": f'attachment; filename="bds-config-r{revision.number}.yaml"'},
+    )
 
 
-@router.get("/revisions/{number}/diff", response_model=DiffResult, tags=["revisions"], summary="Compare two revisions",
-            description="Field by field and by tenant, from `against` (default: the revision before) to `number`.")
+@router.get(
+    "/revisions/{number}/diff",
+    response_model=DiffResult,
+    tags=["revisions"],
+    summary="Compare two revisions",
+    description="Field by field and by tenant, from `against` (default: the revision before) to `number`.",
+)
 def diff_revisions(number: Number, against: Annotated[int | None, Query(ge=0, le=REVISION_MAX)] = None) -> DiffResult:
     older = max(number - 1, 0) if against is None else against
     changes = config_diff.diff(store().get(older).config, store().get(number).config)
     return DiffResult(from_revision=older, to_revision=number, changes=changes)
 
 
-@router.post("/revisions/{number}/restore", response_model=ChangeResult, tags=["revisions"], summary="Restore a revision",
-             description="Makes a new revision equal to revision `number`: nothing is removed from the history.")
-def restore_revision(number: Number, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "",
-                     dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
+@router.post(
+    "/revisions/{number}/restore",
+    response_model=ChangeResult,
+    tags=["revisions"],
+    summary="Restore a revision",
+    description="Makes a new revision equal to revision `number`: nothing is removed from the history.",
+)
+def restore_revision(
+    number: Number, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "", dry_run: DryRun = False
+) -> ChangeResult:
     old = store().get(number).config
-    return change(response, user, if_match, comment or f"restored revision {number}", dry_run, "restore",
-                  lambda _config: document(old), restored_from=number or None)  # fmt: skip
+    return change(
+        response,
+        user,
+        if_match,
+        comment or f"restored revision {number}",
+        dry_run,
+        "restore",
+        lambda _config: document(old),
+        restored_from=number or None,
+    )
 
 
-@router.post("/revisions/import", response_model=ChangeResult, tags=["revisions"], summary="Import a whole configuration",
-             description="A whole configuration as YAML (or JSON), validated whole, becomes the next revision.",
-             openapi_extra=WHOLE_DOCUMENT)
-async def import_revision(request: Request, response: Response, user: Changer, if_match: IfMatch = None,
-                          comment: Comment = "", dry_run: DryRun = False) -> ChangeResult:  # fmt: skip
+@router.post(
+    "/revisions/import",
+    response_model=ChangeResult,
+    tags=["revisions"],
+    summary="Import a whole configuration",
+    description="A whole configuration as YAML (or JSON), validated whole, becomes the next revision.",
+    openapi_extra=WHOLE_DOCUMENT,
+)
+async def import_revision(
+    request: Request, response: Response, user: Changer, if_match: IfMatch = None, comment: Comment = "", dry_run: DryRun = False
+) -> ChangeResult:
     new = parse_yaml(await _text(request), "(the imported document)")
-    return await _in_thread(change, response, user, if_match, comment or "imported", dry_run, "import", lambda _config: document(new))
+    return await _in_thread(
+        change, response, user, if_match, comment or "imported", dry_run, "import", lambda _config: document(new)
+    )
 
 
 async def _text(request: Request) -> str:
@@ -458,7 +657,9 @@ async def _text(request: Request) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BillingConfigError("not UTF-8", [{"tenant": None, "path": "(request body)", "message": f"not UTF-8 text: {exc}"}]) from None
+        raise BillingConfigError(
+            "not UTF-8", [{"tenant": None, "path": "(request body)", "message": f"not UTF-8 text: {exc}"}]
+        ) from None
 
 
 async def _in_thread(function, *args):
@@ -474,9 +675,11 @@ def create_app() -> FastAPI:
         version="1",
         summary="Tenant Management, Global Settings, Global Events and the configuration's revisions",
         description=__doc__,
-        docs_url=None, openapi_url=None, redoc_url=None,  # served below, behind the login
+        docs_url=None,
+        openapi_url=None,
+        redoc_url=None,  # served below, behind the login
         default_response_class=AsciiJSONResponse,
-    )  # fmt: skip
+    )
     _handlers(app)
     app.include_router(router)
     # The billing console: its data (in this document) and its pages, behind the same login.
@@ -500,10 +703,13 @@ def create_app() -> FastAPI:
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_user)])
     def swagger_ui(request: Request):
         root = request.scope.get("root_path", "").rstrip("/")
-        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title="bds: billing configuration API",
-                                   swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
-                                   swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png")  # fmt: skip
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/openapi.json",
+            title="bds: billing configuration API",
+            swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png",
+        )
 
     @app.get("/docs/assets/{name}", include_in_schema=False, dependencies=[Depends(get_user)])
     def swagger_asset(name: str):

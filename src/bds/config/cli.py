@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -43,8 +42,9 @@ EXIT = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bds.config", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bds.config", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="the current revision and the latest ones")
     show.add_argument("--history", type=int, default=10, metavar="N")
@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("import", "a YAML file as the next revision"), ("restore", "a new revision equal to an earlier one")):
         command = commands.add_parser(name, help=what)
         command.add_argument("file" if name == "import" else "number", type=str if name == "import" else int)
-        command.add_argument("--if-match", type=int, metavar="N", help="refuse unless revision N is current (as the API's If-Match)")
+        command.add_argument(
+            "--if-match", type=int, metavar="N", help="refuse unless revision N is current (as the API's If-Match)"
+        )
         command.add_argument("--comment", default="")
         command.add_argument("--author", default=None, help="default: the user running the command")
         command.add_argument("--dry-run", action="store_true", help="show what it would change; save nothing")
@@ -88,13 +90,17 @@ def _write(args, store) -> int:
         new, origin, restored_from = store.get(args.number).config, "restore", args.number or None
         comment = args.comment or f"restored revision {args.number}"
     author = args.author or getpass.getuser()
-    done = config_store.change(store, lambda _config: document(new), args.if_match, author, comment, origin, restored_from, args.dry_run)
+    done = config_store.change(
+        store, lambda _config: document(new), args.if_match, author, comment, origin, restored_from, args.dry_run
+    )
     _print_changes(done.changes)
     if args.dry_run:
         kept = done.revision.number - 1 if done.changed else done.revision.number
         print(f"dry run: {'nothing saved' if done.changed else 'no change'}; the store stays at revision {kept}", file=sys.stderr)
     else:
-        print(f"revision {done.revision.number} {'created' if done.changed else 'is current already (no change)'}", file=sys.stderr)
+        print(
+            f"revision {done.revision.number} {'created' if done.changed else 'is current already (no change)'}", file=sys.stderr
+        )
     return EXIT["ok"]
 
 
@@ -155,4 +161,3 @@ def main(argv: list[str] | None = None) -> int:
     except tuple(kind for kind, _ in outcomes) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return next(EXIT[name] for kind, name in outcomes if isinstance(exc, kind))
-

@@ -61,7 +61,7 @@ def _entry(path: tuple, change: str, old: Any, new: Any) -> dict:
     if path[:2] == ("tenants", "[]") and len(path) > 2:
         tenant_id, path = path[2], path[3:]
     text = ""
-    for previous, part in zip((None, *path), path):
+    for previous, part in zip((None, *path), path, strict=False):
         if part == "[]":
             continue
         text += f"[{part}]" if previous == "[]" else (f".{part}" if text else str(part))

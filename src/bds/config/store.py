@@ -24,15 +24,21 @@ import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bds.config import (
-    CONFIG_ENV, BillingConfig, BillingConfigError, canonical_json, config_hash, load_billing_config, parse_billing_config,
-)  # fmt: skip
+    CONFIG_ENV,
+    BillingConfig,
+    BillingConfigError,
+    canonical_json,
+    config_hash,
+    load_billing_config,
+    parse_billing_config,
+)
 
 CONN_ID = "bds_db"
 SOURCE_ENV = "BDS_CONFIG_SOURCE"
@@ -74,22 +80,30 @@ class RevisionConflict(Exception):
 
     def __init__(self, based_on: int | None, current: int):
         self.based_on, self.current = based_on, current
-        super().__init__(f"the change was based on revision {based_on}, but revision {current} is current "
-                         f"(someone else changed the configuration first); read it again and redo the change")  # fmt: skip
+        super().__init__(
+            f"the change was based on revision {based_on}, but revision {current} is current "
+            f"(someone else changed the configuration first); read it again and redo the change"
+        )
 
 
 class NoSuchRevision(LookupError):
     def __init__(self, number: int, current: int):
         self.number, self.current = number, current
-        super().__init__(f"there is no revision {number}; revisions are 1 to {current}" if current else f"there is no revision {number}; the store is empty")
+        super().__init__(
+            f"there is no revision {number}; revisions are 1 to {current}"
+            if current
+            else f"there is no revision {number}; the store is empty"
+        )
 
 
 class ManagedInFiles(Exception):
     """``BDS_CONFIG_SOURCE=file``: the files are the truth, the store follows them."""
 
     def __init__(self):
-        super().__init__(f"the configuration is kept in the files of {CONFIG_ENV} ({SOURCE_ENV}=file): change it there "
-                         f"(the runs record each version as a revision); the store takes no other change")  # fmt: skip
+        super().__init__(
+            f"the configuration is kept in the files of {CONFIG_ENV} ({SOURCE_ENV}=file): change it there "
+            f"(the runs record each version as a revision); the store takes no other change"
+        )
 
 
 @dataclass(frozen=True)
@@ -115,7 +129,9 @@ class Revision:
         }
 
 
-EMPTY = Revision(0, None, "", "the empty store: no configuration yet", "seed", None, config_hash(BillingConfig()), BillingConfig())
+EMPTY = Revision(
+    0, None, "", "the empty store: no configuration yet", "seed", None, config_hash(BillingConfig()), BillingConfig()
+)
 
 
 def source() -> str:
@@ -240,7 +256,9 @@ class Store:
         A revision never changes: one already read is not parsed and validated again."""
         self._ready()
         with self._unavailable("cannot be read"), self.engine.connect() as connection:
-            latest = connection.execute(sa.select(revisions.c.number, revisions.c.hash).order_by(revisions.c.number.desc()).limit(1)).first()
+            latest = connection.execute(
+                sa.select(revisions.c.number, revisions.c.hash).order_by(revisions.c.number.desc()).limit(1)
+            ).first()
             if latest is None:
                 return EMPTY
             if (found := self._parsed.get(tuple(latest))) is not None:
@@ -274,12 +292,23 @@ class Store:
     def numbers_with_hash(self, digest: str) -> list[int]:
         self._ready()
         with self._unavailable("cannot be read"), self.engine.connect() as connection:
-            return list(connection.execute(sa.select(revisions.c.number).where(revisions.c.hash == digest).order_by(revisions.c.number)).scalars())
+            return list(
+                connection.execute(
+                    sa.select(revisions.c.number).where(revisions.c.hash == digest).order_by(revisions.c.number)
+                ).scalars()
+            )
 
     # --- writing ---
 
-    def commit(self, config: BillingConfig, based_on: int | None, author: str, comment: str, origin: str,
-               restored_from: int | None = None) -> tuple[Revision, bool]:  # fmt: skip
+    def commit(
+        self,
+        config: BillingConfig,
+        based_on: int | None,
+        author: str,
+        comment: str,
+        origin: str,
+        restored_from: int | None = None,
+    ) -> tuple[Revision, bool]:
         """Record ``config`` as the next revision if it differs from the current one.
         ``based_on`` is the revision the change was made from (None: whatever is current).
         Returns the current revision afterwards and whether this call created it."""
@@ -298,10 +327,15 @@ class Store:
                     if row is not None and row.hash == digest:
                         return _revision(row), False
                     values = {
-                        "number": current + 1, "created_at": datetime.now(timezone.utc).replace(microsecond=0),
-                        "author": author[:256], "comment": comment, "origin": origin, "restored_from": restored_from,
-                        "hash": digest, "document": canonical_json(config),
-                    }  # fmt: skip
+                        "number": current + 1,
+                        "created_at": datetime.now(UTC).replace(microsecond=0),
+                        "author": author[:256],
+                        "comment": comment,
+                        "origin": origin,
+                        "restored_from": restored_from,
+                        "hash": digest,
+                        "document": canonical_json(config),
+                    }
                     connection.execute(revisions.insert().values(**values))
             except sa.exc.IntegrityError:  # another writer took the number between our read and our insert
                 raise RevisionConflict(based_on, self.current().number) from None
@@ -334,9 +368,17 @@ class Store:
 
 def check_comment(comment: str) -> None:
     if found := COMMENT_CONTROL.search(comment):
-        raise BillingConfigError(f"the comment has the control character U+{ord(found.group()):04X}",
-                                 [{"tenant": None, "path": "comment", "message": f"control character U+{ord(found.group()):04X} at "
-                                   f"position {found.start() + 1}: a comment is text (line breaks and tabs allowed)"}])  # fmt: skip
+        raise BillingConfigError(
+            f"the comment has the control character U+{ord(found.group()):04X}",
+            [
+                {
+                    "tenant": None,
+                    "path": "comment",
+                    "message": f"control character U+{ord(found.group()):04X} at "
+                    f"position {found.start() + 1}: a comment is text (line breaks and tabs allowed)",
+                }
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -349,8 +391,16 @@ class Change:
     changes: list[dict]
 
 
-def change(store: Store, edit, based_on: int | None, author: str, comment: str, origin: str,
-           restored_from: int | None = None, dry_run: bool = False) -> Change:  # fmt: skip
+def change(
+    store: Store,
+    edit,
+    based_on: int | None,
+    author: str,
+    comment: str,
+    origin: str,
+    restored_from: int | None = None,
+    dry_run: bool = False,
+) -> Change:
     """The one way a person or a script changes the configuration (the API, ``python -m
     bds.config``): ``edit`` turns the revision in use into a new raw document, which is
     validated whole and, unless ``dry_run``, recorded. ``based_on`` is the revision the change
@@ -368,7 +418,9 @@ def change(store: Store, edit, based_on: int | None, author: str, comment: str, 
     if not changes:
         return Change(now, False, [])
     if dry_run:
-        return Change(Revision(now.number + 1, None, author, comment, origin, restored_from, config_hash(new), new), True, changes)
+        return Change(
+            Revision(now.number + 1, None, author, comment, origin, restored_from, config_hash(new), new), True, changes
+        )
     revision, _ = store.commit(new, now.number, author, comment, origin, restored_from)
     return Change(revision, True, changes)
 
@@ -385,7 +437,7 @@ def alembic_config(connection):
 def _revision(row, config: BillingConfig | None = None) -> Revision:
     created = row.created_at
     if created is not None and created.tzinfo is None:  # SQLite keeps no time zone: the store writes UTC
-        created = created.replace(tzinfo=timezone.utc)
+        created = created.replace(tzinfo=UTC)
     if config is None:
         config = parse_billing_config(json.loads(row.document), f"revision {row.number}")
     return Revision(row.number, created, row.author, row.comment, row.origin, row.restored_from, row.hash, config)
@@ -435,7 +487,11 @@ def in_use(store: Store) -> tuple[Revision, list[str]]:
             continue
     else:
         raise StoreUnavailable(f"{store}: could not record the files of {path}: other writers kept changing it")
-    done = f"recorded the files of {path} as revision {revision.number}" if created else f"the files of {path} are revision {revision.number}"
+    done = (
+        f"recorded the files of {path} as revision {revision.number}"
+        if created
+        else f"the files of {path} are revision {revision.number}"
+    )
     return revision, [f"configuration: {done} ({SOURCE_ENV}=file)"]
 
 
@@ -449,16 +505,22 @@ def for_runs(store: Store | None = None) -> tuple[Revision, list[str]]:
     notes.append(f"configuration: revision {revision.number} of the {store}")
     path = os.environ.get(CONFIG_ENV)
     if revision.number == 0:
-        notes.append(f"configuration: the store is empty; configure tenants through the API or `python -m bds.config import FILE` (or set {CONFIG_ENV} to seed it)")  # fmt: skip
+        notes.append(
+            f"configuration: the store is empty; configure tenants through the API or `python -m bds.config import FILE` (or set {CONFIG_ENV} to seed it)"
+        )
     elif path and len(notes) == 1:
         try:
             digest = config_hash(load_billing_config(path))
         except BillingConfigError as exc:
-            notes.append(f"configuration: {CONFIG_ENV} ({path}) is not used (the store is, {SOURCE_ENV}=store) and is invalid: {exc}")
+            notes.append(
+                f"configuration: {CONFIG_ENV} ({path}) is not used (the store is, {SOURCE_ENV}=store) and is invalid: {exc}"
+            )
         else:
             if not store.numbers_with_hash(digest):
-                notes.append(f"configuration: {CONFIG_ENV} ({path}) differs from every revision in the store and is NOT used "
-                             f"({SOURCE_ENV}=store: the store wins); import it (`python -m bds.config import`) or unset {CONFIG_ENV}")  # fmt: skip
+                notes.append(
+                    f"configuration: {CONFIG_ENV} ({path}) differs from every revision in the store and is NOT used "
+                    f"({SOURCE_ENV}=store: the store wins); import it (`python -m bds.config import`) or unset {CONFIG_ENV}"
+                )
     return revision, notes
 
 

@@ -24,7 +24,17 @@ log = logging.getLogger(__name__)
 DAILY_DAG, MONTHLY_DAG = "bds_daily", "bds_monthly"
 # Airflow's task instance states, by what they mean for a tenant's last run.
 _FAILED = {"failed", "upstream_failed"}
-_WAITING = {"running", "queued", "scheduled", "deferred", "up_for_retry", "up_for_reschedule", "restarting", "awaiting_input", None}
+_WAITING = {
+    "running",
+    "queued",
+    "scheduled",
+    "deferred",
+    "up_for_retry",
+    "up_for_reschedule",
+    "restarting",
+    "awaiting_input",
+    None,
+}
 
 router = APIRouter(prefix=API, dependencies=[Depends(get_user)], responses=ERRORS, tags=["console"])
 
@@ -144,7 +154,9 @@ class PeriodFiles(BaseModel):
     files: list[BillingFile]
 
 
-Period = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$", description="a day YYYY-MM-DD or a month YYYY-MM")]
+Period = Annotated[
+    str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$", description="a day YYYY-MM-DD or a month YYYY-MM")
+]
 
 
 def invalid(parameter: str, message: str, value) -> RequestValidationError:
@@ -162,12 +174,16 @@ def run_states() -> dict[str, LastRun]:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            runs = session.scalars(sa.select(DagRun.run_id).where(DagRun.dag_id == DAILY_DAG).order_by(DagRun.run_after.desc()).limit(10)).all()
+            runs = session.scalars(
+                sa.select(DagRun.run_id).where(DagRun.dag_id == DAILY_DAG).order_by(DagRun.run_after.desc()).limit(10)
+            ).all()
             rows = session.execute(
                 sa.select(TaskInstance.run_id, TaskInstance.rendered_map_index, TaskInstance.state).where(
-                    (TaskInstance.dag_id == DAILY_DAG) & TaskInstance.run_id.in_(runs) & TaskInstance.task_id.like("bill_tenant.%")
+                    (TaskInstance.dag_id == DAILY_DAG)
+                    & TaskInstance.run_id.in_(runs)
+                    & TaskInstance.task_id.like("bill_tenant.%")
                 )
-            ).all()  # fmt: skip
+            ).all()
     except Exception as exc:  # the console still shows the ledger's data
         log.warning("the runs' states could not be read: %s", exc)
         return {}
@@ -180,12 +196,22 @@ def run_states() -> dict[str, LastRun]:
             found[label][1].append(str(state.value if hasattr(state, "value") else state) if state else None)
     states = {}
     for label, (index, seen) in found.items():
-        verdict = "failed" if _FAILED & set(seen) else "running" if _WAITING & set(seen) else "success" if set(seen) <= {"success", "skipped"} else "/".join(sorted(set(map(str, seen))))
+        verdict = (
+            "failed"
+            if _FAILED & set(seen)
+            else "running"
+            if _WAITING & set(seen)
+            else "success"
+            if set(seen) <= {"success", "skipped"}
+            else "/".join(sorted(set(map(str, seen))))
+        )
         states[label] = LastRun(dag_id=DAILY_DAG, run_id=runs[index], state=verdict)
     return states
 
 
-@router.get("/console/tenants", response_model=list[TenantRow], summary="Tenants with their last billed day, open flags and last run")
+@router.get(
+    "/console/tenants", response_model=list[TenantRow], summary="Tenants with their last billed day, open flags and last run"
+)
 def console_tenants() -> list[TenantRow]:
     revision = current()
     with store().reading() as connection:
@@ -205,7 +231,9 @@ def tenant_results(
             end = data.last_billed_days(connection, [tenant_id]).get(tenant_id) or date.today()
         start = start or (end - timedelta(days=30) if end > date.min + timedelta(days=30) else date.min)
         if start > end or (end - start).days >= data.RANGE_MAX_DAYS:
-            raise invalid("start", f"the range {start} to {end} must run forwards and span at most {data.RANGE_MAX_DAYS} days", start)
+            raise invalid(
+                "start", f"the range {start} to {end} must run forwards and span at most {data.RANGE_MAX_DAYS} days", start
+            )
         return Results(**data.results(connection, config, tenant_id, start, end))
 
 
@@ -223,12 +251,21 @@ def json_only(content_type: Annotated[str | None, Header(include_in_schema=False
     """A change without If-Match must be JSON: a page of another site cannot send that (as a
     form can) without the api-server's consent (CORS), with or without the user's login cookie."""
     if (content_type or "").split(";")[0].strip().lower() != "application/json":
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the acknowledgement as JSON (Content-Type: application/json)")
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the acknowledgement as JSON (Content-Type: application/json)"
+        )
 
 
-@router.post("/ledger/anomalies/{flag_id}/acknowledge", response_model=Acknowledgement, summary="Acknowledge a flag, with a comment",
-             dependencies=[Depends(json_only)], responses={415: {"model": ErrorBody, "description": "not sent as JSON"}})  # fmt: skip
-def acknowledge(flag_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], body: AcknowledgeBody, user: Changer) -> Acknowledgement:
+@router.post(
+    "/ledger/anomalies/{flag_id}/acknowledge",
+    response_model=Acknowledgement,
+    summary="Acknowledge a flag, with a comment",
+    dependencies=[Depends(json_only)],
+    responses={415: {"model": ErrorBody, "description": "not sent as JSON"}},
+)
+def acknowledge(
+    flag_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], body: AcknowledgeBody, user: Changer
+) -> Acknowledgement:
     with store().writing("cannot record the acknowledgement") as connection:
         done = data.acknowledge(connection, flag_id, user.get_name(), body.comment.strip())
     if done is None:
@@ -242,7 +279,9 @@ def tenant_periods(tenant_id: TenantId) -> list[str]:
         return data.periods_of(connection, tenant_id)
 
 
-@router.get("/ledger/tenants/{tenant_id}/files", response_model=PeriodFiles, summary="A tenant-period's files, versions and transmission")
+@router.get(
+    "/ledger/tenants/{tenant_id}/files", response_model=PeriodFiles, summary="A tenant-period's files, versions and transmission"
+)
 def tenant_files(tenant_id: TenantId, period: Period) -> PeriodFiles:
     try:
         data.period_of(period)
@@ -255,14 +294,23 @@ def tenant_files(tenant_id: TenantId, period: Period) -> PeriodFiles:
 def may_read_runs_of(user, dag_id: str) -> bool:
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 
-    return get_auth_manager().is_authorized_dag(method="GET", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user)
+    return get_auth_manager().is_authorized_dag(
+        method="GET", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
+    )
 
 
-@router.get("/ledger/files/{name}/{sha256}", response_class=Response, summary="Download a version of a billing file",
-            description="Needs the permission to read the runs of the DAG that produced it.",
-            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})  # fmt: skip
+@router.get(
+    "/ledger/files/{name}/{sha256}",
+    response_class=Response,
+    summary="Download a version of a billing file",
+    description="Needs the permission to read the runs of the DAG that produced it.",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def download(
-    name: Annotated[str, Path(pattern=r"^CNT_[A-Za-z0-9.-]+_PES_[a-z0-9_]+_[A-Za-z0-9.-]+_[1-9][0-9]*_[0-9]{6}([0-9]{2})?\.csv$", max_length=255)],
+    name: Annotated[
+        str,
+        Path(pattern=r"^CNT_[A-Za-z0-9.-]+_PES_[a-z0-9_]+_[A-Za-z0-9.-]+_[1-9][0-9]*_[0-9]{6}([0-9]{2})?\.csv$", max_length=255),
+    ],
     sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
     user: GetUserDep,
 ) -> Response:
@@ -280,7 +328,12 @@ def download(
     except OSError:
         content = None
     if content is None or manifest.sha256(content) != sha256:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"the archive no longer holds version {sha256[:12]} of {name} as recorded; "
-                                                       f"check it with python -m bds.manifest")  # fmt: skip
-    return Response(content, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"})  # fmt: skip
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"the archive no longer holds version {sha256[:12]} of {name} as recorded; check it with python -m bds.manifest",
+        )
+    return Response(
+        content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"},
+    )

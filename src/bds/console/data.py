@@ -52,16 +52,23 @@ def tenants(connection, config: BillingConfig, run_states: dict[str, dict] | Non
     run_states = run_states or {}
     return [
         {
-            "tenant_id": t.tenant_id, "name": t.name, "billable": t.billable.value, "enabled": t.enabled,
-            "production_date": t.production_date.isoformat() if t.production_date else None, "time_zone": t.time_zone,
+            "tenant_id": t.tenant_id,
+            "name": t.name,
+            "billable": t.billable.value,
+            "enabled": t.enabled,
+            "production_date": t.production_date.isoformat() if t.production_date else None,
+            "time_zone": t.time_zone,
             "last_billed_day": last[t.tenant_id].isoformat() if t.tenant_id in last else None,
-            "open_flags": flagged.get(t.tenant_id, 0), "last_run": run_states.get(t.task_label),
+            "open_flags": flagged.get(t.tenant_id, 0),
+            "last_run": run_states.get(t.task_label),
         }
         for t in config.tenants
-    ]  # fmt: skip
+    ]
 
 
-def due_days(config: BillingConfig, tenant_id: int, start: date, end: date, first_billed: date | None, last: date | None) -> list[date]:
+def due_days(
+    config: BillingConfig, tenant_id: int, start: date, end: date, first_billed: date | None, last: date | None
+) -> list[date]:
     """Days of [start, end] on which a daily file was due: from the production date (or the
     tenant's first billed day) to its last billed day."""
     tenant = next((t for t in config.tenants if t.tenant_id == tenant_id), None)
@@ -86,17 +93,25 @@ def results(connection, config: BillingConfig, tenant_id: int, start: date, end:
     count, the monthly values of the months it touches, the days a file was due but none is,
     and each month's peak day."""
     daily = connection.execute(
-        sa.select(counts.c.period, counts.c.metric, counts.c.region, counts.c.count_name, counts.c.value).where(
-            (counts.c.tenant_id == tenant_id) & (counts.c.period_kind == "day") & counts.c.current
-            & (counts.c.period >= start) & (counts.c.period <= end)
-        ).order_by(counts.c.period)  # the month's first day of its peak is the first such day
-    ).all()  # fmt: skip
+        sa.select(counts.c.period, counts.c.metric, counts.c.region, counts.c.count_name, counts.c.value)
+        .where(
+            (counts.c.tenant_id == tenant_id)
+            & (counts.c.period_kind == "day")
+            & counts.c.current
+            & (counts.c.period >= start)
+            & (counts.c.period <= end)
+        )
+        .order_by(counts.c.period)  # the month's first day of its peak is the first such day
+    ).all()
     months = connection.execute(
         sa.select(counts.c.period, counts.c.metric, counts.c.region, counts.c.count_name, counts.c.value).where(
-            (counts.c.tenant_id == tenant_id) & (counts.c.period_kind == "month") & counts.c.current
-            & (counts.c.period >= start.replace(day=1)) & (counts.c.period <= end)
+            (counts.c.tenant_id == tenant_id)
+            & (counts.c.period_kind == "month")
+            & counts.c.current
+            & (counts.c.period >= start.replace(day=1))
+            & (counts.c.period <= end)
         )
-    ).all()  # fmt: skip
+    ).all()
     last = last_billed_days(connection, [tenant_id]).get(tenant_id)
     billed = {_date(r.period) for r in daily}
     series: dict[tuple, dict] = {}
@@ -110,40 +125,70 @@ def results(connection, config: BillingConfig, tenant_id: int, start: date, end:
     missing = [d.isoformat() for d in due_days(config, tenant_id, start, end, first, last) if d not in billed]
     order = list(METRICS)
     listed = []
-    for (metric, region, count), values in sorted(series.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1], kv[0][2])):
+    for (metric, region, count), values in sorted(
+        series.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1], kv[0][2])
+    ):
         peaks = {}
         for day, value in values["days"].items():
             month = day[:7]
             if month not in peaks or value > values["days"][peaks[month]]:
                 peaks[month] = day  # the first day of the month's highest value
-        listed.append({"metric": metric, "title": METRICS[metric].title if metric in METRICS else metric, "region": region,
-                       "count": count, "days": values["days"], "months": values["months"], "peak_days": peaks})  # fmt: skip
+        listed.append(
+            {
+                "metric": metric,
+                "title": METRICS[metric].title if metric in METRICS else metric,
+                "region": region,
+                "count": count,
+                "days": values["days"],
+                "months": values["months"],
+                "peak_days": peaks,
+            }
+        )
     return {
-        "tenant_id": tenant_id, "start": start.isoformat(), "end": end.isoformat(),
-        "days": [d.isoformat() for d in _days(start, end)], "last_billed_day": last.isoformat() if last else None,
-        "missing_days": missing, "series": listed,
-    }  # fmt: skip
+        "tenant_id": tenant_id,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "days": [d.isoformat() for d in _days(start, end)],
+        "last_billed_day": last.isoformat() if last else None,
+        "missing_days": missing,
+        "series": listed,
+    }
 
 
 def anomalies(connection, state: str = "open", tenant_id: int | None = None, limit: int = 100) -> list[dict]:
     """The Anomalies page: flags newest first (by period, then when raised), with their acknowledgement."""
-    query = sa.select(flags, acks.c.acked_by, acks.c.acked_at, acks.c.comment).select_from(flags.outerjoin(acks, acks.c.flag_id == flags.c.id))
+    query = sa.select(flags, acks.c.acked_by, acks.c.acked_at, acks.c.comment).select_from(
+        flags.outerjoin(acks, acks.c.flag_id == flags.c.id)
+    )
     if state == "open":
         query = query.where(acks.c.flag_id.is_(None))
     elif state == "acknowledged":
         query = query.where(acks.c.flag_id.is_not(None))
     if tenant_id is not None:
         query = query.where(flags.c.tenant_id == tenant_id)
-    rows = connection.execute(query.order_by(flags.c.period.desc(), flags.c.tenant_id, flags.c.raised_at.desc(), flags.c.id).limit(limit)).all()
+    rows = connection.execute(
+        query.order_by(flags.c.period.desc(), flags.c.tenant_id, flags.c.raised_at.desc(), flags.c.id).limit(limit)
+    ).all()
     return [
         {
-            "id": r.id, "tenant_id": r.tenant_id, "period_kind": r.period_kind, "period": _period_label(r.period_kind, _date(r.period)),
-            "kind": r.kind, "about": FLAG_KINDS[r.kind], "metric": r.metric, "region": r.region, "count": r.count_name,
-            "value": r.value, "baseline": r.baseline, "detail": r.detail, "raised_at": r.raised_at, "run_id": r.run_id,
+            "id": r.id,
+            "tenant_id": r.tenant_id,
+            "period_kind": r.period_kind,
+            "period": _period_label(r.period_kind, _date(r.period)),
+            "kind": r.kind,
+            "about": FLAG_KINDS[r.kind],
+            "metric": r.metric,
+            "region": r.region,
+            "count": r.count_name,
+            "value": r.value,
+            "baseline": r.baseline,
+            "detail": r.detail,
+            "raised_at": r.raised_at,
+            "run_id": r.run_id,
             "acknowledged": None if r.acked_by is None else {"by": r.acked_by, "at": r.acked_at, "comment": r.comment},
         }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def acknowledge(connection, flag: str, user: str, comment: str) -> dict | None:
@@ -171,50 +216,89 @@ def period_files(connection, tenant_id: int, period: str) -> dict:
     counts, its transmission state and attempts, and what changed from the version before."""
     kind, first = period_of(period)
     rows = connection.execute(
-        sa.select(files).where((files.c.tenant_id == tenant_id) & (files.c.period_kind == kind) & (files.c.period == first))
+        sa.select(files)
+        .where((files.c.tenant_id == tenant_id) & (files.c.period_kind == kind) & (files.c.period == first))
         .order_by(files.c.name, files.c.written_at.desc())
-    ).all()  # fmt: skip
+    ).all()
     keys = [(r.name, r.sha256) for r in rows]
     values: dict[tuple, dict[str, int]] = {}
     tried: dict[tuple, list[dict]] = {}
     if keys:
         names = sorted({k[0] for k in keys})
-        for c in connection.execute(sa.select(counts.c.name, counts.c.sha256, counts.c.count_name, counts.c.value).where(
-                (counts.c.tenant_id == tenant_id) & (counts.c.period_kind == kind) & (counts.c.period == first))):  # fmt: skip
+        for c in connection.execute(
+            sa.select(counts.c.name, counts.c.sha256, counts.c.count_name, counts.c.value).where(
+                (counts.c.tenant_id == tenant_id) & (counts.c.period_kind == kind) & (counts.c.period == first)
+            )
+        ):
             values.setdefault((c.name, c.sha256), {})[c.count_name] = c.value
         for a in connection.execute(sa.select(attempts).where(attempts.c.name.in_(names)).order_by(attempts.c.id)):
-            tried.setdefault((a.name, a.sha256), []).append({"at": a.at, "outcome": a.outcome, "detail": a.detail, "run_id": a.run_id})
+            tried.setdefault((a.name, a.sha256), []).append(
+                {"at": a.at, "outcome": a.outcome, "detail": a.detail, "run_id": a.run_id}
+            )
     by_name: dict[str, list] = {}
     for r in rows:
         by_name.setdefault(r.name, []).append(r)
     listed = []
     for name, versions in by_name.items():
-        versions = [v for v in versions if v.current] + sorted([v for v in versions if not v.current], key=lambda r: r.written_at, reverse=True)
+        versions = [v for v in versions if v.current] + sorted(
+            [v for v in versions if not v.current], key=lambda r: r.written_at, reverse=True
+        )
         entries = []
         for i, v in enumerate(versions):
             mine = values.get((v.name, v.sha256), {})
             before = values.get((versions[i + 1].name, versions[i + 1].sha256), {}) if i + 1 < len(versions) else None
-            entries.append({
-                "name": v.name, "sha256": v.sha256, "metric": v.metric, "region": v.region, "rows": v.rows, "bytes": v.bytes,
-                "counts": mine, "config_revision": v.config_revision, "dag_id": v.dag_id, "run_id": v.run_id, "task_id": v.task_id,
-                "map_index": v.map_index, "written_at": v.written_at, "current": v.current, "superseded_at": v.superseded_at,
-                "superseded_reason": v.superseded_reason, "state": v.state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at,
-                "failure": v.failure, "attempts": tried.get((v.name, v.sha256), []),
-                "changes": None if before is None else [
-                    {"count": c, "old": before.get(c), "new": mine.get(c)} for c in sorted(set(before) | set(mine)) if before.get(c) != mine.get(c)
-                ],
-            })  # fmt: skip
+            entries.append(
+                {
+                    "name": v.name,
+                    "sha256": v.sha256,
+                    "metric": v.metric,
+                    "region": v.region,
+                    "rows": v.rows,
+                    "bytes": v.bytes,
+                    "counts": mine,
+                    "config_revision": v.config_revision,
+                    "dag_id": v.dag_id,
+                    "run_id": v.run_id,
+                    "task_id": v.task_id,
+                    "map_index": v.map_index,
+                    "written_at": v.written_at,
+                    "current": v.current,
+                    "superseded_at": v.superseded_at,
+                    "superseded_reason": v.superseded_reason,
+                    "state": v.state,
+                    "s3_uri": v.s3_uri,
+                    "uploaded_at": v.uploaded_at,
+                    "failure": v.failure,
+                    "attempts": tried.get((v.name, v.sha256), []),
+                    "changes": None
+                    if before is None
+                    else [
+                        {"count": c, "old": before.get(c), "new": mine.get(c)}
+                        for c in sorted(set(before) | set(mine))
+                        if before.get(c) != mine.get(c)
+                    ],
+                }
+            )
         listed.append({"name": name, "versions": entries})
-    listed.sort(key=lambda f: (not f["versions"][0]["current"], list(METRICS).index(f["versions"][0]["metric"]) if f["versions"][0]["metric"] in METRICS else 99, f["name"]))
+    listed.sort(
+        key=lambda f: (
+            not f["versions"][0]["current"],
+            list(METRICS).index(f["versions"][0]["metric"]) if f["versions"][0]["metric"] in METRICS else 99,
+            f["name"],
+        )
+    )
     return {"tenant_id": tenant_id, "period": period, "files": listed}
 
 
 def periods_of(connection, tenant_id: int, limit: int = 62) -> list[str]:
     """The tenant's latest periods with files (days and months), newest first."""
     query = (
-        sa.select(files.c.period_kind, files.c.period).where(files.c.tenant_id == tenant_id)
-        .group_by(files.c.period_kind, files.c.period).order_by(files.c.period.desc(), files.c.period_kind).limit(limit)
-    )  # fmt: skip
+        sa.select(files.c.period_kind, files.c.period)
+        .where(files.c.tenant_id == tenant_id)
+        .group_by(files.c.period_kind, files.c.period)
+        .order_by(files.c.period.desc(), files.c.period_kind)
+        .limit(limit)
+    )
     return [_period_label(k, _date(p)) for k, p in connection.execute(query)]
 
 
@@ -236,4 +320,3 @@ def archived_path(connection, data_dir, name: str, sha: str):
     if archive.resolve() not in resolved.parents:
         return row, None
     return row, resolved
-

@@ -39,9 +39,16 @@ def _page(request: Request, user, page: str, **context) -> HTMLResponse:
         "settings_schema": GlobalSettings.model_json_schema(),
     }
     html = templates.get_template("page.html").render(
-        page=page, title=PAGES.get(page, "Tenant"), pages=PAGES, root=root, ui=root.removesuffix("/bds"),
-        user=user.get_name(), may_change=may_change(user), catalogue=json.dumps(catalogue).replace("<", "\\u003c"), **context,
-    )  # fmt: skip
+        page=page,
+        title=PAGES.get(page, "Tenant"),
+        pages=PAGES,
+        root=root,
+        ui=root.removesuffix("/bds"),
+        user=user.get_name(),
+        may_change=may_change(user),
+        catalogue=json.dumps(catalogue).replace("<", "\\u003c"),
+        **context,
+    )
     return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "SAMEORIGIN"})
 
 

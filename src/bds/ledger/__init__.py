@@ -25,7 +25,7 @@ import hashlib
 import io
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -35,43 +35,86 @@ from bds.files import parse_name
 
 metadata = sa.MetaData()
 files = sa.Table(
-    "bds_ledger_file", metadata,
-    sa.Column("name", sa.String(255), primary_key=True), sa.Column("sha256", sa.String(64), primary_key=True),
-    sa.Column("tenant_id", sa.Integer), sa.Column("period_kind", sa.String(5)), sa.Column("period", sa.Date),
-    sa.Column("metric", sa.String(64)), sa.Column("region", sa.String(32)), sa.Column("bytes", sa.Integer),
-    sa.Column("rows", sa.Integer), sa.Column("config_revision", sa.Integer), sa.Column("dag_id", sa.String(250)),
-    sa.Column("run_id", sa.String(250)), sa.Column("task_id", sa.String(250)), sa.Column("map_index", sa.Integer),
-    sa.Column("written_at", sa.String(27)), sa.Column("current", sa.Boolean), sa.Column("superseded_at", sa.String(27)),
-    sa.Column("superseded_reason", sa.Text), sa.Column("previous_version", sa.Text), sa.Column("state", sa.String(8)),
-    sa.Column("s3_uri", sa.Text), sa.Column("uploaded_at", sa.String(20)), sa.Column("failure", sa.Text),
-)  # fmt: skip
+    "bds_ledger_file",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.Integer),
+    sa.Column("period_kind", sa.String(5)),
+    sa.Column("period", sa.Date),
+    sa.Column("metric", sa.String(64)),
+    sa.Column("region", sa.String(32)),
+    sa.Column("bytes", sa.Integer),
+    sa.Column("rows", sa.Integer),
+    sa.Column("config_revision", sa.Integer),
+    sa.Column("dag_id", sa.String(250)),
+    sa.Column("run_id", sa.String(250)),
+    sa.Column("task_id", sa.String(250)),
+    sa.Column("map_index", sa.Integer),
+    sa.Column("written_at", sa.String(27)),
+    sa.Column("current", sa.Boolean),
+    sa.Column("superseded_at", sa.String(27)),
+    sa.Column("superseded_reason", sa.Text),
+    sa.Column("previous_version", sa.Text),
+    sa.Column("state", sa.String(8)),
+    sa.Column("s3_uri", sa.Text),
+    sa.Column("uploaded_at", sa.String(20)),
+    sa.Column("failure", sa.Text),
+)
 counts = sa.Table(
-    "bds_ledger_count", metadata,
-    sa.Column("name", sa.String(255), primary_key=True), sa.Column("sha256", sa.String(64), primary_key=True),
-    sa.Column("count_name", sa.String(32), primary_key=True), sa.Column("tenant_id", sa.Integer),
-    sa.Column("period_kind", sa.String(5)), sa.Column("period", sa.Date), sa.Column("metric", sa.String(64)),
-    sa.Column("region", sa.String(32)), sa.Column("value", sa.BigInteger), sa.Column("config_revision", sa.Integer),
-    sa.Column("run_id", sa.String(250)), sa.Column("written_at", sa.String(27)), sa.Column("current", sa.Boolean),
-)  # fmt: skip
+    "bds_ledger_count",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("count_name", sa.String(32), primary_key=True),
+    sa.Column("tenant_id", sa.Integer),
+    sa.Column("period_kind", sa.String(5)),
+    sa.Column("period", sa.Date),
+    sa.Column("metric", sa.String(64)),
+    sa.Column("region", sa.String(32)),
+    sa.Column("value", sa.BigInteger),
+    sa.Column("config_revision", sa.Integer),
+    sa.Column("run_id", sa.String(250)),
+    sa.Column("written_at", sa.String(27)),
+    sa.Column("current", sa.Boolean),
+)
 flags = sa.Table(
-    "bds_ledger_flag", metadata,
-    sa.Column("id", sa.String(64), primary_key=True), sa.Column("tenant_id", sa.Integer), sa.Column("period_kind", sa.String(5)),
-    sa.Column("period", sa.Date), sa.Column("kind", sa.String(24)), sa.Column("metric", sa.String(64)),
-    sa.Column("region", sa.String(32)), sa.Column("count_name", sa.String(32)), sa.Column("value", sa.BigInteger),
-    sa.Column("baseline", sa.Float), sa.Column("detail", sa.Text), sa.Column("file_sha256", sa.String(64)),
-    sa.Column("raised_at", sa.String(27)), sa.Column("run_id", sa.String(250)),
-)  # fmt: skip
+    "bds_ledger_flag",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.Integer),
+    sa.Column("period_kind", sa.String(5)),
+    sa.Column("period", sa.Date),
+    sa.Column("kind", sa.String(24)),
+    sa.Column("metric", sa.String(64)),
+    sa.Column("region", sa.String(32)),
+    sa.Column("count_name", sa.String(32)),
+    sa.Column("value", sa.BigInteger),
+    sa.Column("baseline", sa.Float),
+    sa.Column("detail", sa.Text),
+    sa.Column("file_sha256", sa.String(64)),
+    sa.Column("raised_at", sa.String(27)),
+    sa.Column("run_id", sa.String(250)),
+)
 acks = sa.Table(
-    "bds_ledger_ack", metadata,
-    sa.Column("flag_id", sa.String(64), primary_key=True), sa.Column("acked_by", sa.String(256)),
-    sa.Column("acked_at", sa.String(27)), sa.Column("comment", sa.Text),
-)  # fmt: skip
+    "bds_ledger_ack",
+    metadata,
+    sa.Column("flag_id", sa.String(64), primary_key=True),
+    sa.Column("acked_by", sa.String(256)),
+    sa.Column("acked_at", sa.String(27)),
+    sa.Column("comment", sa.Text),
+)
 attempts = sa.Table(
-    "bds_ledger_attempt", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("name", sa.String(255)),
-    sa.Column("sha256", sa.String(64)), sa.Column("at", sa.String(27)), sa.Column("outcome", sa.String(8)),
-    sa.Column("detail", sa.Text), sa.Column("run_id", sa.String(250)),
-)  # fmt: skip
+    "bds_ledger_attempt",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255)),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("at", sa.String(27)),
+    sa.Column("outcome", sa.String(8)),
+    sa.Column("detail", sa.Text),
+    sa.Column("run_id", sa.String(250)),
+)
 DERIVED = (flags, counts, files)  # what a rebuild writes anew (acks and attempts stay)
 
 FLAG_KINDS = {
@@ -88,7 +131,7 @@ ZERO_LOOKBACK_DAYS = 7
 
 def stamp(moment: datetime | None = None) -> str:
     """A time as the ledger and the manifests keep it: UTC, microseconds (events order by it)."""
-    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def producer() -> dict:
@@ -140,8 +183,18 @@ class Version:
     @classmethod
     def of(cls, entry: dict, data: bytes, **extra) -> Version:
         produced = {"dag_id": "", "run_id": "", "task_id": "", "map_index": -1, "at": ""} | (entry.get("produced") or {})
-        return cls(entry["name"], entry["sha256"], entry["bytes"], entry["rows"], counts_of(data), entry.get("config_revision"),
-                   produced, entry.get("s3_uri"), entry.get("uploaded_at"), **extra)  # fmt: skip
+        return cls(
+            entry["name"],
+            entry["sha256"],
+            entry["bytes"],
+            entry["rows"],
+            counts_of(data),
+            entry.get("config_revision"),
+            produced,
+            entry.get("s3_uri"),
+            entry.get("uploaded_at"),
+            **extra,
+        )
 
 
 @dataclass
@@ -171,13 +224,30 @@ def _version_row(event: PeriodEvent, v: Version, current: bool, state: str) -> d
     named = parse_name(v.name)
     kind, period = period_of(event.period)
     return {
-        "name": v.name, "sha256": v.sha256, "tenant_id": event.tenant_id, "period_kind": kind, "period": period,
-        "metric": named.metric, "region": named.region, "bytes": v.bytes, "rows": v.rows, "config_revision": v.config_revision,
-        "dag_id": v.produced["dag_id"], "run_id": v.produced["run_id"], "task_id": v.produced["task_id"],
-        "map_index": v.produced["map_index"], "written_at": v.produced["at"] or event.at, "current": current,
-        "superseded_at": v.superseded_at, "superseded_reason": v.superseded_reason, "previous_version": v.previous_version,
-        "state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at, "failure": None,
-    }  # fmt: skip
+        "name": v.name,
+        "sha256": v.sha256,
+        "tenant_id": event.tenant_id,
+        "period_kind": kind,
+        "period": period,
+        "metric": named.metric,
+        "region": named.region,
+        "bytes": v.bytes,
+        "rows": v.rows,
+        "config_revision": v.config_revision,
+        "dag_id": v.produced["dag_id"],
+        "run_id": v.produced["run_id"],
+        "task_id": v.produced["task_id"],
+        "map_index": v.produced["map_index"],
+        "written_at": v.produced["at"] or event.at,
+        "current": current,
+        "superseded_at": v.superseded_at,
+        "superseded_reason": v.superseded_reason,
+        "previous_version": v.previous_version,
+        "state": state,
+        "s3_uri": v.s3_uri,
+        "uploaded_at": v.uploaded_at,
+        "failure": None,
+    }
 
 
 def apply(connection, event: PeriodEvent) -> bool:
@@ -190,9 +260,16 @@ def apply(connection, event: PeriodEvent) -> bool:
     for v in event.gone:
         state = "sent" if v.uploaded_at else "archived"
         row = known.get((v.name, v.sha256))
-        values = {"current": False, "superseded_at": v.superseded_at, "superseded_reason": v.superseded_reason,
-                  "previous_version": v.previous_version, "state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at,
-                  "failure": None}  # fmt: skip
+        values = {
+            "current": False,
+            "superseded_at": v.superseded_at,
+            "superseded_reason": v.superseded_reason,
+            "previous_version": v.previous_version,
+            "state": state,
+            "s3_uri": v.s3_uri,
+            "uploaded_at": v.uploaded_at,
+            "failure": None,
+        }
         if row is None:
             _insert(connection, _version_row(event, v, False, state), v)
         elif row.current:
@@ -208,16 +285,31 @@ def apply(connection, event: PeriodEvent) -> bool:
             _insert(connection, _version_row(event, v, True, state or "archived"), v)
             changed = True
         elif not row.current:
-            _update(connection, v.name, v.sha256, {"current": True, "superseded_at": None, "superseded_reason": None,
-                                                   "previous_version": None})  # fmt: skip
+            _update(
+                connection,
+                v.name,
+                v.sha256,
+                {"current": True, "superseded_at": None, "superseded_reason": None, "previous_version": None},
+            )
             changed = True
         # A failed send stays failed, queued again or not, until a send succeeds.
         if row is not None and state and row.state != state and not (state == "queued" and row.state == "failed"):
-            _update(connection, v.name, v.sha256, {"state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at, "failure": None})
+            _update(
+                connection, v.name, v.sha256, {"state": state, "s3_uri": v.s3_uri, "uploaded_at": v.uploaded_at, "failure": None}
+            )
     for (name, sha), row in known.items():  # current in the ledger but in neither list: out of the set now
         if row.current and (name, sha) not in current and not any((v.name, v.sha256) == (name, sha) for v in event.gone):
-            _update(connection, name, sha, {"current": False, "superseded_at": event.at, "state": "sent" if row.uploaded_at else "archived",
-                                            "failure": None})  # fmt: skip
+            _update(
+                connection,
+                name,
+                sha,
+                {
+                    "current": False,
+                    "superseded_at": event.at,
+                    "state": "sent" if row.uploaded_at else "archived",
+                    "failure": None,
+                },
+            )
             changed = True
     if changed:
         raise_flags(connection, event)
@@ -233,19 +325,36 @@ def lock_tenant(connection, tenant_id: int) -> None:
 
 def _insert(connection, row: dict, v: Version) -> None:
     connection.execute(files.insert().values(**row))
-    connection.execute(counts.insert(), [
-        {"name": v.name, "sha256": v.sha256, "count_name": name, "tenant_id": row["tenant_id"], "period_kind": row["period_kind"],
-         "period": row["period"], "metric": row["metric"], "region": row["region"], "value": value,
-         "config_revision": row["config_revision"], "run_id": row["run_id"], "written_at": row["written_at"], "current": row["current"]}
-        for name, value in v.counts.items()
-    ])  # fmt: skip
+    connection.execute(
+        counts.insert(),
+        [
+            {
+                "name": v.name,
+                "sha256": v.sha256,
+                "count_name": name,
+                "tenant_id": row["tenant_id"],
+                "period_kind": row["period_kind"],
+                "period": row["period"],
+                "metric": row["metric"],
+                "region": row["region"],
+                "value": value,
+                "config_revision": row["config_revision"],
+                "run_id": row["run_id"],
+                "written_at": row["written_at"],
+                "current": row["current"],
+            }
+            for name, value in v.counts.items()
+        ],
+    )
 
 
 def _update(connection, name: str, sha: str, values: dict) -> None:
     key = (files.c.name == name) & (files.c.sha256 == sha)
     connection.execute(files.update().where(key).values(**values))
     if "current" in values:
-        connection.execute(counts.update().where((counts.c.name == name) & (counts.c.sha256 == sha)).values(current=values["current"]))
+        connection.execute(
+            counts.update().where((counts.c.name == name) & (counts.c.sha256 == sha)).values(current=values["current"])
+        )
 
 
 # --- anomaly flags ---
@@ -260,9 +369,24 @@ def raise_flags(connection, event: PeriodEvent) -> None:
     run_id = next((v.produced["run_id"] for v in event.current if v.produced["at"] == event.at), "")
 
     def flag(kind_of: str, day: date, metric="", region="", count="", sha="", value=None, baseline=None, detail=""):
-        raised.append({"id": flag_id(tenant, day, kind_of, metric, region, count, sha), "tenant_id": tenant, "period_kind": kind if day == period else "day",
-                       "period": day, "kind": kind_of, "metric": metric, "region": region, "count_name": count, "value": value,
-                       "baseline": baseline, "detail": detail, "file_sha256": sha, "raised_at": event.at, "run_id": run_id})  # fmt: skip
+        raised.append(
+            {
+                "id": flag_id(tenant, day, kind_of, metric, region, count, sha),
+                "tenant_id": tenant,
+                "period_kind": kind if day == period else "day",
+                "period": day,
+                "kind": kind_of,
+                "metric": metric,
+                "region": region,
+                "count_name": count,
+                "value": value,
+                "baseline": baseline,
+                "detail": detail,
+                "file_sha256": sha,
+                "raised_at": event.at,
+                "run_id": run_id,
+            }
+        )
 
     same_period = (flags.c.tenant_id == tenant) & (flags.c.period_kind == kind) & (flags.c.period == period)
     connection.execute(flags.delete().where(same_period & flags.c.kind.in_([*COMPUTED, "missing"]) & UNACKNOWLEDGED))
@@ -270,20 +394,43 @@ def raise_flags(connection, event: PeriodEvent) -> None:
         named = parse_name(v.name)
         successor = next((c for c in event.current if c.name == v.name), None)
         if successor is not None:
-            moved = ", ".join(f"{c} {v.counts[c]} -> {successor.counts.get(c)}" for c in v.counts if v.counts[c] != successor.counts.get(c))
+            moved = ", ".join(
+                f"{c} {v.counts[c]} -> {successor.counts.get(c)}" for c in v.counts if v.counts[c] != successor.counts.get(c)
+            )
             detail = f"{v.name} restated: {moved or 'counts unchanged, other columns changed'}"
             flag("restated", period, named.metric, named.region, "", successor.sha256, detail=detail)
         else:
-            flag("restated", period, named.metric, named.region, "", v.sha256, detail=f"{v.name} superseded: {v.superseded_reason or ''}")
+            flag(
+                "restated",
+                period,
+                named.metric,
+                named.region,
+                "",
+                v.sha256,
+                detail=f"{v.name} superseded: {v.superseded_reason or ''}",
+            )
     for v in event.current:
         if set(v.counts) >= {"concurrent", "enabled"} and v.counts["concurrent"] > v.counts["enabled"]:
             named = parse_name(v.name)
-            flag("concurrent_above_enabled", period, named.metric, named.region, "concurrent", v.sha256, v.counts["concurrent"],
-                 v.counts["enabled"], f"{named.metric} {named.region}: Concurrent {v.counts['concurrent']} is above Enabled {v.counts['enabled']}")  # fmt: skip
+            flag(
+                "concurrent_above_enabled",
+                period,
+                named.metric,
+                named.region,
+                "concurrent",
+                v.sha256,
+                v.counts["concurrent"],
+                v.counts["enabled"],
+                f"{named.metric} {named.region}: Concurrent {v.counts['concurrent']} is above Enabled {v.counts['enabled']}",
+            )
     if kind == "day":
         _compare_with_history(connection, event, period, flag)
         _missing_days(connection, tenant, period, flag)
-    existing = set(connection.execute(sa.select(flags.c.id).where(flags.c.id.in_([f["id"] for f in raised]))).scalars()) if raised else set()
+    existing = (
+        set(connection.execute(sa.select(flags.c.id).where(flags.c.id.in_([f["id"] for f in raised]))).scalars())
+        if raised
+        else set()
+    )
     fresh = [f for f in raised if f["id"] not in existing]
     if fresh:
         connection.execute(flags.insert(), fresh)
@@ -295,10 +442,13 @@ def _compare_with_history(connection, event: PeriodEvent, day: date, flag) -> No
     first = day - timedelta(days=max(7 * weeks, ZERO_LOOKBACK_DAYS))
     rows = connection.execute(
         sa.select(counts.c.period, counts.c.metric, counts.c.region, counts.c.count_name, counts.c.value).where(
-            (counts.c.tenant_id == event.tenant_id) & (counts.c.period_kind == "day") & counts.c.current
-            & (counts.c.period >= first) & (counts.c.period < day)
+            (counts.c.tenant_id == event.tenant_id)
+            & (counts.c.period_kind == "day")
+            & counts.c.current
+            & (counts.c.period >= first)
+            & (counts.c.period < day)
         )
-    ).all()  # fmt: skip
+    ).all()
     history: dict[tuple, dict[date, int]] = {}
     for r in rows:
         history.setdefault((r.metric, r.region, r.count_name), {})[r.period] = r.value
@@ -312,20 +462,42 @@ def _compare_with_history(connection, event: PeriodEvent, day: date, flag) -> No
                 median = statistics.median(same_weekday)
                 if median > 0 and abs(value - median) / median > settings.jump_ratio:
                     change = (value - median) / median
-                    flag("jump", day, named.metric, named.region, count, v.sha256, value, float(median),
-                         f"{what}: {value}, {change:+.0%} from the median {median:g} of the previous "
-                         f"{len(same_weekday)} {day:%A}(s) (more than {settings.jump_ratio:.0%})")  # fmt: skip
+                    flag(
+                        "jump",
+                        day,
+                        named.metric,
+                        named.region,
+                        count,
+                        v.sha256,
+                        value,
+                        float(median),
+                        f"{what}: {value}, {change:+.0%} from the median {median:g} of the previous "
+                        f"{len(same_weekday)} {day:%A}(s) (more than {settings.jump_ratio:.0%})",
+                    )
             recent = [d for d in known if d >= day - timedelta(days=ZERO_LOOKBACK_DAYS)]
             if value == 0 and recent and known[max(recent)] > 0:
                 previous = max(recent)
-                flag("zero", day, named.metric, named.region, count, v.sha256, 0, float(known[previous]),
-                     f"{what}: 0 after {known[previous]} on {previous}")  # fmt: skip
+                flag(
+                    "zero",
+                    day,
+                    named.metric,
+                    named.region,
+                    count,
+                    v.sha256,
+                    0,
+                    float(known[previous]),
+                    f"{what}: 0 after {known[previous]} on {previous}",
+                )
 
 
 def _missing_days(connection, tenant_id: int, day: date, flag) -> None:
     """Days between the tenant's previous billed day and ``day`` with no file: each flagged;
     ``day`` itself, billed now, is no longer missing."""
-    connection.execute(flags.delete().where((flags.c.tenant_id == tenant_id) & (flags.c.period == day) & (flags.c.kind == "missing") & UNACKNOWLEDGED))
+    connection.execute(
+        flags.delete().where(
+            (flags.c.tenant_id == tenant_id) & (flags.c.period == day) & (flags.c.kind == "missing") & UNACKNOWLEDGED
+        )
+    )
     billed = (files.c.tenant_id == tenant_id) & (files.c.period_kind == "day") & files.c.current
     previous = connection.execute(sa.select(sa.func.max(files.c.period)).where(billed & (files.c.period < day))).scalar()
     if previous is None:
@@ -341,13 +513,24 @@ def _missing_days(connection, tenant_id: int, day: date, flag) -> None:
 # --- transmission ---
 
 
-def record_attempt(connection, name: str, sha: str, outcome: str, detail: str, s3_uri: str | None = None,
-                   uploaded_at: str | None = None, produced: dict | None = None) -> None:  # fmt: skip
+def record_attempt(
+    connection,
+    name: str,
+    sha: str,
+    outcome: str,
+    detail: str,
+    s3_uri: str | None = None,
+    uploaded_at: str | None = None,
+    produced: dict | None = None,
+) -> None:
     """A send of one file version: 'sent' (with where and when) or 'failed' (with why)."""
     produced = produced or producer()
     lock_tenant(connection, parse_name(name).tenant_id)
-    connection.execute(attempts.insert().values(name=name, sha256=sha, at=produced["at"], outcome=outcome, detail=detail,
-                                                run_id=produced["run_id"]))  # fmt: skip
+    connection.execute(
+        attempts.insert().values(
+            name=name, sha256=sha, at=produced["at"], outcome=outcome, detail=detail, run_id=produced["run_id"]
+        )
+    )
     key = (files.c.name == name) & (files.c.sha256 == sha)
     if outcome == "sent":
         connection.execute(files.update().where(key).values(state="sent", s3_uri=s3_uri, uploaded_at=uploaded_at, failure=None))

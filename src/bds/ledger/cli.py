@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     from bds.config.store import Store, StoreUnavailable, default_store
     from bds.ledger.replay import rebuild
 
-    parser = argparse.ArgumentParser(prog="python -m bds.ledger", description="Rebuild or check the billing ledger from the archive.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bds.ledger", description="Rebuild or check the billing ledger from the archive."
+    )
     parser.add_argument("command", choices=("rebuild", "check"))
     parser.add_argument("data_dir", nargs="?", default=os.environ.get("BDS_DATA_DIR", "."), type=Path)
     args = parser.parse_args(argv)
@@ -90,5 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for line in found:
         print(f"MISMATCH {line}")
-    print(f"billing ledger of the {store}: {'equal to the archive' if not found else f'{len(found)} difference(s) from the archive'}")
+    print(
+        f"billing ledger of the {store}: {'equal to the archive' if not found else f'{len(found)} difference(s) from the archive'}"
+    )
     return 1 if found else 0

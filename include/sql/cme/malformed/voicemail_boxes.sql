@@ -12,22 +12,28 @@ WITH objects AS (
     UNION ALL
     SELECT 5, 'GC_GROUP', ID, TENANTID, CREATED_TS, DELETED_TS FROM GC_GROUP WHERE TYPE = 1
 ),
+
 boxes AS (
-    SELECT a.ID AS annex_id, a.CREATED_TS AS annex_created, a.DELETED_TS AS annex_deleted,
-           o.source_table, o.ID AS object_id, o.CREATED_TS AS object_created, o.DELETED_TS AS object_deleted
+    SELECT
+        a.ID AS annex_id, a.CREATED_TS AS annex_created, a.DELETED_TS AS annex_deleted,
+        o.source_table, o.ID AS object_id, o.CREATED_TS AS object_created, o.DELETED_TS AS object_deleted
     FROM GC_ANNEX a
     JOIN objects o ON o.CFGOBJECTTYPE = a.CFGOBJECTTYPE AND o.ID = a.CFGOBJECTID
-    WHERE a.TENANTID = :tenant_id AND o.TENANTID = :tenant_id
-      AND a.SECTIONNAME = 'TServer' AND a.KEYNAME = 'gvm_mailbox'
+    WHERE
+        a.TENANTID = :tenant_id AND o.TENANTID = :tenant_id
+        AND a.SECTIONNAME = 'TServer' AND a.KEYNAME = 'gvm_mailbox'
 ),
+
 dated AS (
-    SELECT 'GC_ANNEX' AS source_table, 'ID ' || CAST(annex_id AS TEXT) AS row_key,
-           annex_created AS CREATED_TS, annex_deleted AS DELETED_TS
+    SELECT
+        'GC_ANNEX' AS source_table, 'ID ' || CAST(annex_id AS TEXT) AS row_key,
+        annex_created AS CREATED_TS, annex_deleted AS DELETED_TS
     FROM boxes
     UNION  -- an object with two mailbox options is one row
     SELECT source_table, 'ID ' || CAST(object_id AS TEXT), object_created, object_deleted
     FROM boxes
 )
+
 SELECT source_table, row_key, 'CREATED_TS' AS column_name, CAST(CREATED_TS AS TEXT) AS found, 'not a number of seconds' AS problem
 FROM dated WHERE CREATED_TS > 9223372036854775807
 UNION ALL
@@ -37,8 +43,10 @@ UNION ALL
 SELECT source_table, row_key, 'DELETED_TS', CAST(DELETED_TS AS TEXT), 'not a number of seconds'
 FROM dated WHERE DELETED_TS > 9223372036854775807
 UNION ALL
-SELECT source_table, row_key, 'DELETED_TS', CAST(DELETED_TS AS TEXT),
-       'deleted before it was created (CREATED_TS ' || CAST(CREATED_TS AS TEXT) || ')'
+SELECT
+    source_table, row_key, 'DELETED_TS', CAST(DELETED_TS AS TEXT),
+    'deleted before it was created (CREATED_TS ' || CAST(CREATED_TS AS TEXT) || ')'
 FROM dated
-WHERE DELETED_TS < CREATED_TS AND DELETED_TS < :day_end AND CREATED_TS > :day_start
-  AND CREATED_TS <= 9223372036854775807
+WHERE
+    DELETED_TS < CREATED_TS AND DELETED_TS < :day_end AND CREATED_TS > :day_start
+    AND CREATED_TS <= 9223372036854775807

@@ -9,15 +9,22 @@ WITH scope AS (
     FROM SDR_BOTS_FACT b
     JOIN INTERACTION_FACT f ON f.MEDIA_SERVER_IXN_GUID = b.INTERACTION_ID
     JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
-    WHERE t.TENANT_CFG_DBID = :tenant_id
-      AND (b.START_DATE_TIME_KEY >= :lookback_start AND b.START_DATE_TIME_KEY < :lookahead_end
-           OR b.START_DATE_TIME_KEY > 9223372036854775807)
-      AND (b.START_TS_MS >= :lookback_start_ms AND b.START_TS_MS < :lookahead_end_ms
-           OR b.START_TS_MS IS NULL OR b.START_TS_MS > 9223372036854775807)
-      AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
+    WHERE
+        t.TENANT_CFG_DBID = :tenant_id
+        AND (
+            b.START_DATE_TIME_KEY >= :lookback_start AND b.START_DATE_TIME_KEY < :lookahead_end
+            OR b.START_DATE_TIME_KEY > 9223372036854775807
+        )
+        AND (
+            b.START_TS_MS >= :lookback_start_ms AND b.START_TS_MS < :lookahead_end_ms
+            OR b.START_TS_MS IS NULL OR b.START_TS_MS > 9223372036854775807
+        )
+        AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
 )
-SELECT 'SDR_BOTS_FACT' AS source_table, 'SESSION_ID ' || row_id AS row_key,
-       'START_DATE_TIME_KEY' AS column_name, CAST(START_DATE_TIME_KEY AS TEXT) AS found, 'not a number' AS problem
+
+SELECT
+    'SDR_BOTS_FACT' AS source_table, 'SESSION_ID ' || row_id AS row_key,
+    'START_DATE_TIME_KEY' AS column_name, CAST(START_DATE_TIME_KEY AS TEXT) AS found, 'not a number' AS problem
 FROM scope WHERE START_DATE_TIME_KEY > 9223372036854775807
 UNION ALL
 SELECT 'SDR_BOTS_FACT', 'SESSION_ID ' || row_id, 'START_TS_MS', NULL, 'missing'
@@ -35,7 +42,8 @@ UNION ALL
 SELECT 'SDR_BOTS_FACT', 'SESSION_ID ' || row_id, 'DURATION_MS', CAST(DURATION_MS AS TEXT), 'a negative duration'
 FROM scope WHERE DURATION_MS < 0
 UNION ALL
-SELECT 'INTERACTION_FACT', 'INTERACTION_ID ' || CAST(f.INTERACTION_ID AS TEXT), 'START_DATE_TIME_KEY',
-       CAST(f.START_DATE_TIME_KEY AS TEXT), 'not a number'
+SELECT
+    'INTERACTION_FACT', 'INTERACTION_ID ' || CAST(f.INTERACTION_ID AS TEXT), 'START_DATE_TIME_KEY',
+    CAST(f.START_DATE_TIME_KEY AS TEXT), 'not a number'
 FROM INTERACTION_FACT f JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
 WHERE t.TENANT_CFG_DBID = :tenant_id AND f.START_DATE_TIME_KEY > 9223372036854775807

@@ -1,7 +1,7 @@
 """``make bench``: the pipeline's work for one large tenant-day against the database's floor.
 
 For each scale factor, a fresh PostgreSQL database gets the scale generator's sources
-(``bds.scale``), then, ``--runs`` times:
+(``bds_tools.scale``), then, ``--runs`` times:
 
 * **floor**: ``COPY (...) TO STDOUT`` of exactly the columns the metrics need for the day
   (``include/sql/bench/floor_*.sql``), read and discarded: what no pipeline can beat by
@@ -16,12 +16,12 @@ For each scale factor, a fresh PostgreSQL database gets the scale generator's so
 It prints medians, their ratio, and the plan of every dataset query, so that the index or
 partition predicate each one uses is shown, with the partitions each query reads.
 
-Then, unless ``--overhead-tenants 0``, the Airflow overhead (``bds.overhead``): a whole
+Then, unless ``--overhead-tenants 0``, the Airflow overhead (``bds_tools.overhead``): a whole
 ``bds_daily`` run for ten small tenants through a scheduler and the LocalExecutor, against
 the sum of its tasks' work; and, unless ``--console-tenants 0``, the billing console's pages
-on a ledger of 1,000 tenants x 400 days (``bds.bench_console``).
+on a ledger of 1,000 tenants x 400 days (``bds_tools.bench_console``).
 
-    python -m bds.bench --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres --scale 1 --scale 4 --runs 3
+    python -m bds_tools.bench --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres --scale 1 --scale 4 --runs 3
 """
 
 from __future__ import annotations
@@ -42,21 +42,34 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bds import scale as scale_sources
-from bds.airflow_local import source_connections
 from bds.calendar import day_window
 from bds.config import load_billing_config
 from bds.sources import WITHOUT_JIT, psycopg_style, query_parameters, read_sql, sql_dir, sql_text, without_jit
+from bds_tools import scale as scale_sources
+from bds_tools.airflow_local import source_connections
 
 DAY = date(2026, 3, 18)
 FLOOR = ("agent_sessions", "interactions", "bot_sessions", "media_sessions", "voicemail_boxes")
 TASKS = ("extract_gim", "extract_gvp", "extract_cme", "aggregate", "render")
 DATASETS = (("gim", "agent_sessions"), ("gim", "bot_sessions"), ("gvp", "media_sessions"), ("cme", "voicemail_boxes"))
 # The peak-concurrency and distinct-count metrics, computed entirely in SQL over their dataset.
-PUSHDOWN = {"seats": ("gim", "agent_sessions", "switches"), "ports": ("gvp", "media_sessions", "gvp_components"),
-            "mailboxes": ("cme", "voicemail_boxes", None)}  # fmt: skip
-PUSHDOWN_METRICS = frozenset(("seats_inbound_voice", "seats_chat", "seats_callback", "seats_outbound", "seats_workspace",
-                              "gvp_asr_ports", "gvp_tts_ports", "voicemail_boxes"))  # fmt: skip
+PUSHDOWN = {
+    "seats": ("gim", "agent_sessions", "switches"),
+    "ports": ("gvp", "media_sessions", "gvp_components"),
+    "mailboxes": ("cme", "voicemail_boxes", None),
+}
+PUSHDOWN_METRICS = frozenset(
+    (
+        "seats_inbound_voice",
+        "seats_chat",
+        "seats_callback",
+        "seats_outbound",
+        "seats_workspace",
+        "gvp_asr_ports",
+        "gvp_tts_ports",
+        "voicemail_boxes",
+    )
+)
 CONFIG = Path(__file__).resolve().parents[2] / "include" / "config" / "bench.yaml"
 
 
@@ -114,9 +127,13 @@ def pushdown(url: str, params: dict[str, int], as_of: int) -> tuple[float, dict[
     try:
         with engine.connect() as conn:
             for name, (source, dataset, attribute) in PUSHDOWN.items():
-                sql = f"WITH dataset AS (\n{read_sql(source, dataset, 'postgresql')}\n)\n" + sql_text(sql_dir() / "bench" / f"pushdown_{name}.sql")
-                placements = [{"name": k, "region": p.region if p.billed else None}
-                              for k, p in (tenant.placements(attribute) if attribute else {}).items()]  # fmt: skip
+                sql = f"WITH dataset AS (\n{read_sql(source, dataset, 'postgresql')}\n)\n" + sql_text(
+                    sql_dir() / "bench" / f"pushdown_{name}.sql"
+                )
+                placements = [
+                    {"name": k, "region": p.region if p.billed else None}
+                    for k, p in (tenant.placements(attribute) if attribute else {}).items()
+                ]
                 if (source, dataset) in WITHOUT_JIT:  # as the pipeline runs the dataset's query
                     without_jit(conn.connection.cursor())
                 bound = params | {"as_of": as_of}
@@ -182,7 +199,7 @@ def task_environment(url: str, data_dir: Path) -> dict[str, str]:
 
 
 def run_task(task: str, env: dict[str, str]) -> dict:
-    done = subprocess.run([sys.executable, "-m", "bds.bench", "--task", task], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "bds_tools.bench", "--task", task], env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"bench task {task} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -236,16 +253,20 @@ def measure(url: str, runs: int, log=print) -> Measured:
                 measured.task_rss[name] = max(measured.task_rss.get(name, 0), result["max_rss"])
                 total += result["seconds"]
             measured.add("pipeline", total)
-            daily = json.loads((Path(folder) / "staging" / DAY.isoformat() / str(params["tenant_id"]) / "daily" / "results.json").read_text())
+            daily = json.loads(
+                (Path(folder) / "staging" / DAY.isoformat() / str(params["tenant_id"]) / "daily" / "results.json").read_text()
+            )
         reference_seconds, reference = pushdown(url, params, daily["as_of"])
         measured.add("pushdown", reference_seconds)
         wrong = differences(daily["results"], reference)
         if wrong:
             raise AssertionError("the pipeline's counts differ from the pushdown reference:\n  " + "\n  ".join(wrong))
         measured.compared = sum(len(r["counts"]) for r in daily["results"] if r["metric"] in PUSHDOWN_METRICS)
-        log(f"  run {run + 1}: floor {seconds:.2f} s ({size / 2**20:.0f} MiB), pipeline {total:.2f} s, "
+        log(
+            f"  run {run + 1}: floor {seconds:.2f} s ({size / 2**20:.0f} MiB), pipeline {total:.2f} s, "
             f"pushdown {reference_seconds:.2f} s; the pipeline's {measured.compared} counts equal the pushdown reference's "
-            f"(their sum: {sum(sum(c.values()) for c in reference.values())})")
+            f"(their sum: {sum(sum(c.values()) for c in reference.values())})"
+        )
     return measured
 
 
@@ -264,19 +285,27 @@ def drop_database(admin_url: str, name: str, then: str | None = None) -> None:
 
 
 def report(results: dict[float, Measured], load_seconds: dict[float, float]) -> str:
-    lines = [f"{'scale':>6} {'load s':>8} {'floor s':>8} {'pipeline s':>10} {'pushdown s':>10} "
-             f"{'pipeline/floor':>14} {'pipeline/pushdown':>17} {'peak RSS MiB':>12}"]  # fmt: skip
+    lines = [
+        f"{'scale':>6} {'load s':>8} {'floor s':>8} {'pipeline s':>10} {'pushdown s':>10} "
+        f"{'pipeline/floor':>14} {'pipeline/pushdown':>17} {'peak RSS MiB':>12}"
+    ]
     for factor, measured in results.items():
         floor_s, pipeline_s, pushdown_s = (measured.median(k) for k in ("floor", "pipeline", "pushdown"))
-        lines.append(f"{factor:>6g} {load_seconds[factor]:>8.1f} {floor_s:>8.3f} {pipeline_s:>10.3f} {pushdown_s:>10.3f} "
-                     f"{pipeline_s / floor_s:>14.2f} {pipeline_s / pushdown_s:>17.2f} {measured.peak_rss / 2**20:>12.0f}")  # fmt: skip
+        lines.append(
+            f"{factor:>6g} {load_seconds[factor]:>8.1f} {floor_s:>8.3f} {pipeline_s:>10.3f} {pushdown_s:>10.3f} "
+            f"{pipeline_s / floor_s:>14.2f} {pipeline_s / pushdown_s:>17.2f} {measured.peak_rss / 2**20:>12.0f}"
+        )
     lines.append("")
-    lines.append("median seconds per task: " + "; ".join(
-        f"scale {factor:g}: " + ", ".join(f"{t} {m.median(t):.2f}" for t in TASKS) for factor, m in results.items()
-    ))  # fmt: skip
-    lines.append("peak RSS MiB per task: " + "; ".join(
-        f"scale {factor:g}: " + ", ".join(f"{t} {m.task_rss[t] / 2**20:.0f}" for t in TASKS) for factor, m in results.items()
-    ))  # fmt: skip
+    lines.append(
+        "median seconds per task: "
+        + "; ".join(f"scale {factor:g}: " + ", ".join(f"{t} {m.median(t):.2f}" for t in TASKS) for factor, m in results.items())
+    )
+    lines.append(
+        "peak RSS MiB per task: "
+        + "; ".join(
+            f"scale {factor:g}: " + ", ".join(f"{t} {m.task_rss[t] / 2**20:.0f}" for t in TASKS) for factor, m in results.items()
+        )
+    )
     factors = sorted(results)
     if len(factors) > 1:
         low, high = factors[0], factors[-1]
@@ -286,14 +315,21 @@ def report(results: dict[float, Measured], load_seconds: dict[float, float]) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bds.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg-url", default=os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser = argparse.ArgumentParser(prog="python -m bds_tools.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--scale", type=float, action="append", help="scale factor (repeat for several); default 1 and 4")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--overhead-tenants", type=int, default=10, help="tenants of the Airflow overhead run (0: not measured)")
     parser.add_argument("--overhead-scale", type=float, default=0.005, help="scale factor of each of those tenants")
-    parser.add_argument("--console-tenants", type=int, default=1000, help="tenants of the console's ledger (0: not measured; bds.bench_console)")
+    parser.add_argument(
+        "--console-tenants",
+        type=int,
+        default=1000,
+        help="tenants of the console's ledger (0: not measured; bds_tools.bench_console)",
+    )
     parser.add_argument("--console-days", type=int, default=400, help="days of the console's ledger")
     parser.add_argument("--task", choices=TASKS, help=argparse.SUPPRESS)  # one task in its own process
     args = parser.parse_args(argv)
@@ -319,15 +355,16 @@ def main(argv: list[str] | None = None) -> None:
             drop_database(admin, name)
     overhead_report = None
     if args.overhead_tenants:
-        from bds import overhead
+        from bds_tools import overhead
 
         print(f"Airflow overhead: bds_daily for {args.overhead_tenants} tenants at scale {args.overhead_scale:g}")
-        measured = overhead.measure_overhead(admin, args.overhead_tenants, args.overhead_scale, args.runs, keep=args.keep,
-                                             log=lambda line: print("  " + line))  # fmt: skip
+        measured = overhead.measure_overhead(
+            admin, args.overhead_tenants, args.overhead_scale, args.runs, keep=args.keep, log=lambda line: print("  " + line)
+        )
         overhead_report = overhead.report(measured)
     console_report = None
     if args.console_tenants:
-        from bds import bench_console
+        from bds_tools import bench_console
 
         console_report = bench_console.run(admin, args.console_tenants, args.console_days, max(args.runs, 5), keep=args.keep)
     print()

@@ -11,7 +11,7 @@ Rows are drawn with numpy (the same seed gives the same rows) and written with P
 day of the load); indexes are built after the load, then the tables are analysed, as a real
 installation's statistics would be.
 
-    python -m bds.scale --url postgresql+psycopg://postgres@127.0.0.1/bench --day 2026-03-18 --scale 1
+    python -m bds_tools.scale --url postgresql+psycopg://postgres@127.0.0.1/bench --day 2026-03-18 --scale 1
 """
 
 from __future__ import annotations
@@ -105,36 +105,74 @@ class ScaleGenerator:
         home = rng.integers(0, len(tenant.switches), v.agents)
         groups = self.keys.take("group", max(1, v.objects // 100))
         dns = self.keys.take("dn", v.objects - v.agents - len(groups))
-        objects = pd.DataFrame({
-            "type": np.concatenate([np.full(len(logins), AGENT_LOGIN), np.full(len(dns), DN), np.full(len(groups), 5)]),
-            "id": np.concatenate([logins, dns, groups]),
-        })  # fmt: skip
+        objects = pd.DataFrame(
+            {
+                "type": np.concatenate([np.full(len(logins), AGENT_LOGIN), np.full(len(dns), DN), np.full(len(groups), 5)]),
+                "id": np.concatenate([logins, dns, groups]),
+            }
+        )
         boxes = objects.sample(n=min(v.mailboxes, len(objects)), random_state=int(rng.integers(0, 2**31)))
         annex = self.keys.take("annex", len(boxes))
         return {
-            "RESOURCE_": pd.DataFrame({
-                "RESOURCE_KEY": resources, "TENANT_KEY": tenant.tenant_key, "RESOURCE_TYPE_CODE": "AGENT",
-                "RESOURCE_CFG_DBID": persons,
-            }),
+            "RESOURCE_": pd.DataFrame(
+                {
+                    "RESOURCE_KEY": resources,
+                    "TENANT_KEY": tenant.tenant_key,
+                    "RESOURCE_TYPE_CODE": "AGENT",
+                    "RESOURCE_CFG_DBID": persons,
+                }
+            ),
             "GIDB_GC_SWITCH": pd.DataFrame({"ID": switch_ids, "NAME": list(tenant.switches)}),
             "GIDB_GC_LOGIN": pd.DataFrame({"ID": logins, "TENANTID": tenant.tenant_id, "SWITCHID": switch_ids[home]}),
-            "GIDB_GCX_LOGIN_INFO": pd.DataFrame({
-                "ID": self.keys.take("login_info", v.agents), "LOGINID": logins, "AGENTID": persons,
-                "CREATED_TS": created, "DELETED_TS": pd.array([None] * v.agents, dtype="Int64"),
-            }),
-            "GC_LOGIN": pd.DataFrame({"ID": logins, "TENANTID": tenant.tenant_id, "CREATED_TS": created,
-                                      "DELETED_TS": pd.array([None] * v.agents, dtype="Int64")}),
-            "GC_ENDPOINT": pd.DataFrame({"ID": dns, "TENANTID": tenant.tenant_id, "CREATED_TS": created - 300 * DAY,
-                                         "DELETED_TS": pd.array([None] * len(dns), dtype="Int64")}),
-            "GC_GROUP": pd.DataFrame({"ID": groups, "TENANTID": tenant.tenant_id, "TYPE": 1, "CREATED_TS": created,
-                                      "DELETED_TS": pd.array([None] * len(groups), dtype="Int64")}),
-            "GC_ANNEX": pd.DataFrame({
-                "ID": annex, "CFGOBJECTID": boxes["id"].to_numpy(), "CFGOBJECTTYPE": boxes["type"].to_numpy(),
-                "SECTIONNAME": "TServer", "KEYNAME": "gvm_mailbox", "VALUE": rng.integers(1000, 9999, len(boxes)).astype(str),
-                "TENANTID": tenant.tenant_id, "CREATED_TS": created, "DELETED_TS": pd.array([None] * len(boxes), dtype="Int64"),
-            }),
+            "GIDB_GCX_LOGIN_INFO": pd.DataFrame(
+                {
+                    "ID": self.keys.take("login_info", v.agents),
+                    "LOGINID": logins,
+                    "AGENTID": persons,
+                    "CREATED_TS": created,
+                    "DELETED_TS": pd.array([None] * v.agents, dtype="Int64"),
+                }
+            ),
+            "GC_LOGIN": pd.DataFrame(
+                {
+                    "ID": logins,
+                    "TENANTID": tenant.tenant_id,
+                    "CREATED_TS": created,
+                    "DELETED_TS": pd.array([None] * v.agents, dtype="Int64"),
+                }
+            ),
+            "GC_ENDPOINT": pd.DataFrame(
+                {
+                    "ID": dns,
+                    "TENANTID": tenant.tenant_id,
+                    "CREATED_TS": created - 300 * DAY,
+                    "DELETED_TS": pd.array([None] * len(dns), dtype="Int64"),
+                }
+            ),
+            "GC_GROUP": pd.DataFrame(
+                {
+                    "ID": groups,
+                    "TENANTID": tenant.tenant_id,
+                    "TYPE": 1,
+                    "CREATED_TS": created,
+                    "DELETED_TS": pd.array([None] * len(groups), dtype="Int64"),
+                }
+            ),
+            "GC_ANNEX": pd.DataFrame(
+                {
+                    "ID": annex,
+                    "CFGOBJECTID": boxes["id"].to_numpy(),
+                    "CFGOBJECTTYPE": boxes["type"].to_numpy(),
+                    "SECTIONNAME": "TServer",
+                    "KEYNAME": "gvm_mailbox",
+                    "VALUE": rng.integers(1000, 9999, len(boxes)).astype(str),
+                    "TENANTID": tenant.tenant_id,
+                    "CREATED_TS": created,
+                    "DELETED_TS": pd.array([None] * len(boxes), dtype="Int64"),
+                }
+            ),
             "_agents": pd.DataFrame({"resource": resources, "role": np.arange(v.agents) % 10}),
-        }  # fmt: skip
+        }
 
     # --- per tenant-day ---------------------------------------------------------------------
 
@@ -154,7 +192,9 @@ class ScaleGenerator:
         sessions running past the snapshot are still open."""
         rng, n = self.rng, len(agents)
         night = rng.random(n) < 1 / 6
-        start = np.where(night, midnight + 20 * 3600 + rng.integers(0, 3600, n), midnight + 6 * 3600 + rng.integers(0, 10 * 3600, n))
+        start = np.where(
+            night, midnight + 20 * 3600 + rng.integers(0, 3600, n), midnight + 6 * 3600 + rng.integers(0, 10 * 3600, n)
+        )
         coffee = start + 2 * 3600 + rng.integers(-900, 900, n)  # logged out 15 minutes
         lunch = start + 4 * 3600 + rng.integers(-1800, 1800, n)  # logged out 30 minutes
         end = start + 8 * 3600 + rng.integers(-1800, 1800, n)
@@ -164,22 +204,34 @@ class ScaleGenerator:
         parts = []
         for media, who, shift in (("VOICE", voice, 0), ("CHAT", chat, 300)):
             for span_start, span_end in ((start + shift, coffee), (coffee + 900, lunch), (lunch + 1800, end)):
-                parts.append(pd.DataFrame({"resource": agents["resource"].to_numpy()[who], "media": MEDIA[media],
-                                           "start": span_start[who], "end": span_end[who]}))  # fmt: skip
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "resource": agents["resource"].to_numpy()[who],
+                            "media": MEDIA[media],
+                            "start": span_start[who],
+                            "end": span_end[who],
+                        }
+                    )
+                )
         frame = pd.concat(parts, ignore_index=True)
         twice = frame[(frame["media"] == MEDIA["VOICE"]) & (rng.random(len(frame)) < 0.04)]
         frame = pd.concat([frame, twice.assign(start=twice["start"] + 600, end=twice["end"] - 600)], ignore_index=True)
         is_open = frame["end"].to_numpy() > (self.snapshot or np.iinfo(np.int64).max)
         count = len(frame)
-        return pd.DataFrame({
-            "SM_RES_SESSION_FACT_KEY": self.keys.take("sm", count),
-            "START_DATE_TIME_KEY": dt_keys(frame["start"].to_numpy()),
-            "END_DATE_TIME_KEY": np.where(is_open, FAR_FUTURE_KEY, dt_keys(frame["end"].to_numpy())),
-            "TENANT_KEY": tenant.tenant_key, "MEDIA_TYPE_KEY": frame["media"].to_numpy(),
-            "RESOURCE_KEY": frame["resource"].to_numpy(), "START_TS": frame["start"].to_numpy(),
-            "END_TS": frame["end"].astype("Int64").mask(is_open).array,
-            "ACTIVE_FLAG": is_open.astype(int),
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "SM_RES_SESSION_FACT_KEY": self.keys.take("sm", count),
+                "START_DATE_TIME_KEY": dt_keys(frame["start"].to_numpy()),
+                "END_DATE_TIME_KEY": np.where(is_open, FAR_FUTURE_KEY, dt_keys(frame["end"].to_numpy())),
+                "TENANT_KEY": tenant.tenant_key,
+                "MEDIA_TYPE_KEY": frame["media"].to_numpy(),
+                "RESOURCE_KEY": frame["resource"].to_numpy(),
+                "START_TS": frame["start"].to_numpy(),
+                "END_TS": frame["end"].astype("Int64").mask(is_open).array,
+                "ACTIVE_FLAG": is_open.astype(int),
+            }
+        )
 
     def interactions(self, tenant: ScaleTenant, sessions: pd.DataFrame) -> pd.DataFrame:
         """``volume.interactions`` facts spread over the sessions by length."""
@@ -193,29 +245,48 @@ class ScaleGenerator:
         kinds = np.array(list(INTERACTION_TYPES), dtype=np.int64)
         kind = np.where(media == MEDIA["CHAT"], 1, kinds[rng.integers(0, len(kinds), len(owner))])
         count = len(owner)
-        return pd.DataFrame({
-            "INTERACTION_RESOURCE_ID": self.keys.take("irf", count), "INTERACTION_ID": self.keys.take("interaction", count),
-            "START_DATE_TIME_KEY": dt_keys(start), "TENANT_KEY": tenant.tenant_key, "MEDIA_TYPE_KEY": media,
-            "INTERACTION_TYPE_KEY": kind, "RESOURCE_KEY": sessions["RESOURCE_KEY"].to_numpy()[owner], "START_TS": start,
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "INTERACTION_RESOURCE_ID": self.keys.take("irf", count),
+                "INTERACTION_ID": self.keys.take("interaction", count),
+                "START_DATE_TIME_KEY": dt_keys(start),
+                "TENANT_KEY": tenant.tenant_key,
+                "MEDIA_TYPE_KEY": media,
+                "INTERACTION_TYPE_KEY": kind,
+                "RESOURCE_KEY": sessions["RESOURCE_KEY"].to_numpy()[owner],
+                "START_TS": start,
+            }
+        )
 
     def calls(self, tenant: ScaleTenant, midnight: int) -> dict[str, pd.DataFrame]:
         rng, n = self.rng, self.volume.calls
         start = business_seconds(rng, midnight, n) * 1000 + rng.integers(0, 1000, n)
         cdr = self.keys.take("cdr", n)
-        calls = pd.DataFrame({
-            "CDR_ID": cdr, "TENANT_ID": tenant.tenant_id, "IVR_PROFILE_ID": tenant.tenant_id * 10 + 1,
-            "COMPONENT_NAME": np.array(tenant.components)[rng.integers(0, len(tenant.components), n)],
-            "START_TIME_MS": start, "END_TIME_MS": start + rng.integers(20_000, 400_000, n),
-        })  # fmt: skip
+        calls = pd.DataFrame(
+            {
+                "CDR_ID": cdr,
+                "TENANT_ID": tenant.tenant_id,
+                "IVR_PROFILE_ID": tenant.tenant_id * 10 + 1,
+                "COMPONENT_NAME": np.array(tenant.components)[rng.integers(0, len(tenant.components), n)],
+                "START_TIME_MS": start,
+                "END_TIME_MS": start + rng.integers(20_000, 400_000, n),
+            }
+        )
         speech = []
         for resource, share in (("ASR", 0.4), ("TTS", 0.3)):
             chosen = np.flatnonzero(rng.random(n) < share)
             s = start[chosen] + rng.integers(1_000, 15_000, len(chosen))
-            speech.append(pd.DataFrame({
-                "SPEECH_SESSION_ID": self.keys.take("speech", len(chosen)), "CDR_ID": cdr[chosen], "RESOURCE_TYPE": resource,
-                "START_TIME_MS": s, "END_TIME_MS": s + rng.integers(3_000, 60_000, len(chosen)),
-            }))  # fmt: skip
+            speech.append(
+                pd.DataFrame(
+                    {
+                        "SPEECH_SESSION_ID": self.keys.take("speech", len(chosen)),
+                        "CDR_ID": cdr[chosen],
+                        "RESOURCE_TYPE": resource,
+                        "START_TIME_MS": s,
+                        "END_TIME_MS": s + rng.integers(3_000, 60_000, len(chosen)),
+                    }
+                )
+            )
         return {"GVP_CDR": calls, "GVP_SPEECH_SESSION": pd.concat(speech, ignore_index=True)}
 
     def bots(self, tenant: ScaleTenant, midnight: int) -> dict[str, pd.DataFrame]:
@@ -224,15 +295,26 @@ class ScaleGenerator:
         ids = self.keys.take("interaction", n)
         guid = pd.Series(ids).map("IXN-{:012d}".format).to_numpy()
         return {
-            "INTERACTION_FACT": pd.DataFrame({"INTERACTION_ID": ids, "TENANT_KEY": tenant.tenant_key,
-                                              "MEDIA_SERVER_IXN_GUID": guid, "START_DATE_TIME_KEY": dt_keys(start)}),
-            "SDR_BOTS_FACT": pd.DataFrame({
-                "SESSION_ID": pd.Series(ids).map("ORS-{}".format).to_numpy(), "START_DATE_TIME_KEY": dt_keys(start),
-                "SEQUENCE_ID": 0, "INTERACTION_ID": guid,
-                "MEDIA_TYPE_KEY": np.where(rng.random(n) < 0.85, MEDIA["VOICE"], MEDIA["CHAT"]),
-                "START_TS_MS": start * 1000 + rng.integers(0, 1000, n), "DURATION_MS": rng.integers(20_000, 1_200_000, n),
-            }),
-        }  # fmt: skip
+            "INTERACTION_FACT": pd.DataFrame(
+                {
+                    "INTERACTION_ID": ids,
+                    "TENANT_KEY": tenant.tenant_key,
+                    "MEDIA_SERVER_IXN_GUID": guid,
+                    "START_DATE_TIME_KEY": dt_keys(start),
+                }
+            ),
+            "SDR_BOTS_FACT": pd.DataFrame(
+                {
+                    "SESSION_ID": pd.Series(ids).map("ORS-{}".format).to_numpy(),
+                    "START_DATE_TIME_KEY": dt_keys(start),
+                    "SEQUENCE_ID": 0,
+                    "INTERACTION_ID": guid,
+                    "MEDIA_TYPE_KEY": np.where(rng.random(n) < 0.85, MEDIA["VOICE"], MEDIA["CHAT"]),
+                    "START_TS_MS": start * 1000 + rng.integers(0, 1000, n),
+                    "DURATION_MS": rng.integers(20_000, 1_200_000, n),
+                }
+            ),
+        }
 
 
 def source_of(table: str) -> str:
@@ -273,8 +355,14 @@ def create_tables(engine: sa.Engine, source: str) -> list[str]:
 
 # Tables partitioned by day on a start time (include/sql/ddl/postgres), with the time's unit
 # per second; the generator gives each UTC day of the load its own partition.
-PARTITIONED = {"SM_RES_SESSION_FACT": 1, "INTERACTION_FACT": 1, "INTERACTION_RESOURCE_FACT": 1, "SDR_BOTS_FACT": 1,
-               "GVP_CDR": 1000, "GVP_SPEECH_SESSION": 1000}  # fmt: skip
+PARTITIONED = {
+    "SM_RES_SESSION_FACT": 1,
+    "INTERACTION_FACT": 1,
+    "INTERACTION_RESOURCE_FACT": 1,
+    "SDR_BOTS_FACT": 1,
+    "GVP_CDR": 1000,
+    "GVP_SPEECH_SESSION": 1000,
+}
 
 
 def add_day_partitions(engine: sa.Engine, source: str, first: date, last: date) -> None:
@@ -306,8 +394,9 @@ def benchmark_plan(billed: ScaleTenant, neighbour: ScaleTenant, day: date) -> li
     return [(billed, [day - timedelta(days=1), day, day + timedelta(days=1)]), (neighbour, [day])]
 
 
-def generate(urls: dict[str, str], plan: list[tuple[ScaleTenant, list[date]]], scale: float = 1.0,
-             seed: int = 7, log=print) -> dict[str, int]:  # fmt: skip
+def generate(
+    urls: dict[str, str], plan: list[tuple[ScaleTenant, list[date]]], scale: float = 1.0, seed: int = 7, log=print
+) -> dict[str, int]:
     """Create the three sources and fill each tenant's days in ``plan`` (the first tenant's zone
     sets Info Mart's load status: loaded to the end of the last day). Returns
     rows per table."""
@@ -322,15 +411,16 @@ def generate(urls: dict[str, str], plan: list[tuple[ScaleTenant, list[date]]], s
         for source in SOURCES:  # sessions may start the day before a tenant's first local day
             add_day_partitions(engines[source], source, min(days) - timedelta(days=1), max(days) + timedelta(days=1))
         static = {
-            "TENANT": pd.DataFrame({"TENANT_KEY": [t.tenant_key for t in tenants],
-                                    "TENANT_CFG_DBID": [t.tenant_id for t in tenants]}),
+            "TENANT": pd.DataFrame(
+                {"TENANT_KEY": [t.tenant_key for t in tenants], "TENANT_CFG_DBID": [t.tenant_id for t in tenants]}
+            ),
             "MEDIA_TYPE": pd.DataFrame({"MEDIA_TYPE_KEY": list(MEDIA.values()), "MEDIA_NAME_CODE": list(MEDIA)}),
             "INTERACTION_TYPE": pd.DataFrame(
                 [(k, code, sub) for k, (code, sub) in INTERACTION_TYPES.items()],
                 columns=["INTERACTION_TYPE_KEY", "INTERACTION_TYPE_CODE", "INTERACTION_SUBTYPE_CODE"],
             ),
             "CTL_AUDIT_LOG": audit_log(min(days), snapshot, tenants[0].time_zone),
-        }  # fmt: skip
+        }
         for table, frame in static.items():
             write(engines, table, frame, counts)
         for tenant, tenant_days in plan:
@@ -360,8 +450,9 @@ def audit_log(day: date, snapshot: int, time_zone: str) -> pd.DataFrame:
     """Info Mart's load status: a chunk every 15 minutes up to a day past the snapshot (nothing
     happens after it; a day covers any voicebot look-ahead the readiness check waits for)."""
     ends = np.arange(local_midnight(day - timedelta(days=2), time_zone) + 900, snapshot + DAY + 1, 900)
-    return pd.DataFrame({"AUDIT_KEY": np.arange(1, len(ends) + 1), "JOB_ID": "Job_TransformGIM",
-                         "CREATED_TS": ends + 90, "MAX_CHUNK_TS": ends})  # fmt: skip
+    return pd.DataFrame(
+        {"AUDIT_KEY": np.arange(1, len(ends) + 1), "JOB_ID": "Job_TransformGIM", "CREATED_TS": ends + 90, "MAX_CHUNK_TS": ends}
+    )
 
 
 BILLED = ScaleTenant(301, 1, "America/Chicago", ("SW_DAL_1", "SW_DAL_2", "SW_ATL"), ("MCP_DAL_1", "MCP_DAL_2", "MCP_ATL_1"))
@@ -369,7 +460,7 @@ NEIGHBOUR = ScaleTenant(302, 2, "America/Chicago", ("SW_OTHER",), ("MCP_OTHER",)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bds.scale", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bds_tools.scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="SQLAlchemy URL of a PostgreSQL database holding all three sources")
     parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 3, 18))
     parser.add_argument("--scale", type=float, default=1.0)

@@ -1,8 +1,8 @@
 """Airflow installations of their own on this machine, driven through Airflow's command line.
 
-The benchmark (``bds.overhead``) and the tests that need a real scheduler and executor give
+The benchmark (``bds_tools.overhead``) and the tests that need a real scheduler and executor give
 each installation its own home and run ``airflow ...`` as child processes; ``make demo`` and
-``make airflow`` start the demo's (``python -m bds.airflow_local``). Nothing here imports
+``make airflow`` start the demo's (``python -m bds_tools.airflow_local``). Nothing here imports
 Airflow.
 """
 
@@ -24,9 +24,16 @@ def postgres_connection(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     database = make_url(url)
-    return json.dumps({"conn_type": "postgres", "host": database.host or "127.0.0.1", "port": database.port or 5432,
-                       "login": database.username or "postgres", "password": database.password or "",
-                       "schema": database.database})  # fmt: skip
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": database.host or "127.0.0.1",
+            "port": database.port or 5432,
+            "login": database.username or "postgres",
+            "password": database.password or "",
+            "schema": database.database,
+        }
+    )
 
 
 def source_connections(url: str) -> dict[str, str]:
@@ -73,7 +80,9 @@ def api_server_env(home: Path, port: int, host: str = "127.0.0.1") -> dict[str, 
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:{role}" for user, role in USERS.items()),
-        "AIRFLOW_CONN_BDS_AIRFLOW_API": json.dumps({"conn_type": "http", "host": host, "port": port, "login": "bds", "password": password}),
+        "AIRFLOW_CONN_BDS_AIRFLOW_API": json.dumps(
+            {"conn_type": "http", "host": host, "port": port, "login": "bds", "password": password}
+        ),
     }
 
 
@@ -95,7 +104,9 @@ class Airflow:
         returns that stderr instead of raising. A SQLite metadata database that a running
         scheduler holds locked is waited for, as an operator would simply run the command again."""
         for _ in range(10):
-            done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=300)
+            done = subprocess.run(
+                [sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=300
+            )
             if not (done.returncode and "database is locked" in done.stderr):
                 break
             time.sleep(3)
@@ -119,8 +130,12 @@ class Airflow:
         password = json.loads(passwords_file(self.home).read_text())["admin"]
 
         def call(url: str, payload: dict | None, method: str, token: str = "") -> dict:
-            request = urllib.request.Request(url, method=method, data=None if payload is None else json.dumps(payload).encode(),
-                                             headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})})  # fmt: skip
+            request = urllib.request.Request(
+                url,
+                method=method,
+                data=None if payload is None else json.dumps(payload).encode(),
+                headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+            )
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return json.loads(answer.read() or b"{}")
 
@@ -145,8 +160,13 @@ class Airflow:
         log_path = self.home / f"{name}.log"
         self.logs.append(log_path)
         with log_path.open("w") as log:
-            process = subprocess.Popen([sys.executable, "-m", "airflow", *args], env=env or self.env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            process = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *args],
+                env=env or self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             yield process
         finally:
@@ -198,11 +218,15 @@ def with_api_server(home: Path, port: int, command: list[str]) -> int:
     import secrets
     import urllib.request
 
-    env = os.environ | api_server_env(home, port) | {
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        # The api-server checks the tokens the executor signs: both need the same secret.
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-    }
+    env = (
+        os.environ
+        | api_server_env(home, port)
+        | {
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # The api-server checks the tokens the executor signs: both need the same secret.
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        }
+    )
     if not prepared(home, env):
         return 1
 
@@ -226,14 +250,14 @@ def with_api_server(home: Path, port: int, command: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bds.airflow_local standalone --port N`` (``make airflow``): ``airflow
+    """``python -m bds_tools.airflow_local standalone --port N`` (``make airflow``): ``airflow
     standalone`` in ``$AIRFLOW_HOME`` with its api-server on 127.0.0.1:N; it prints where the
     UI is and where the password is kept, never a password or a connection.
-    ``python -m bds.airflow_local with-api-server -- COMMAND...`` (``make demo``): COMMAND while
+    ``python -m bds_tools.airflow_local with-api-server -- COMMAND...`` (``make demo``): COMMAND while
     an api-server of ``$AIRFLOW_HOME`` listens on a free port (see ``with_api_server``)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m bds.airflow_local")
+    parser = argparse.ArgumentParser(prog="python -m bds_tools.airflow_local")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("standalone").add_argument("--port", type=int, default=8080)
     wrapping = commands.add_parser("with-api-server")
@@ -253,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"Airflow UI: http://127.0.0.1:{port}  user admin, password in {passwords_file(home)}", flush=True)
     print(f"Billing console: Billing in the UI's navigation, or http://127.0.0.1:{port}/bds/console/tenants", flush=True)
-    print(f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs  "
-          f"(behind the same login)", flush=True)  # fmt: skip
+    print(
+        f"Billing configuration API: http://127.0.0.1:{port}/bds/api/v1  Swagger UI: http://127.0.0.1:{port}/bds/docs  "
+        f"(behind the same login)",
+        flush=True,
+    )
     os.execvpe("airflow", ["airflow", "standalone"], env)
 
 

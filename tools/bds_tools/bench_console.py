@@ -11,7 +11,7 @@ Each page's data is then read as the API reads it (the configuration revision, t
 ledger, through the same functions): once, then ``runs`` times. The first read, the median and
 the slowest are printed, with the plan of each page's main query.
 
-    python -m bds.bench_console --tenants 1000 --days 400 --runs 5
+    python -m bds_tools.bench_console --tenants 1000 --days 400 --runs 5
 """
 
 from __future__ import annotations
@@ -28,24 +28,42 @@ from bds.config import parse_billing_config
 
 # (metric, region, counts): the files of a generated tenant-day: 13 counts in 8 files.
 FILES = [
-    ("seats_inbound_voice", "US", ("concurrent", "enabled")), ("seats_chat", "US", ("concurrent", "enabled")),
-    ("seats_callback", "US", ("concurrent", "enabled")), ("seats_outbound", "US", ("concurrent", "enabled")),
-    ("seats_workspace", "US", ("concurrent", "enabled")), ("voicemail_boxes", "GLOBAL", ("concurrent",)),
-    ("gvp_asr_ports", "US", ("concurrent",)), ("voicebot_interactions", "GLOBAL", ("units",)),
-]  # fmt: skip
+    ("seats_inbound_voice", "US", ("concurrent", "enabled")),
+    ("seats_chat", "US", ("concurrent", "enabled")),
+    ("seats_callback", "US", ("concurrent", "enabled")),
+    ("seats_outbound", "US", ("concurrent", "enabled")),
+    ("seats_workspace", "US", ("concurrent", "enabled")),
+    ("voicemail_boxes", "GLOBAL", ("concurrent",)),
+    ("gvp_asr_ports", "US", ("concurrent",)),
+    ("voicebot_interactions", "GLOBAL", ("units",)),
+]
 LAST_DAY = date(2026, 3, 31)
 BUDGET_MS = 300  # what a page's data may take
 
 
 def configuration(tenants: int, first_day: date):
-    return parse_billing_config({
-        "billing_process_enabled": True,
-        "tenants": [{
-            "tenant_id": t, "name": f"Tenant {t:04d}", "garn": f"G{t}", "billable": "PureConnect", "production_date": first_day.isoformat(),
-            "regions": [{"code": "US", "locations": [{"code": "L1", "switches": [f"SW{t}"], "gvp_components": [f"MCP{t}"]}, {"code": "HQ"}]}],
-            "metrics": {metric: True for metric, _, _ in FILES},
-        } for t in range(1, tenants + 1)],
-    })  # fmt: skip
+    return parse_billing_config(
+        {
+            "billing_process_enabled": True,
+            "tenants": [
+                {
+                    "tenant_id": t,
+                    "name": f"Tenant {t:04d}",
+                    "garn": f"G{t}",
+                    "billable": "PureConnect",
+                    "production_date": first_day.isoformat(),
+                    "regions": [
+                        {
+                            "code": "US",
+                            "locations": [{"code": "L1", "switches": [f"SW{t}"], "gvp_components": [f"MCP{t}"]}, {"code": "HQ"}],
+                        }
+                    ],
+                    "metrics": {metric: True for metric, _, _ in FILES},
+                }
+                for t in range(1, tenants + 1)
+            ],
+        }
+    )
 
 
 GENERATE = [
@@ -96,9 +114,14 @@ def generate(store, tenants: int, days: int, log=print) -> dict[str, int]:
             started = time.perf_counter()
             sql = statement.format(values=values) if "{values}" in statement else statement
             connection.execute(sa.text(sql), {k: v for k, v in bound.items() if f":{k}" in sql})
-            log(f"  {sql.split()[0].lower()} {sql.split()[2] if sql.startswith('INSERT') else ''} {time.perf_counter() - started:.1f} s")
+            log(
+                f"  {sql.split()[0].lower()} {sql.split()[2] if sql.startswith('INSERT') else ''} {time.perf_counter() - started:.1f} s"
+            )
     with store.reading() as connection:
-        return {t: connection.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in ("bds_ledger_file", "bds_ledger_count", "bds_ledger_flag")}
+        return {
+            t: connection.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+            for t in ("bds_ledger_file", "bds_ledger_count", "bds_ledger_flag")
+        }
 
 
 def pages(store, tenant_id: int) -> dict:
@@ -112,13 +135,17 @@ def pages(store, tenant_id: int) -> dict:
     def results(days: int):
         def read():
             with store.reading() as connection:
-                return data.results(connection, store.current().config, tenant_id, LAST_DAY - timedelta(days=days - 1), LAST_DAY)["series"]
+                return data.results(connection, store.current().config, tenant_id, LAST_DAY - timedelta(days=days - 1), LAST_DAY)[
+                    "series"
+                ]
+
         return read
 
     def anomalies(tenant=None):
         def read():
             with store.reading() as connection:
                 return data.anomalies(connection, "open", tenant, 100)
+
         return read
 
     def files():
@@ -131,9 +158,12 @@ def pages(store, tenant_id: int) -> dict:
 
     return {
         "Tenants (last billed days, open flags)": tenants,
-        "Results, 31 days": results(31), "Results, 400 days": results(400),
-        "Anomalies, open, every tenant": anomalies(), "Anomalies, open, one tenant": anomalies(tenant_id),
-        "Files & transmission, one tenant-day": files, "Files & transmission, the tenant's periods": periods,
+        "Results, 31 days": results(31),
+        "Results, 400 days": results(400),
+        "Anomalies, open, every tenant": anomalies(),
+        "Anomalies, open, one tenant": anomalies(tenant_id),
+        "Files & transmission, one tenant-day": files,
+        "Files & transmission, the tenant's periods": periods,
     }
 
 
@@ -159,22 +189,26 @@ def plans(store, tenant_id: int) -> dict[str, list[str]]:
     queries = {
         "last billed day": "SELECT max(period) FROM bds_ledger_file WHERE tenant_id = :t AND period_kind = 'day' AND current",
         "results": "SELECT period, metric, region, count_name, value FROM bds_ledger_count WHERE tenant_id = :t AND period_kind = 'day' "
-                   "AND current AND period BETWEEN :first AND :last",
+        "AND current AND period BETWEEN :first AND :last",
         "open flags": "SELECT f.* FROM bds_ledger_flag f LEFT JOIN bds_ledger_ack a ON a.flag_id = f.id WHERE a.flag_id IS NULL "
-                      "ORDER BY f.period DESC, f.tenant_id, f.raised_at DESC, f.id LIMIT 100",
-    }  # fmt: skip
+        "ORDER BY f.period DESC, f.tenant_id, f.raised_at DESC, f.id LIMIT 100",
+    }
     found = {}
     with store.reading() as connection:
         for name, sql in queries.items():
-            rows = connection.execute(sa.text("EXPLAIN " + sql), {"t": tenant_id, "first": LAST_DAY - timedelta(days=30), "last": LAST_DAY})
+            rows = connection.execute(
+                sa.text("EXPLAIN " + sql), {"t": tenant_id, "first": LAST_DAY - timedelta(days=30), "last": LAST_DAY}
+            )
             found[name] = [r[0] for r in rows]
     return found
 
 
 def report(measured, totals: dict[str, int], tenants: int, days: int) -> str:
-    lines = [f"console pages on a ledger of {tenants} tenants x {days} days: {totals['bds_ledger_count']:,} counts, "
-             f"{totals['bds_ledger_file']:,} file versions, {totals['bds_ledger_flag']:,} flags",
-             f"{'page':<44} {'rows':>6} {'first ms':>9} {'median ms':>10} {'slowest ms':>11}  within {BUDGET_MS} ms"]  # fmt: skip
+    lines = [
+        f"console pages on a ledger of {tenants} tenants x {days} days: {totals['bds_ledger_count']:,} counts, "
+        f"{totals['bds_ledger_file']:,} file versions, {totals['bds_ledger_flag']:,} flags",
+        f"{'page':<44} {'rows':>6} {'first ms':>9} {'median ms':>10} {'slowest ms':>11}  within {BUDGET_MS} ms",
+    ]
     for name, size, first, median, slowest in measured:
         within = "yes" if max(first, slowest) < BUDGET_MS else "NO"
         lines.append(f"{name:<44} {size:>6} {first:>9.1f} {median:>10.1f} {slowest:>11.1f}  {within}")
@@ -182,8 +216,8 @@ def report(measured, totals: dict[str, int], tenants: int, days: int) -> str:
 
 
 def run(admin_url: str, tenants: int, days: int, runs: int, keep: bool = False, log=print) -> str:
-    from bds.bench import drop_database, fresh_database
     from bds.config.store import Store
+    from bds_tools.bench import drop_database, fresh_database
 
     name = "bds_bench_ledger"
     store = Store(fresh_database(admin_url, name))
@@ -202,8 +236,10 @@ def run(admin_url: str, tenants: int, days: int, runs: int, keep: bool = False, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bds.bench_console", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg-url", default=os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser = argparse.ArgumentParser(prog="python -m bds_tools.bench_console", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--days", type=int, default=400)
     parser.add_argument("--runs", type=int, default=5)

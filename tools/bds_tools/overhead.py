@@ -1,9 +1,9 @@
 """The Airflow overhead: a whole ``bds_daily`` run through the scheduler and a real executor,
 against the sum of its tasks' own work.
 
-Ten small tenants (scale factor 0.005 of ``bds.scale``: 100 agents, 20,000 interaction facts,
+Ten small tenants (scale factor 0.005 of ``bds_tools.scale``: 100 agents, 20,000 interaction facts,
 7,500 GVP calls a day each) get one day in a fresh PostgreSQL database, and a billing
-configuration of their own. An Airflow installation of its own (``bds.airflow_local``): a fresh
+configuration of their own. An Airflow installation of its own (``bds_tools.airflow_local``): a fresh
 PostgreSQL metadata database, the LocalExecutor, an api-server (the tasks' execution API), a
 scheduler and a dag-processor, otherwise Airflow's defaults. ``bds_daily`` is triggered for
 the day ``--runs`` times, one run after the other, and the metadata database gives per run:
@@ -28,7 +28,7 @@ pandas, numpy and pyarrow, is timed apart and counted as overhead, since running
 in a process of its own is what makes it recur; the report shows it. ``announce_month_end`` calls no bds function (and skips the
 18th): its work is nil.
 
-    python -m bds.overhead --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres --tenants 10 --scale 0.005 --runs 3
+    python -m bds_tools.overhead --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres --tenants 10 --scale 0.005 --runs 3
 """
 
 from __future__ import annotations
@@ -55,15 +55,15 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 import yaml
 
-from bds.airflow_local import POOLS, Airflow, api_server_env, free_port, source_connections
 from bds.catalogue import SOURCES
+from bds_tools.airflow_local import POOLS, Airflow, api_server_env, free_port, source_connections
 
 if TYPE_CHECKING:
-    from bds.scale import ScaleTenant
+    from bds_tools.scale import ScaleTenant
 
 # This module's imports are kept light: the work passes run in a process of it, which must
 # hold no more than a task process has before its task starts (no pandas, numpy or pyarrow).
-# bds.scale and bds.bench are imported where they are used.
+# bds_tools.scale and bds_tools.bench are imported where they are used.
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "bds_daily"
 EXTRACTS = tuple(f"extract_{source}" for source in SOURCES)
@@ -116,11 +116,16 @@ class OverheadResult:
 
 def scale_tenants(count: int) -> list[ScaleTenant]:
     """Tenants 401, 402, ... each with two switches and two GVP components of its own."""
-    from bds.scale import ScaleTenant
+    from bds_tools.scale import ScaleTenant
 
     return [
-        ScaleTenant(tenant_id, 11 + i, "America/Chicago", (f"SW_{tenant_id}_A", f"SW_{tenant_id}_B"),
-                    (f"MCP_{tenant_id}_A", f"MCP_{tenant_id}_B"))  # fmt: skip
+        ScaleTenant(
+            tenant_id,
+            11 + i,
+            "America/Chicago",
+            (f"SW_{tenant_id}_A", f"SW_{tenant_id}_B"),
+            (f"MCP_{tenant_id}_A", f"MCP_{tenant_id}_B"),
+        )
         for i, tenant_id in enumerate(range(401, 401 + count))
     ]
 
@@ -132,16 +137,28 @@ def billing_config(tenants: list[ScaleTenant]) -> dict:
 
     entries = []
     for t in tenants:
-        locations = [{"code": f"L{n + 1}", "name": f"Site {n + 1}", "switches": [switch], "gvp_components": [component]}
-                     for n, (switch, component) in enumerate(zip(t.switches, t.components))]  # fmt: skip
+        locations = [
+            {"code": f"L{n + 1}", "name": f"Site {n + 1}", "switches": [switch], "gvp_components": [component]}
+            for n, (switch, component) in enumerate(zip(t.switches, t.components, strict=True))
+        ]
         locations.append({"code": "HQ", "name": "Headquarters (default location)", "switches": []})
-        entries.append({
-            "tenant_id": t.tenant_id, "name": f"Overhead Tenant {t.tenant_id}", "garn": f"GARN-OH-{t.tenant_id:04d}",
-            "billable": "PureConnect", "tier1_account_id": f"1000{t.tenant_id}", "tier2_account_id": f"2000{t.tenant_id}",
-            "tier3_account_id": f"3000{t.tenant_id}", "external_id": f"OH-EXT-{t.tenant_id}", "source_id": f"PC-SRC-{t.tenant_id}",
-            "time_zone": t.time_zone, "production_date": "2026-01-01",
-            "regions": [{"code": "US", "locations": locations}], "metrics": dict.fromkeys(METRICS, True),
-        })  # fmt: skip
+        entries.append(
+            {
+                "tenant_id": t.tenant_id,
+                "name": f"Overhead Tenant {t.tenant_id}",
+                "garn": f"GARN-OH-{t.tenant_id:04d}",
+                "billable": "PureConnect",
+                "tier1_account_id": f"1000{t.tenant_id}",
+                "tier2_account_id": f"2000{t.tenant_id}",
+                "tier3_account_id": f"3000{t.tenant_id}",
+                "external_id": f"OH-EXT-{t.tenant_id}",
+                "source_id": f"PC-SRC-{t.tenant_id}",
+                "time_zone": t.time_zone,
+                "production_date": "2026-01-01",
+                "regions": [{"code": "US", "locations": locations}],
+                "metrics": dict.fromkeys(METRICS, True),
+            }
+        )
     return {
         "billing_process_enabled": True,
         "billing_server": {"kind": "s3", "transmit": False},
@@ -152,7 +169,9 @@ def billing_config(tenants: list[ScaleTenant]) -> dict:
     }
 
 
-def airflow_environment(home: Path, metadata_url: str, api_port: int, sources_url: str, config: Path, data_dir: Path) -> dict[str, str]:
+def airflow_environment(
+    home: Path, metadata_url: str, api_port: int, sources_url: str, config: Path, data_dir: Path
+) -> dict[str, str]:
     """The environment of every Airflow process of the installation, and of the work passes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDS_"))}
     return env | {
@@ -171,7 +190,7 @@ def airflow_environment(home: Path, metadata_url: str, api_port: int, sources_ur
         **source_connections(sources_url),
         "BDS_CONFIG": str(config),
         "BDS_DATA_DIR": str(data_dir),
-    }  # fmt: skip
+    }
 
 
 # --- work: the bds functions, each in a fresh process ---------------------------------------
@@ -234,7 +253,7 @@ def work_pass(day: date) -> WorkPass:
 
 def measure_work(env: dict[str, str], day: date, passes: int, timeout: float = RUN_TIMEOUT) -> list[WorkPass]:
     """``passes`` work passes in a process with the installation's environment."""
-    command = [sys.executable, "-m", "bds.overhead", "--work-passes", str(passes), "--day", day.isoformat()]
+    command = [sys.executable, "-m", "bds_tools.overhead", "--work-passes", str(passes), "--day", day.isoformat()]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode:
         raise RuntimeError(f"the work passes failed:\n{done.stderr[-4000:]}")
@@ -257,8 +276,9 @@ def work_passes(day: date, passes: int) -> list[WorkPass]:
 
 def dag_run_state(engine: sa.Engine, run_id: str) -> str | None:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT state FROM dag_run WHERE dag_id = :dag AND run_id = :run"),
-                            {"dag": DAG_ID, "run": run_id}).scalar()  # fmt: skip
+        return conn.execute(
+            sa.text("SELECT state FROM dag_run WHERE dag_id = :dag AND run_id = :run"), {"dag": DAG_ID, "run": run_id}
+        ).scalar()
 
 
 def dag_run_times(engine: sa.Engine, run_id: str) -> DagRunTimes:
@@ -267,26 +287,40 @@ def dag_run_times(engine: sa.Engine, run_id: str) -> DagRunTimes:
             sa.text("SELECT queued_at, start_date, end_date FROM dag_run WHERE dag_id = :dag AND run_id = :run"),
             {"dag": DAG_ID, "run": run_id},
         ).one()
-        states = dict(conn.execute(
-            sa.text("SELECT state, count(*) FROM task_instance WHERE dag_id = :dag AND run_id = :run GROUP BY state"),
-            {"dag": DAG_ID, "run": run_id},
-        ).all())  # fmt: skip
+        states = dict(
+            conn.execute(
+                sa.text("SELECT state, count(*) FROM task_instance WHERE dag_id = :dag AND run_id = :run GROUP BY state"),
+                {"dag": DAG_ID, "run": run_id},
+            ).all()
+        )
         seconds = conn.execute(
             sa.text("SELECT coalesce(sum(duration), 0) FROM task_instance WHERE dag_id = :dag AND run_id = :run"),
             {"dag": DAG_ID, "run": run_id},
         ).scalar()
-    return DagRunTimes(run_id, (ended - started).total_seconds(), (ended - queued).total_seconds(),
-                       sum(states.values()), float(seconds), {str(k): v for k, v in states.items()})  # fmt: skip
+    return DagRunTimes(
+        run_id,
+        (ended - started).total_seconds(),
+        (ended - queued).total_seconds(),
+        sum(states.values()),
+        float(seconds),
+        {str(k): v for k, v in states.items()},
+    )
 
 
 def failed_task_logs(engine: sa.Engine, home: Path, run_id: str) -> list[Path]:
     """The log files of the run's task instances that did not succeed or skip."""
     with engine.connect() as conn:
-        task_ids = conn.execute(
-            sa.text("SELECT DISTINCT task_id FROM task_instance WHERE dag_id = :dag AND run_id = :run "
-                    "AND coalesce(state, 'none') NOT IN ('success', 'skipped')"),
-            {"dag": DAG_ID, "run": run_id},
-        ).scalars().all()  # fmt: skip
+        task_ids = (
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT task_id FROM task_instance WHERE dag_id = :dag AND run_id = :run "
+                    "AND coalesce(state, 'none') NOT IN ('success', 'skipped')"
+                ),
+                {"dag": DAG_ID, "run": run_id},
+            )
+            .scalars()
+            .all()
+        )
     folder = home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
     return sorted(p for task_id in task_ids for p in folder.glob(f"task_id={task_id}/**/*.log"))
 
@@ -322,13 +356,21 @@ def run_dag(airflow: Airflow, engine: sa.Engine, run_id: str, day: date) -> DagR
 # --- the whole measurement ------------------------------------------------------------------
 
 
-def measure_overhead(admin_url: str, tenants: int = 10, scale: float = 0.005, runs: int = 3, *, keep: bool = False,
-                     database_prefix: str = "bds_bench_overhead", log=print) -> OverheadResult:  # fmt: skip
+def measure_overhead(
+    admin_url: str,
+    tenants: int = 10,
+    scale: float = 0.005,
+    runs: int = 3,
+    *,
+    keep: bool = False,
+    database_prefix: str = "bds_bench_overhead",
+    log=print,
+) -> OverheadResult:
     """Load the sources, measure the work passes, then run ``bds_daily`` ``runs`` times through
     an Airflow installation of its own. Everything it starts is stopped; its databases and
     folder are removed unless ``keep``."""
-    from bds import scale as scale_sources
-    from bds.bench import DAY, drop_database, fresh_database
+    from bds_tools import scale as scale_sources
+    from bds_tools.bench import DAY, drop_database, fresh_database
 
     sources_db, metadata_db = f"{database_prefix}_src", f"{database_prefix}_airflow"
     folder = Path(tempfile.mkdtemp(prefix="bds-overhead-"))
@@ -337,8 +379,12 @@ def measure_overhead(admin_url: str, tenants: int = 10, scale: float = 0.005, ru
         log(f"loading {tenants} tenants at scale {scale:g} into {sources_db}")
         started = time.perf_counter()
         billed = scale_tenants(tenants)
-        scale_sources.generate({s: sources_url for s in scale_sources.SOURCES}, [(t, [DAY]) for t in billed], scale,
-                               log=lambda line: log("  " + line))  # fmt: skip
+        scale_sources.generate(
+            {s: sources_url for s in scale_sources.SOURCES},
+            [(t, [DAY]) for t in billed],
+            scale,
+            log=lambda line: log("  " + line),
+        )
         result = OverheadResult(tenants, scale, time.perf_counter() - started)
         log(f"  loaded in {result.load_seconds:.1f} s")
 
@@ -348,7 +394,9 @@ def measure_overhead(admin_url: str, tenants: int = 10, scale: float = 0.005, ru
         home = folder / "airflow"
         home.mkdir()
         api_port = free_port()
-        env = airflow_environment(home, metadata_url.render_as_string(hide_password=False), api_port, sources_url, config, folder / "data")
+        env = airflow_environment(
+            home, metadata_url.render_as_string(hide_password=False), api_port, sources_url, config, folder / "data"
+        )
         airflow = Airflow(home, env, logs=[])
         log(f"migrating the metadata database {metadata_db}")
         airflow.cli("db", "migrate")
@@ -370,8 +418,10 @@ def measure_overhead(admin_url: str, tenants: int = 10, scale: float = 0.005, ru
                 for n in range(1, runs + 1):
                     times = run_dag(airflow, engine, f"overhead_{n}", DAY)
                     result.runs.append(times)
-                    log(f"  run {n}: wall {times.wall:.2f} s (queued to end {times.queued_to_end:.2f} s), "
-                        f"{times.task_instances} task instances, {times.task_seconds:.2f} s in them")  # fmt: skip
+                    log(
+                        f"  run {n}: wall {times.wall:.2f} s (queued to end {times.queued_to_end:.2f} s), "
+                        f"{times.task_instances} task instances, {times.task_seconds:.2f} s in them"
+                    )
         finally:
             engine.dispose()
         return result
@@ -394,31 +444,39 @@ def report(result: OverheadResult) -> str:
         f"{result.tenants:>7} {len(result.runs):>4} {wall:>14.2f} {queued:>12.2f} {ti:>16.2f} {work:>8.2f} "
         f"{wall / work:>9.2f} {ti / work:>8.2f} {'/'.join(map(str, counts)):>11}",
         "",
-        "task instance states per run: " + "; ".join(", ".join(f"{k} {v}" for k, v in sorted(r.states.items())) for r in result.runs),
+        "task instance states per run: "
+        + "; ".join(", ".join(f"{k} {v}" for k, v in sorted(r.states.items())) for r in result.runs),
         "median work per step, summed over the tenants: "
         + ", ".join(f"{step} {statistics.median(p.by_step[step] for p in result.work):.2f} s" for step in result.work[0].by_step),
         f"imports (bds.pipeline in every task process; pandas, numpy and pyarrow in those that read rows): "
         f"{result.median('imports'):.2f} s per run (counted as overhead)",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bds.overhead", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg-url", default=os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-                        help="SQLAlchemy URL of a PostgreSQL database to create the benchmark's databases from")  # fmt: skip
+    parser = argparse.ArgumentParser(prog="python -m bds_tools.overhead", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BDS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+        help="SQLAlchemy URL of a PostgreSQL database to create the benchmark's databases from",
+    )
     parser.add_argument("--tenants", type=int, default=10)
-    parser.add_argument("--scale", type=float, default=0.005, help="scale factor of bds.scale per tenant-day")
+    parser.add_argument("--scale", type=float, default=0.005, help="scale factor of bds_tools.scale per tenant-day")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the databases and the folder (Airflow home, logs, files)")
-    parser.add_argument("--database-prefix", default="bds_bench_overhead", help="names the sources (_src) and metadata (_airflow) databases")
+    parser.add_argument(
+        "--database-prefix", default="bds_bench_overhead", help="names the sources (_src) and metadata (_airflow) databases"
+    )
     parser.add_argument("--work-passes", type=int, help=argparse.SUPPRESS)  # the work passes, in their own process
     parser.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)  # the work passes' day
     args = parser.parse_args(argv)
     if args.work_passes:
         print(json.dumps([p.__dict__ for p in work_passes(args.day, args.work_passes)]))
         return
-    result = measure_overhead(args.pg_url, args.tenants, args.scale, args.runs, keep=args.keep, database_prefix=args.database_prefix)
+    result = measure_overhead(
+        args.pg_url, args.tenants, args.scale, args.runs, keep=args.keep, database_prefix=args.database_prefix
+    )
     print()
     print(report(result))
 
