@@ -13,9 +13,12 @@ Delivery problems are logged and never raised: an alert must not hide the failur
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -25,6 +28,20 @@ log = logging.getLogger(__name__)
 CONN_ID = "bds_alerts"
 LOG_NAME = "alerts.jsonl"
 TIMEOUT_SECONDS = 10
+
+
+@contextmanager
+def kept_alerts(data_dir) -> Iterator[Path]:
+    """alerts.jsonl, while no one else writes it: its writers append, and housekeeping rewrites
+    it, under an exclusive lock (flock on a lock file beside it)."""
+    path = Path(data_dir) / LOG_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f".{LOG_NAME}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        os.close(fd)
 
 
 def notifier(payload: dict):
@@ -70,8 +87,7 @@ def send(title: str, text: str, details: dict) -> None:
         record = {"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **payload}
         path = Path(data_dir) / LOG_NAME
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as handle:
+            with kept_alerts(data_dir) as path, path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
         except OSError as exc:  # a full disk is one of the failures alerted: the log line above still has it
             log.error("the alert could not be kept in %s (%s); it is in this log only", path, exc.strerror or exc)

@@ -295,7 +295,8 @@ def _staged(work: dict, source: str) -> tuple[dict, object]:
     if not staging.exists(marker):
         raise StageMissingError(
             f"{tenant.label} day {day}: nothing staged from {SOURCES[source][1]} ({SOURCES[source][0]}) by this run; "
-            f"its extract task failed or has not run; see that task's log"
+            f"its extract task failed or has not run (see its log), or the day was rendered and its extracts removed; "
+            f"clear the tenant's extract tasks with this one"
         )
     return staging.read_json(marker), folder
 
@@ -500,6 +501,9 @@ def _render(work: dict, data_dir=None) -> dict:
     stored = store_files(
         tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents, work.get("config_revision")
     )
+    # The files are stored: the extracts have served (what render reads, daily/, stays for a rerun of it).
+    for source in SOURCES:
+        staging.remove_tree(stage(work) / source)
     stored["warnings"] = computed.get("warnings", [])  # what aggregate logged: into the run's summary too
     stored["summary"] += "".join(f"\n  WARNING {warning}" for warning in stored["warnings"])
     return stored

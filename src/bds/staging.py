@@ -108,6 +108,13 @@ def remove(path) -> None:
         path.unlink(missing_ok=True)
 
 
+def remove_tree(path) -> None:
+    """Remove a folder and everything in it, if it is there."""
+    with _named("remove", path):
+        if path.exists():
+            path.rmdir(recursive=True)
+
+
 def _is_local(path) -> bool:
     return path.protocol in ("", "file", "local")
 

@@ -297,6 +297,7 @@ def test_global_settings_and_events_are_read_and_changed_validated_whole(api):
         "settle_minutes",
         "sources",
         "anomalies",
+        "housekeeping",
     }
     # Transmission on without a bucket: refused by the one schema, nothing changed.
     base = api.revision()

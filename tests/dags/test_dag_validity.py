@@ -23,16 +23,22 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"bds_daily", "bds_monthly", "bds_transmit"}
+    assert set(dagbag.dag_ids) == {"bds_daily", "bds_monthly", "bds_transmit", "bds_housekeeping"}
 
 
-@pytest.mark.parametrize("dag_id", ["bds_daily", "bds_monthly", "bds_transmit"])
+@pytest.mark.parametrize("dag_id", ["bds_daily", "bds_monthly", "bds_transmit", "bds_housekeeping"])
 def test_house_rules(dagbag, dag_id):
+    """Documented, tagged, no catch-up; every task owned, bounded in time, under the retry
+    policy (test_every_task_fails_at_once_on_an_error_no_retry_can_fix) and alerting."""
+    from datetime import timedelta
+
     dag = dagbag.dags[dag_id]
-    assert dag.doc_md and dag.tags and "billing" in dag.tags
+    assert dag.doc_md and dag.tags and "billing" in dag.tags and "bds" in dag.tags
     assert dag.catchup is False
+    assert dag.max_active_runs is not None
     for task in dag.tasks:
         assert task.owner == "billing", task.task_id
+        assert task.execution_timeout is not None and task.execution_timeout <= timedelta(hours=24), task.task_id
         # Planning, reporting and announcing touch no source: retrying them helps nothing.
         assert task.retries >= 2 or task.task_id.rsplit(".", 1)[-1] in {
             "plan",

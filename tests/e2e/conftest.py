@@ -51,6 +51,11 @@ def bds_transmit(dags):
     return dags["bds_transmit"]
 
 
+@pytest.fixture(scope="session")
+def bds_housekeeping(dags):
+    return dags["bds_housekeeping"]
+
+
 def sqlite_connections(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     return {s: json.dumps({"conn_type": "sqlite", "host": str(folder / f"{s}.db")}) for s in SOURCES}

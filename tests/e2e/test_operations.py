@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from datetime import UTC
 from urllib.parse import quote
 
 import pytest
@@ -13,7 +14,7 @@ import yaml
 
 from bds import changes
 from bds.files import ARCHIVE, read_counts
-from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, expected_names, files, run_day, summary_of, use
+from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, expected_names, files, run_day, summary_of, task_states, use
 
 
 @pytest.fixture
@@ -310,3 +311,45 @@ def test_a_source_query_past_its_limit_fails_the_tenant_day_and_frees_its_pool_s
     assert all(ti.duration is not None and ti.duration < 60 for ti in extracts.values())  # cancelled at the limit
     pool = Pool.get_pool("bds_gim")
     assert pool.occupied_slots() == 0 and pool.open_slots() == pool.slots  # the failed extracts hold no slot
+
+
+def test_housekeeping_verifies_the_archive_and_alerts_on_a_difference(
+    bds_daily, bds_housekeeping, sqlite_sources, tmp_path, monkeypatch
+):
+    """A billed day leaves no extract behind (render removed them once the files were stored);
+    bds_housekeeping keeps the day's results and agent set (its month is not rolled up), and
+    verifies the archive: a file changed by hand fails the run at once, and the failure alerts."""
+    from datetime import datetime
+
+    data = tmp_path / "data"
+    raw = yaml.safe_load(DEMO_CONFIG.read_text())
+    raw["housekeeping"] = {"staging_days": 3650}  # March 2026 is months before the clock's today
+    config = tmp_path / "billing.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    use(monkeypatch, data, sqlite_sources, config=config)
+    assert run_day(bds_daily).state == "success"
+
+    def shape(path) -> str:  # below the tenant-day's folder, the run's key left out
+        parts = path.relative_to(data / "staging").parts[2:]
+        return "/".join(("runs", "<run>", *parts[2:]) if parts[0] == "runs" else parts)
+
+    staged = sorted(shape(p) for p in (data / "staging").rglob("*") if p.is_file())
+    # For each of the three tenants: the run's results and agent set, and the published agent set.
+    assert staged == sorted(["daily/agents.parquet", "runs/<run>/daily/agents.parquet", "runs/<run>/daily/results.json"] * 3)
+
+    run = bds_housekeeping.test(logical_date=datetime(2026, 4, 1, 3, 30, tzinfo=UTC), run_conf={"verify": True})
+    assert run.state == "success", task_states(run)
+    assert len([p for p in (data / "staging").rglob("*") if p.is_file()]) == 9  # March is not rolled up: all kept
+
+    tampered = next((data / ARCHIVE).rglob("CNT_*_101_20260329.csv"))
+    tampered.write_bytes(tampered.read_bytes() + b"a line added by hand\n")
+    run = bds_housekeeping.test(logical_date=datetime(2026, 4, 2, 3, 30, tzinfo=UTC), run_conf={"verify": True})
+    assert run.state == "failed" and task_states(run)["verify_archive"] == "failed"
+    assert {k: v for k, v in task_states(run).items() if k != "verify_archive"} == {
+        "clean_staging": "success",
+        "prune_task_logs": "success",
+        "prune_alerts": "success",
+    }
+    [alert] = [json.loads(line) for line in (data / "alerts.jsonl").read_text().splitlines()]
+    assert alert["title"] == "bds: bds_housekeeping verify_archive failed"
+    assert f"{tampered}: sha256 is " in alert["text"] and "difference(s) from the manifests" in alert["text"]

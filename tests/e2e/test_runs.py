@@ -43,6 +43,8 @@ def test_daily_run_writes_every_file_and_reruns_byte_identical(bds_daily, sqlite
     tailspin = first["CNT_GLOBAL_PES_voicemail_boxes_NOGARN_105_20260329.csv"].decode()
     assert ',"\'=Tailspin Toys, Inc.",,,,,,,,GLOBAL,voicemail_boxes,1,0,26,5,MAILBOXES,' in tailspin
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "archive").rglob("*.csv")}
+    # Once the files are stored, render removed the extracts; what it read stays for a rerun of it.
+    assert {p.parent.name for p in (tmp_path / "staging").rglob("*") if p.is_file()} == {"daily"}
 
     assert run_day(bds_daily).state == "success"
     assert files(tmp_path) == first

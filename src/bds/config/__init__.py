@@ -327,6 +327,22 @@ class AnomalyChecks(_Model):
     same_weekday_days: int = Field(4, ge=1, le=52)
 
 
+class Housekeeping(_Model):
+    """What bds_housekeeping keeps, and when it verifies the archive (docs/operations.md, "Housekeeping")."""
+
+    # Anything in the staging location for a day older than this is removed: the extracts and
+    # agent sets of runs that failed and were never rerun, and of months never rolled up.
+    staging_days: int = Field(62, ge=1, le=3650)
+    # A day's agent set (what its month's Enabled counts read) stays this long after its month
+    # was rolled up, so the month can be rolled up again (a correction) without rerunning its days.
+    month_inputs_days: int = Field(35, ge=0, le=3650)
+    # Task logs on the local disk (remote logs: the bucket's lifecycle rules) and alerts.jsonl.
+    log_days: int = Field(90, ge=1, le=3650)
+    alert_days: int = Field(365, ge=1, le=3650)
+    # The day of the week on which the archive is verified against its manifests (and the bucket).
+    verify_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "sunday"
+
+
 class BillingConfig(_Model):
     # Skills Management: Global Events -> enable the PureConnect billing process.
     billing_process_enabled: bool = False
@@ -342,6 +358,7 @@ class BillingConfig(_Model):
     settle_minutes: int = Field(15, ge=0, le=24 * 60)
     sources: SourceReadiness = SourceReadiness()
     anomalies: AnomalyChecks = AnomalyChecks()
+    housekeeping: Housekeeping = Housekeeping()
     tenants: tuple[Tenant, ...] = ()
 
     @field_validator("tenants")
