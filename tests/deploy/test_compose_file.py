@@ -227,6 +227,20 @@ def test_the_dockerfile_extends_the_official_image_with_exactly_the_pinned_requi
     assert "ENV BDS_SQL_DIR=/opt/airflow/include/sql" in instructions
 
 
+def image_pip_install(*options: str) -> list[dict]:
+    """What the Dockerfile's pip call would install here (pip's report), with ``options``."""
+    constraints = dict(line.lower().split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-", *options]
+    command += [
+        "apache-airflow==" + constraints["apache-airflow"],
+        "-r",
+        str(ROOT / "requirements.txt"),
+        "-c",
+        str(ROOT / "constraints.txt"),
+    ]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)["install"]
+
+
 def test_the_pins_are_the_versions_this_suite_runs_on():
     """What the image's pip call installs, resolved here: nothing differs from this environment,
     so the image gets exactly the versions the suite tested."""
@@ -238,55 +252,13 @@ def test_the_pins_are_the_versions_this_suite_runs_on():
         match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line)
         if match:
             assert constraints[match.group(1).lower()] == match.group(2), line
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--quiet",
-            "--report",
-            "-",
-            "apache-airflow==" + constraints["apache-airflow"],
-            "-r",
-            str(ROOT / "requirements.txt"),
-            "-c",
-            str(ROOT / "constraints.txt"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(result.stdout)["install"] == []
+    assert image_pip_install() == []
 
 
 def test_the_image_gets_no_development_package():
     """The image's pip call, resolved as on an empty machine: the runtime only, none of the
     suite's, the benchmark's or the linters' packages (requirements-dev.txt)."""
-    constraints = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--quiet",
-            "--report",
-            "-",
-            "apache-airflow==" + constraints["apache-airflow"],
-            "-r",
-            str(ROOT / "requirements.txt"),
-            "-c",
-            str(ROOT / "constraints.txt"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    installed = {item["metadata"]["name"].lower().replace("_", "-") for item in json.loads(result.stdout)["install"]}
+    installed = {item["metadata"]["name"].lower().replace("_", "-") for item in image_pip_install("--ignore-installed")}
     assert {"apache-airflow", "apache-airflow-providers-common-sql", "pandas", "pyarrow", "plotly"} <= installed
     development = {
         "pytest",

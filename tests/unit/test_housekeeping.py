@@ -27,18 +27,12 @@ def produced_at(moment: datetime) -> dict:
     return {"dag_id": "bds_daily", "run_id": "r", "task_id": "t", "map_index": 0, "at": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
 
 
-def daily_files(data, tenant_id: int, day: date, at: datetime) -> None:
-    name = f"CNT_GLOBAL_PES_voicemail_boxes_G1_{tenant_id}_{day:%Y%m%d}.csv"
-    folder = daily_dir(data, tenant_id, day)
+def stored(data, tenant_id: int, period: date, at: datetime, monthly: bool = False) -> None:
+    """A day's (or, ``monthly``, a month's) file in the archive and its manifest, produced ``at``."""
+    name = f"CNT_GLOBAL_PES_seats_chat_G1_{tenant_id}_{period:%Y%m}{'' if monthly else f'{period:%d}'}.csv"
+    folder = (monthly_dir if monthly else daily_dir)(data, tenant_id, period)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(b"x\n")
-    manifest.record_rendered(folder, {name: b"x\n"}, config_revision=1, produced=produced_at(at))
-
-
-def monthly_files(data, tenant_id: int, month: date, at: datetime) -> None:
-    name = f"CNT_US_PES_seats_chat_G1_{tenant_id}_{month:%Y%m}.csv"
-    folder = monthly_dir(data, tenant_id, month)
-    folder.mkdir(parents=True, exist_ok=True)
     manifest.record_rendered(folder, {name: b"x\n"}, config_revision=1, produced=produced_at(at))
 
 
@@ -52,21 +46,21 @@ def staged(data, day: date, tenant_id: int) -> None:
 def test_staging_keeps_what_a_month_still_needs_and_removes_the_rest(data):
     # April, rolled up on 1 May (45 days before NOW): its inputs have served their 35 days.
     april = date(2026, 4, 20)
-    daily_files(data, 101, april, datetime(2026, 4, 21, 6, tzinfo=UTC))
-    monthly_files(data, 101, date(2026, 4, 1), datetime(2026, 5, 1, 6, tzinfo=UTC))
+    stored(data, 101, april, datetime(2026, 4, 21, 6, tzinfo=UTC))
+    stored(data, 101, date(2026, 4, 1), datetime(2026, 5, 1, 6, tzinfo=UTC), monthly=True)
     staged(data, april, 101)
     # A day of April restated after the rollup (its month not rolled up again): kept.
     restated = date(2026, 4, 25)
-    daily_files(data, 101, restated, datetime(2026, 5, 20, 6, tzinfo=UTC))
+    stored(data, 101, restated, datetime(2026, 5, 20, 6, tzinfo=UTC))
     staged(data, restated, 101)
     # May, rolled up on 1 June (14 days ago): kept for a correction until 6 July.
     may = date(2026, 5, 10)
-    daily_files(data, 101, may, datetime(2026, 5, 11, 6, tzinfo=UTC))
-    monthly_files(data, 101, date(2026, 5, 1), datetime(2026, 6, 1, 6, tzinfo=UTC))
+    stored(data, 101, may, datetime(2026, 5, 11, 6, tzinfo=UTC))
+    stored(data, 101, date(2026, 5, 1), datetime(2026, 6, 1, 6, tzinfo=UTC), monthly=True)
     staged(data, may, 101)
     # June, not rolled up yet; a tenant with no files at all (its run failed): kept, for now.
     june = date(2026, 6, 14)
-    daily_files(data, 102, june, datetime(2026, 6, 15, 1, tzinfo=UTC))
+    stored(data, 102, june, datetime(2026, 6, 15, 1, tzinfo=UTC))
     staged(data, june, 102)
     staged(data, june, 103)
     # Staged for a day older than staging_days (62: before 14 April), whatever it holds: removed.
@@ -118,7 +112,7 @@ def test_alerts_older_than_the_setting_are_removed_and_the_rest_kept_as_they_wer
 
 
 def test_the_archive_is_verified_against_its_manifests_and_a_difference_fails(data):
-    daily_files(data, 101, date(2026, 6, 1), NOW)
+    stored(data, 101, date(2026, 6, 1), NOW)
     config = BillingConfig()
     assert housekeeping.verify(config, data) == "1 file(s) in the archive match their manifests"
     next((data / ARCHIVE).rglob("CNT_*.csv")).write_bytes(b"tampered\n")
