@@ -6,18 +6,20 @@ Settings; see `docs/operations.md`, "Housekeeping"):
 
 1. **clean_staging**: a tenant-day's extracts are removed by its own `render`; this removes what
    a month needs (the days' agent sets and results) once the month has been rolled up, after
-   its days were last rendered, `month_inputs_days` ago, and anything staged for a day older
-   than `staging_days`;
+   its days were last rendered, `month_inputs_days` ago, and anything staged that was not
+   written for `staging_days`;
 2. **prune_task_logs**: task logs on this machine's disk older than `log_days`;
 3. **prune_alerts**: entries of `alerts.jsonl` older than `alert_days`;
 4. **verify_archive**, on `verify_weekday` (or when the `verify` Param is set): every manifest
-   against its files and, with transmission on, against the bucket. A difference fails the
-   task, and the failure alerts.
+   against its files and, with transmission on, against the bucket. A difference found twice,
+   a minute apart, fails the task, and the failure alerts.
 
 Each task logs what it removed and why, and returns it (the task's XCom).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
@@ -67,7 +69,7 @@ with DAG(
 
         return housekeeping.prune_alerts(staging.data_dir(), current_config().housekeeping.alert_days, housekeeping.now_utc())
 
-    @task
+    @task(execution_timeout=timedelta(hours=12))  # a large bucket is many objects
     def verify_archive(params=None, dag_run=None) -> str:
         from airflow.sdk.exceptions import AirflowSkipException
 

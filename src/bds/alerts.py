@@ -30,6 +30,10 @@ LOG_NAME = "alerts.jsonl"
 TIMEOUT_SECONDS = 10
 
 
+class AlertTargetError(ValueError):
+    """The ``bds_alerts`` connection cannot be used as it is; the message says how to write it."""
+
+
 @contextmanager
 def kept_alerts(data_dir) -> Iterator[Path]:
     """alerts.jsonl, while no one else writes it: its writers append, and housekeeping rewrites
@@ -57,17 +61,22 @@ def notifier(payload: dict):
     except Exception:  # not defined: alerts go to the log and alerts.jsonl only
         return None
     endpoint = conn.extra_dejson.get("endpoint")
-    headers = {"Content-Type": "application/json"}
+    # The hook sends a connection's other extras as headers: the earlier form's path is not one
+    # (requests leaves out a header whose value is None).
+    headers = {"Content-Type": "application/json", **({"endpoint": None} if endpoint else {})}
     if conn.password and not conn.login:
         headers["Authorization"] = f"Bearer {conn.password}"
-    # Before the http provider delivered alerts, a host without a schema meant https; the hook reads http.
-    schemeless = "://" not in (conn.host or "") and not conn.schema
-    if endpoint or "Authorization" in headers or schemeless:
+    how = "put the webhook's whole https URL in its host and a token in an 'Authorization' extra (docs/operations.md, \"Alerts\")"
+    # Before the http provider delivered alerts, a host without a schema meant https; the hook
+    # would read http, and send the path and the token in the clear: such a connection is refused.
+    if "://" not in (conn.host or "") and not conn.schema:
+        raise AlertTargetError(f"the {CONN_ID} connection's host has no schema, which would now mean plain http: {how}")
+    if endpoint or "Authorization" in headers:
         log.warning(
-            "the %s connection is in the earlier form (an 'endpoint' extra, a password without a login as a "
-            "bearer token, or a host without a schema, which is now read as http): put the webhook's whole URL "
-            "in its host and the token in an 'Authorization' extra (docs/operations.md, \"Alerts\")",
+            "the %s connection is in the earlier form (an 'endpoint' extra, or a password without a login "
+            "sent as a bearer token): %s",
             CONN_ID,
+            how,
         )
     return HttpNotifier(
         http_conn_id=CONN_ID,

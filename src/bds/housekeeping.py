@@ -2,12 +2,12 @@
 
 - **Staging.** A tenant-day's extracts are removed by its own ``render`` once the files are
   stored. What its month needs (the day's agent set, and its run's results) stays until the
-  month has been rolled up, after the day was last rendered, ``month_inputs_days`` ago; anything
-  staged for a day older than ``staging_days`` goes whatever it is (failed runs never rerun).
+  month has been rolled up, after the day was last rendered, ``month_inputs_days`` ago; what
+  was not written for ``staging_days`` goes whatever it is (failed runs never rerun).
 - **Task logs** on this machine's disk and **alerts** in ``alerts.jsonl``: kept ``log_days`` and
   ``alert_days``.
 - **The archive**, weekly: every manifest against its files (and, with transmission on, the
-  bucket's objects); any difference fails the task, which alerts.
+  bucket's objects); a difference found twice, a minute apart, fails the task, which alerts.
 
 Every removal is logged with what and why. Settings: ``BillingConfig.housekeeping``.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -45,41 +46,51 @@ def _newest_production(path: Path) -> datetime | None:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
-def month_inputs_done(data_dir: Path, tenant_id: int, day: date, now: datetime, keep_days: int) -> bool:
-    """Whether the day's month was rolled up after the day was last rendered, ``keep_days`` ago or more."""
+def month_inputs_done(data_dir: Path, tenant_id: int, day: date, written: datetime, now: datetime, keep_days: int) -> bool:
+    """Whether the day's month was rolled up after the day was last rendered and after its
+    staged files were last ``written`` (no rerun of the day is under way), ``keep_days`` ago or more."""
     rendered = _newest_production(daily_dir(data_dir, tenant_id, day) / manifest_name(tenant_id, f"{day:%Y%m%d}"))
     first = day.replace(day=1)
     rolled_up = _newest_production(monthly_dir(data_dir, tenant_id, first) / manifest_name(tenant_id, f"{first:%Y%m}"))
-    return rendered is not None and rolled_up is not None and rendered < rolled_up <= now - timedelta(days=keep_days)
+    if rendered is None or rolled_up is None:
+        return False
+    return max(rendered, written) < rolled_up <= now - timedelta(days=keep_days)
+
+
+def _last_written(folder) -> datetime | None:
+    """When the newest file below a staging folder was written (None when it holds none)."""
+    moments = [path.stat().st_mtime for path in folder.rglob("*") if path.is_file()]
+    return datetime.fromtimestamp(max(moments), UTC) if moments else None
 
 
 def clean_staging(settings: Housekeeping, data_dir: Path, now: datetime) -> list[str]:
-    """Remove from the staging location what no task needs any more; what was removed, and why."""
+    """Remove from the staging location what no task needs any more; what was removed, and why.
+    Ages count from when the files were written, not from the day they are for: a backfill of
+    an old day stages anew, and keeps what it staged."""
     root = staging.staging_root()
     if not staging.exists(root):
         return []
-    oldest = now.date() - timedelta(days=settings.staging_days)
+    oldest = now - timedelta(days=settings.staging_days)
     removed = []
     for day_folder in sorted(root.iterdir(), key=lambda p: p.name):
         try:
             day = date.fromisoformat(day_folder.name)
         except ValueError:  # not a day's folder: not ours to remove
             continue
-        if day < oldest:
-            staging.remove_tree(day_folder)
-            removed.append(f"{day}: everything staged for the day (older than staging_days, {settings.staging_days})")
-            continue
         for tenant_folder in sorted(day_folder.iterdir(), key=lambda p: p.name):
-            if tenant_folder.name.isdigit() and month_inputs_done(
-                data_dir, int(tenant_folder.name), day, now, settings.month_inputs_days
-            ):
-                staging.remove_tree(tenant_folder)
-                removed.append(
-                    f"{day}: tenant {tenant_folder.name}'s agent set and results (its month was rolled up after the "
-                    f"day, more than month_inputs_days, {settings.month_inputs_days}, ago)"
-                )
-        if not any(day_folder.iterdir()):
-            staging.remove_tree(day_folder)
+            written = _last_written(tenant_folder)
+            if not tenant_folder.name.isdigit() or written is None:
+                continue
+            if written < oldest:
+                reason = f"nothing written for staging_days ({settings.staging_days})"
+            elif month_inputs_done(data_dir, int(tenant_folder.name), day, written, now, settings.month_inputs_days):
+                reason = f"its month was rolled up after the day, more than month_inputs_days ({settings.month_inputs_days}) ago"
+            else:
+                continue
+            staging.remove_tree(tenant_folder)
+            removed.append(f"{day}: tenant {tenant_folder.name}'s staged files ({reason})")
+        if staging.is_local(day_folder) and day_folder.exists() and not any(day_folder.iterdir()):
+            day_folder.rmdir()  # an object store keeps no empty folder
     for line in removed:
         log.info("staging: removed %s", line)
     return removed
@@ -94,12 +105,17 @@ def prune_task_logs(folder: Path, keep_days: int, now: datetime) -> int:
     cutoff = (now - timedelta(days=keep_days)).timestamp()
     removed = 0
     for path in folder.rglob("*"):
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
+        try:  # a log being written (or removed) meanwhile is left alone
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
     for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        if not any(path.iterdir()):
-            path.rmdir()
+        try:
+            path.rmdir()  # only an empty folder goes
+        except OSError:
+            continue
     log.info("task logs: removed %d file(s) older than %d days under %s", removed, keep_days, folder)
     return removed
 
@@ -129,15 +145,27 @@ def prune_alerts(data_dir: Path, keep_days: int, now: datetime) -> int:
     return removed
 
 
-def verify(config: BillingConfig, data_dir: Path) -> str:
-    """The archive against its manifests and, with transmission on, the bucket; raises
-    ArchiveMismatchError listing every difference."""
+# A difference found is looked for again this long after: a render or a send under way (a file
+# replaced, its manifest not yet) is not one.
+RECHECK_SECONDS = 60
+
+
+def verify(config: BillingConfig, data_dir: Path, recheck_seconds: float | None = None) -> str:
+    """The archive against its manifests and, with transmission on, the bucket (by the SHA-256
+    the server keeps, read back where it keeps none); raises ArchiveMismatchError listing every
+    difference found twice, ``recheck_seconds`` apart."""
     bucket = None
     if config.billing_server.transmit:
         from bds.transmission import Bucket
 
         bucket = Bucket(config.billing_server)
-    checked, problems = manifest.verify_archive(data_dir, bucket)
+    checked, problems = manifest.verify_archive(data_dir, bucket, read_back=False)
+    recheck_seconds = RECHECK_SECONDS if recheck_seconds is None else recheck_seconds
+    if problems:
+        log.warning("%d difference(s) found; looking again in %g s: %s", len(problems), recheck_seconds, problems[:5])
+        time.sleep(recheck_seconds)
+        checked, again = manifest.verify_archive(data_dir, bucket, read_back=False)
+        problems = [p for p in again if p in set(problems)]
     where = "the archive and the bucket" if bucket else "the archive"
     if problems:
         raise ArchiveMismatchError(f"{where}: {len(problems)} difference(s) from the manifests:\n  " + "\n  ".join(problems))

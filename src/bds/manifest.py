@@ -182,9 +182,10 @@ def unsent(manifest: dict) -> list[str]:
     return [e["name"] for e in manifest["files"] if not e["uploaded_at"]]
 
 
-def verify_archive(data_dir: Path, bucket=None) -> tuple[int, list[str]]:
+def verify_archive(data_dir: Path, bucket=None, read_back: bool = True) -> tuple[int, list[str]]:
     """Check every manifest under the archive against the files beside it (and, given a
-    ``transmission.Bucket``, against the objects it names), and look for stray files. Returns
+    ``transmission.Bucket``, against the objects it names: read back, or without ``read_back``
+    by the SHA-256 the server keeps where it keeps one), and look for stray files. Returns
     (files checked, problems)."""
     root = Path(data_dir) / ARCHIVE
     problems: list[str] = []
@@ -209,9 +210,9 @@ def verify_archive(data_dir: Path, bucket=None) -> tuple[int, list[str]]:
                 if actual[field] != e[field]:
                     problems.append(f"{file}: {field} is {actual[field]}, {path.name} says {e[field]}")
             if bucket is not None and e["s3_uri"]:
-                problems.extend(f"{e['s3_uri']}: {p}" for p in bucket.compare(e["s3_uri"], data)[0])
+                problems.extend(f"{e['s3_uri']}: {p}" for p in bucket.compare(e["s3_uri"], data, read_back)[0])
         for e in manifest.get("superseded", []):
-            problems.extend(_check_superseded(root, path, e, bucket))
+            problems.extend(_check_superseded(root, path, e, bucket, read_back))
     for file in archived_files(root):
         if file not in listed:
             problems.append(f"{file}: in the archive but in no manifest")
@@ -219,7 +220,7 @@ def verify_archive(data_dir: Path, bucket=None) -> tuple[int, list[str]]:
     return checked, problems
 
 
-def _check_superseded(root: Path, manifest: Path, e: dict, bucket) -> list[str]:
+def _check_superseded(root: Path, manifest: Path, e: dict, bucket, read_back: bool = True) -> list[str]:
     problems = []
     if (manifest.parent / e["name"]).exists():
         problems.append(f"{manifest.parent / e['name']}: {manifest.name} says it was superseded, but it is still current")
@@ -227,7 +228,7 @@ def _check_superseded(root: Path, manifest: Path, e: dict, bucket) -> list[str]:
     if not kept.is_file() or sha256(kept.read_bytes()) != e["sha256"]:
         problems.append(f"{kept}: the superseded {e['name']} of {manifest.name} is not kept there with SHA-256 {e['sha256']}")
     elif bucket is not None and e["moved_to"]:
-        problems.extend(f"{e['moved_to']}: {p}" for p in bucket.compare(e["moved_to"], kept.read_bytes())[0])
+        problems.extend(f"{e['moved_to']}: {p}" for p in bucket.compare(e["moved_to"], kept.read_bytes(), read_back)[0])
         if bucket.head(bucket.key_of(e["s3_uri"])) is not None:
             problems.append(f"{e['s3_uri']}: superseded and moved aside, but still in the bucket")
     return problems

@@ -51,7 +51,7 @@ class WaitForDayEnd(BaseOperator):
             self.log.info("%s: billable since %s; ready", label(self.work), due.isoformat())
             return
         self.log.info("%s: billable from %s; deferred until then", label(self.work), due.isoformat())
-        self.defer(
+        self.defer(  # its own timeout: Airflow 3.3 does not count a deferral against the execution timeout
             trigger=DateTimeTrigger(moment=due, end_from_trigger=True),
             method_name="execute_complete",
             timeout=due - now + TRIGGER_GRACE,
@@ -81,6 +81,7 @@ class ExtractOperator(BaseSQLOperator):
         self.work = work
         self.sql: dict[str, str] = {}  # filled when rendered, for the tenant's metrics and the connection's dialect
         self.parameters: dict = {}
+        self.dialect: str | None = None
 
     def render_template_fields(self, context, jinja_env=None) -> None:
         from bds.pipeline import extract_queries
@@ -89,13 +90,15 @@ class ExtractOperator(BaseSQLOperator):
         label_tenant(self.work, context)
         try:
             engine = self.get_db_hook().get_sqlalchemy_engine()
-            dialect = engine.dialect.name
+            self.dialect = engine.dialect.name
             engine.dispose()
         except Exception:  # an unusable connection: execute fails, naming the tenant, day and connection
-            dialect = None
-        self.sql, self.parameters = extract_queries(self.work, self.source, dialect)
+            self.dialect = None
+        self.sql, self.parameters = extract_queries(self.work, self.source, self.dialect)
 
     def execute(self, context) -> dict:
         from bds.pipeline import extract_source
 
-        return extract_source(self.work, self.source, hook=self.get_db_hook, queries=(self.sql, self.parameters))
+        # Rendered without the connection's dialect, the queries are chosen again once it is known.
+        queries = (self.sql, self.parameters) if self.dialect else None
+        return extract_source(self.work, self.source, hook=self.get_db_hook, queries=queries)

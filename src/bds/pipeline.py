@@ -501,9 +501,13 @@ def _render(work: dict, data_dir=None) -> dict:
     stored = store_files(
         tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents, work.get("config_revision")
     )
-    # The files are stored: the extracts have served (what render reads, daily/, stays for a rerun of it).
+    # The files are stored: the extracts have served (what render reads, daily/, stays for a rerun
+    # of it). A removal that fails is left to bds_housekeeping: the day is billed all the same.
     for source in SOURCES:
-        staging.remove_tree(stage(work) / source)
+        try:
+            staging.remove_tree(stage(work) / source)
+        except staging.StagingError as exc:
+            log.warning("%s: %s; bds_housekeeping removes it later", label(work), exc)
     stored["warnings"] = computed.get("warnings", [])  # what aggregate logged: into the run's summary too
     stored["summary"] += "".join(f"\n  WARNING {warning}" for warning in stored["warnings"])
     return stored

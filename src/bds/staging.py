@@ -115,7 +115,7 @@ def remove_tree(path) -> None:
             path.rmdir(recursive=True)
 
 
-def _is_local(path) -> bool:
+def is_local(path) -> bool:
     return path.protocol in ("", "file", "local")
 
 
@@ -129,7 +129,7 @@ def writing(path):
     """A local file for the block to write ``path``'s content into, as it goes (a dataset too
     large to hold in memory); published whole when the block succeeds, discarded otherwise.
     A local staging folder so gets the same whole-or-nothing guarantee as an object store."""
-    local = _is_local(path)
+    local = is_local(path)
     with _named("write", path):
         if local:
             target = Path(path.path)

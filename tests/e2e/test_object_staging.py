@@ -94,3 +94,28 @@ def test_a_staging_url_naming_an_undefined_connection_is_refused(tmp_path, monke
     monkeypatch.delenv("AIRFLOW_CONN_BDS_STAGING_MISSING", raising=False)
     with pytest.raises(staging.StagingError, match="connection 'bds_staging_missing' is not defined"):
         staging.tenant_day(BILLED_DAY, 101)
+
+
+def test_housekeeping_cleans_a_staging_object_store(s3_endpoint, s3_bucket, tmp_path, monkeypatch):
+    """On S3 a folder is only a prefix: once its last object is removed it is gone, and the
+    clean-up goes on with the next day (the rules themselves: tests/unit/test_housekeeping.py)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bds import housekeeping
+    from bds.config import Housekeeping
+
+    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BDS_STAGING_URL", f"s3://bds_s3@{s3_bucket}/staging")
+    for day, tenant in ((DAYS[0], 101), (DAYS[0], 102), (DAYS[1], 101)):
+        for part in ("daily/agents.parquet", "runs/run-1/daily/results.json"):
+            staging.write_bytes(staging.tenant_day(day, tenant) / part, b"x")
+    staging.write_bytes(staging.staging_root() / "not-a-day" / "kept", b"x")
+    now = datetime.now(UTC)
+    assert housekeeping.clean_staging(Housekeeping(), tmp_path, now) == []  # just written: all kept
+    removed = housekeeping.clean_staging(Housekeeping(), tmp_path, now + timedelta(days=76))
+    assert removed == [
+        f"{DAYS[0]}: tenant 101's staged files (nothing written for staging_days (75))",
+        f"{DAYS[0]}: tenant 102's staged files (nothing written for staging_days (75))",
+        f"{DAYS[1]}: tenant 101's staged files (nothing written for staging_days (75))",
+    ]
+    assert staged_keys(s3_endpoint, s3_bucket) == {"staging/not-a-day/kept"}

@@ -341,6 +341,7 @@ def test_housekeeping_verifies_the_archive_and_alerts_on_a_difference(
     assert run.state == "success", task_states(run)
     assert len([p for p in (data / "staging").rglob("*") if p.is_file()]) == 9  # March is not rolled up: all kept
 
+    monkeypatch.setattr("bds.housekeeping.RECHECK_SECONDS", 0)  # a difference is looked for again at once
     tampered = next((data / ARCHIVE).rglob("CNT_*_101_20260329.csv"))
     tampered.write_bytes(tampered.read_bytes() + b"a line added by hand\n")
     run = bds_housekeeping.test(logical_date=datetime(2026, 4, 2, 3, 30, tzinfo=UTC), run_conf={"verify": True})

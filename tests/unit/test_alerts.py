@@ -62,21 +62,30 @@ def test_a_webhook_that_refuses_is_logged_and_the_alert_is_kept(webhook, tmp_pat
     assert kept["title"] == "bds: a title" and kept["tenant"] == "T (1)"
 
 
+def earlier_form(port: int, **fields) -> str:
+    """A bds_alerts connection as written before the http provider delivered alerts."""
+    conn = {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "old-token", "extra": {"endpoint": "/old/path"}}
+    return json.dumps(conn | fields)
+
+
 def test_a_connection_in_the_earlier_form_works_and_says_how_to_write_it_now(webhook, tmp_path, monkeypatch, caplog):
+    """Its path and bearer token still reach the webhook, the path not as a header too."""
     monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_BDS_ALERTS",
-        json.dumps(
-            {
-                "conn_type": "http",
-                "host": "127.0.0.1",
-                "port": webhook.port,
-                "password": "old-token",
-                "extra": {"endpoint": "/old/path"},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_BDS_ALERTS", earlier_form(webhook.port, schema="http"))
     send("bds: a title", "what failed", {})
     [posted] = webhook.received
     assert posted["path"] == "/old/path" and posted["headers"]["Authorization"] == "Bearer old-token"
+    assert "endpoint" not in {name.lower() for name in posted["headers"]}
     assert "the bds_alerts connection is in the earlier form" in caplog.text and "old-token" not in caplog.text
+
+
+def test_an_earlier_connection_without_a_schema_is_refused_rather_than_sent_in_the_clear(webhook, tmp_path, monkeypatch, caplog):
+    """Without a schema it meant https; the http provider would read http: nothing is posted, the
+    log says how to write it, and the alert is kept."""
+    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_CONN_BDS_ALERTS", earlier_form(webhook.port))
+    send("bds: a title", "what failed", {})
+    assert webhook.received == []
+    assert "host has no schema, which would now mean plain http: put the webhook's whole https URL" in caplog.text
+    assert "old-token" not in caplog.text
+    assert json.loads((tmp_path / "alerts.jsonl").read_text())["title"] == "bds: a title"

@@ -13,7 +13,7 @@ from bds.config import BillingConfig, Housekeeping
 from bds.files import ARCHIVE, daily_dir, monthly_dir
 
 NOW = datetime(2026, 6, 15, 3, 30, tzinfo=UTC)
-SETTINGS = Housekeeping(staging_days=62, month_inputs_days=35)
+SETTINGS = Housekeeping(staging_days=75, month_inputs_days=35)
 
 
 @pytest.fixture
@@ -36,53 +36,72 @@ def stored(data, tenant_id: int, period: date, at: datetime, monthly: bool = Fal
     manifest.record_rendered(folder, {name: b"x\n"}, config_revision=1, produced=produced_at(at))
 
 
-def staged(data, day: date, tenant_id: int) -> None:
+def staged(data, day: date, tenant_id: int, written: datetime) -> None:
+    """What a run of the day leaves staged once rendered (its results, its agent set, the published agent set)."""
     folder = data / "staging" / day.isoformat() / str(tenant_id)
-    for part in ("daily/agents.parquet", "runs/run-1/daily/results.json"):
+    for part in ("daily/agents.parquet", "runs/run-1/daily/agents.parquet", "runs/run-1/daily/results.json"):
         (folder / part).parent.mkdir(parents=True, exist_ok=True)
         (folder / part).write_bytes(b"x")
+        os.utime(folder / part, (written.timestamp(), written.timestamp()))
+
+
+def at(month: int, day: int, hour: int = 6) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
 def test_staging_keeps_what_a_month_still_needs_and_removes_the_rest(data):
-    # April, rolled up on 1 May (45 days before NOW): its inputs have served their 35 days.
-    april = date(2026, 4, 20)
-    stored(data, 101, april, datetime(2026, 4, 21, 6, tzinfo=UTC))
-    stored(data, 101, date(2026, 4, 1), datetime(2026, 5, 1, 6, tzinfo=UTC), monthly=True)
-    staged(data, april, 101)
+    # April, rolled up on 1 May (45 days before NOW): the inputs of its days have served their 35 days.
+    stored(data, 101, date(2026, 4, 1), at(5, 1), monthly=True)
+    stored(data, 101, date(2026, 4, 20), at(4, 21))
+    staged(data, date(2026, 4, 20), 101, written=at(4, 21))
     # A day of April restated after the rollup (its month not rolled up again): kept.
-    restated = date(2026, 4, 25)
-    stored(data, 101, restated, datetime(2026, 5, 20, 6, tzinfo=UTC))
-    staged(data, restated, 101)
+    stored(data, 101, date(2026, 4, 25), at(5, 20))
+    staged(data, date(2026, 4, 25), 101, written=at(5, 20))
+    # A day of April rendered before the rollup, being rerun now (staged anew): kept.
+    stored(data, 101, date(2026, 4, 22), at(4, 23))
+    staged(data, date(2026, 4, 22), 101, written=at(6, 15, 1))
     # May, rolled up on 1 June (14 days ago): kept for a correction until 6 July.
-    may = date(2026, 5, 10)
-    stored(data, 101, may, datetime(2026, 5, 11, 6, tzinfo=UTC))
-    stored(data, 101, date(2026, 5, 1), datetime(2026, 6, 1, 6, tzinfo=UTC), monthly=True)
-    staged(data, may, 101)
+    stored(data, 101, date(2026, 5, 1), at(6, 1), monthly=True)
+    stored(data, 101, date(2026, 5, 10), at(5, 11))
+    staged(data, date(2026, 5, 10), 101, written=at(5, 11))
     # June, not rolled up yet; a tenant with no files at all (its run failed): kept, for now.
-    june = date(2026, 6, 14)
-    stored(data, 102, june, datetime(2026, 6, 15, 1, tzinfo=UTC))
-    staged(data, june, 102)
-    staged(data, june, 103)
-    # Staged for a day older than staging_days (62: before 14 April), whatever it holds: removed.
-    staged(data, date(2026, 4, 13), 104)
+    stored(data, 102, date(2026, 6, 14), at(6, 15, 1))
+    staged(data, date(2026, 6, 14), 102, written=at(6, 15, 1))
+    staged(data, date(2026, 6, 14), 103, written=at(6, 14))
+    # Written 86 days ago (more than staging_days, 75), whatever it holds: removed.
+    staged(data, date(2026, 3, 20), 104, written=at(3, 21))
+    # An old day backfilled yesterday: staged anew, kept.
+    staged(data, date(2026, 1, 5), 105, written=at(6, 14))
     (data / "staging" / "not-a-day").mkdir()
 
     removed = housekeeping.clean_staging(SETTINGS, data, NOW)
 
-    left = sorted(str(p.relative_to(data / "staging")) for p in (data / "staging").rglob("*") if p.is_file())
-    assert left == [
-        f"{d}/{t}/{part}"
-        for d, t in ((restated, 101), (may, 101), (june, 102), (june, 103))
-        for part in ("daily/agents.parquet", "runs/run-1/daily/results.json")
-    ]
-    assert (data / "staging" / "not-a-day").is_dir()  # not ours
     assert removed == [
-        "2026-04-13: everything staged for the day (older than staging_days, 62)",
-        "2026-04-20: tenant 101's agent set and results (its month was rolled up after the day, more than month_inputs_days, 35, ago)",
+        "2026-03-20: tenant 104's staged files (nothing written for staging_days (75))",
+        "2026-04-20: tenant 101's staged files (its month was rolled up after the day, more than month_inputs_days (35) ago)",
     ]
+    left = {p.relative_to(data / "staging").parts[:2] for p in (data / "staging").rglob("*") if p.is_file()}
+    assert left == {
+        ("2026-01-05", "105"),
+        ("2026-04-22", "101"),
+        ("2026-04-25", "101"),
+        ("2026-05-10", "101"),
+        ("2026-06-14", "102"),
+        ("2026-06-14", "103"),
+    }
+    assert not (data / "staging" / "2026-03-20").exists()  # the emptied day's folder too
+    assert (data / "staging" / "not-a-day").is_dir()  # not ours
     assert housekeeping.clean_staging(SETTINGS, data, NOW) == []  # nothing more to do
-    # A month later, May's inputs have served too.
-    assert housekeeping.clean_staging(SETTINGS, data, NOW + timedelta(days=21))[0].startswith("2026-04-25: everything staged")
+    # Three weeks later, May's rollup is 36 days old: its day's inputs have served too.
+    assert housekeeping.clean_staging(SETTINGS, data, NOW + timedelta(days=22)) == [
+        "2026-05-10: tenant 101's staged files (its month was rolled up after the day, more than month_inputs_days (35) ago)"
+    ]
+
+
+def test_staging_days_outlast_a_month_and_its_keeping():
+    assert Housekeeping(staging_days=70, month_inputs_days=35).staging_days == 70
+    with pytest.raises(ValueError, match=r"staging_days \(69\) must be at least month_inputs_days \(35\) \+ 35"):
+        Housekeeping(staging_days=69, month_inputs_days=35)
 
 
 def test_task_logs_older_than_the_setting_are_removed_with_their_empty_folders(tmp_path):
@@ -114,16 +133,26 @@ def test_alerts_older_than_the_setting_are_removed_and_the_rest_kept_as_they_wer
 def test_the_archive_is_verified_against_its_manifests_and_a_difference_fails(data):
     stored(data, 101, date(2026, 6, 1), NOW)
     config = BillingConfig()
-    assert housekeeping.verify(config, data) == "1 file(s) in the archive match their manifests"
+    assert housekeeping.verify(config, data, recheck_seconds=0) == "1 file(s) in the archive match their manifests"
     next((data / ARCHIVE).rglob("CNT_*.csv")).write_bytes(b"tampered\n")
     with pytest.raises(
         housekeeping.ArchiveMismatchError,
         match=r"the archive: 2 difference\(s\) from the manifests:\n.*bytes is 9, MANIFEST_101_20260601.json says 2",
     ):
-        housekeeping.verify(config, data)
+        housekeeping.verify(config, data, recheck_seconds=0)
 
 
 def test_the_archive_is_verified_on_the_configured_weekday():
     assert housekeeping.is_verify_day(Housekeeping(), date(2026, 6, 14))  # a Sunday, the default
     assert not housekeeping.is_verify_day(Housekeeping(), date(2026, 6, 15))
     assert housekeeping.is_verify_day(Housekeeping(verify_weekday="monday"), date(2026, 6, 15))
+
+
+def test_a_difference_gone_when_looked_for_again_is_no_difference(data, monkeypatch):
+    """A render under way: the file replaced, its manifest not yet rewritten; a minute later both agree."""
+    stored(data, 101, date(2026, 6, 1), NOW)
+    path = next((data / ARCHIVE).rglob("CNT_*.csv"))
+    good = path.read_bytes()
+    path.write_bytes(b"being replaced\n")
+    monkeypatch.setattr("bds.housekeeping.time.sleep", lambda seconds: path.write_bytes(good))
+    assert housekeeping.verify(BillingConfig(), data) == "1 file(s) in the archive match their manifests"

@@ -330,9 +330,10 @@ class AnomalyChecks(_Model):
 class Housekeeping(_Model):
     """What bds_housekeeping keeps, and when it verifies the archive (docs/operations.md, "Housekeeping")."""
 
-    # Anything in the staging location for a day older than this is removed: the extracts and
-    # agent sets of runs that failed and were never rerun, and of months never rolled up.
-    staging_days: int = Field(62, ge=1, le=3650)
+    # What is in the staging location and was not written for this long is removed: the extracts
+    # and agent sets of runs that failed and were never rerun, and of months never rolled up. At
+    # least a month and month_inputs_days, so a month's first day outlasts its rollup's keeping.
+    staging_days: int = Field(75, ge=10, le=3650)
     # A day's agent set (what its month's Enabled counts read) stays this long after its month
     # was rolled up, so the month can be rolled up again (a correction) without rerunning its days.
     month_inputs_days: int = Field(35, ge=0, le=3650)
@@ -341,6 +342,15 @@ class Housekeeping(_Model):
     alert_days: int = Field(365, ge=1, le=3650)
     # The day of the week on which the archive is verified against its manifests (and the bucket).
     verify_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "sunday"
+
+    @model_validator(mode="after")
+    def _month_inputs_outlast_their_rollup(self) -> Housekeeping:
+        if self.staging_days < self.month_inputs_days + 35:
+            raise ValueError(
+                f"staging_days ({self.staging_days}) must be at least month_inputs_days ({self.month_inputs_days}) + 35: "
+                f"a month's first day is staged up to 35 days before its rollup, and is kept month_inputs_days after it"
+            )
+        return self
 
 
 class BillingConfig(_Model):

@@ -2,7 +2,7 @@
 -- Names and types follow Genesys' physical data model for PostgreSQL; real Info Mart
 -- tables have many more columns. The fact tables are partitioned on START_DATE_TIME_KEY,
 -- as a partitioned Info Mart's are (its primary keys then include that key): here with a
--- DEFAULT partition for any day, to which the benchmark's generator (bds.scale) adds one
+-- DEFAULT partition for any day, to which the benchmark's generator (bds_tools.scale) adds one
 -- partition per day. Every query bounds START_DATE_TIME_KEY, so PostgreSQL reads only the
 -- partitions of the day and its look-back.
 -- DATE_TIME keys are UTC epoch seconds of the 15-minute interval a fact starts in.
