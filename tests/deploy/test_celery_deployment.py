@@ -258,7 +258,9 @@ def test_two_celery_workers_bill_and_transmit_with_the_compose_environment(
     assert set(built) == expected_names(FIRST) | expected_names(LAST)
     assert not (data_dir / "staging").exists()  # staged in the bucket, not on the shared volume
     staged = {o["Key"] for o in client.list_objects_v2(Bucket="bds-staging", Prefix="staging/").get("Contents", [])}
-    assert any(k.startswith(f"staging/{LAST}/101/runs/") and k.endswith("/gim/_SUCCESS") for k in staged)
+    # What render read stays in the bucket; the extracts went once the day's files were stored.
+    assert any(k.startswith(f"staging/{LAST}/101/runs/") and k.endswith("/daily/results.json") for k in staged)
+    assert not [k for k in staged if k.endswith("/_SUCCESS") or "/gim/" in k or "/gvp/" in k or "/cme/" in k]
     assert f"staging/{LAST}/101/daily/agents.parquet" in staged  # published with the day's files
     layers = service_env(compose, "airflow-worker")["BDS_CONFIG"].replace("/opt/airflow/include", str(ROOT / "include"))
     server = load_billing_config(layers).billing_server
