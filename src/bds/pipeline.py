@@ -224,7 +224,7 @@ def extract_queries(work: dict, source: str, dialect: str | None) -> tuple[dict[
         queries = dataset_queries(source, needed, dialect)
     except OSError as exc:
         raise SourceError(f"{tenant.label} day {day}: cannot read the SQL of {source}: {exc}") from None
-    return queries, query_parameters(tenant.tenant_id, window, work["lookback_days"])
+    return queries, query_parameters(tenant.tenant_id, window, work["lookback_days"], dialect)
 
 
 def extract_source(work: dict, source: str, hook=None, queries: tuple[dict[str, str], dict] | None = None) -> dict:

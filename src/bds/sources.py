@@ -138,9 +138,15 @@ def database_cause(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:500]
 
 
-def query_parameters(tenant_id: int, window: DayWindow, lookback_days: int) -> dict[str, int]:
+# Databases that keep any value in any column (a time may be text): only there do the
+# malformed-row checks read a table for nothing but values that are not numbers.
+TYPELESS_DIALECTS = frozenset({"sqlite"})
+
+
+def query_parameters(tenant_id: int, window: DayWindow, lookback_days: int, dialect: str | None = None) -> dict[str, int]:
     """Bound parameters every dataset query may use: UTC epoch seconds, and the same in
-    milliseconds with a ``_ms`` suffix (for sources that keep milliseconds)."""
+    milliseconds with a ``_ms`` suffix (for sources that keep milliseconds); and ``typeless``,
+    1 unless ``dialect`` (SQLAlchemy's name for the database) is known to type its columns."""
     seconds = {
         "day_start": window.start,
         "day_end": window.end,
@@ -150,7 +156,8 @@ def query_parameters(tenant_id: int, window: DayWindow, lookback_days: int) -> d
         # The day's end plus its look-ahead: facts that belong to the day start before it.
         "lookahead_end": window.horizon,
     }
-    return {"tenant_id": tenant_id, **seconds, **{f"{k}_ms": v * 1000 for k, v in seconds.items()}}
+    typeless = int(dialect is None or dialect in TYPELESS_DIALECTS)
+    return {"tenant_id": tenant_id, **seconds, **{f"{k}_ms": v * 1000 for k, v in seconds.items()}, "typeless": typeless}
 
 
 def run_query(engine, sql: str, parameters: dict) -> pd.DataFrame:
@@ -214,10 +221,11 @@ class CopyStream(io.RawIOBase):
 WITHOUT_JIT = frozenset({("gim", "agent_sessions")})
 
 
-def without_jit(cursor) -> None:
-    """Turn JIT compilation off for the cursor's transaction (PostgreSQL 11 and later have it)."""
-    if cursor.connection.info.server_version >= 110000:
-        cursor.execute("SET LOCAL jit = off")
+def without_jit(dialect, execute) -> None:
+    """Turn PostgreSQL's JIT compilation off for the transaction under way, through ``execute``
+    (a cursor's or a SQLAlchemy connection's); ``dialect`` is the engine's (11 and later have it)."""
+    if dialect.server_version_info >= (11,):
+        execute("SET LOCAL jit = off")
 
 
 @contextmanager
@@ -233,7 +241,7 @@ def copy_csv(engine, sql: str, parameters: dict, column_types: dict, jit: bool =
             # A raw connection fires no SQLAlchemy events: the query limit is set here, for this transaction.
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", (_timeout_ms(query_timeout_minutes()),))
             if not jit:
-                without_jit(cursor)
+                without_jit(engine.dialect, cursor.execute)
             with cursor.copy(f"COPY ({psycopg_style(sql)}) TO STDOUT WITH (FORMAT csv, HEADER)", parameters) as copy:
                 stream = io.BufferedReader(CopyStream(copy), CSV_BLOCK)
                 # Every dataset has several columns, so no row is an empty line; an empty field
@@ -328,6 +336,8 @@ def malformed_rows(engine, source: str, dataset: str, parameters: dict, context:
         except OSError as exc:
             raise SourceError(f"{context}: cannot read {path}: {exc}") from None
     with querying(source, f"malformed/{dataset}", context), engine.connect() as connection:
+        if connection.dialect.name == "postgresql":  # filtered scans of a handful of rows: compiling took longer than running
+            without_jit(connection.dialect, connection.exec_driver_sql)
         found = connection.execute(text(sql), parameters).all()
     return sorted(describe_malformed(*row) for row in found)
 

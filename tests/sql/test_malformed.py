@@ -14,7 +14,7 @@ import pytest
 
 from bds.calendar import day_window
 from bds.sources import malformed_rows, query_parameters
-from tests.sql.test_queries import CME, END, GIM, GVP, PARAMS, T0, annex, irf, key, sm, stage
+from tests.sql.test_queries import CME, END, GIM, GVP, T0, WINDOW, annex, irf, key, sm, stage
 from tests.sql.test_queries import test_agent_sessions as clean_agent_sessions
 from tests.sql.test_queries import test_bot_sessions as clean_bot_sessions
 from tests.sql.test_queries import test_media_sessions as clean_media_sessions
@@ -185,11 +185,16 @@ def with_rows(source, extra):
 
 
 def named(url, source, dataset, tables):
+    """The lines of the dataset's check, with the values the pipeline binds on that database."""
     engine = stage(url, source, tables)
     try:
-        return malformed_rows(engine, source, dataset, PARAMS, CONTEXT)
+        return malformed_rows(engine, source, dataset, bound(engine), CONTEXT)
     finally:
         engine.dispose()
+
+
+def bound(engine, window=WINDOW):
+    return query_parameters(101, window, lookback_days=7, dialect=engine.dialect.name)
 
 
 @pytest.mark.parametrize("dataset", sorted(CLEAN))
@@ -218,6 +223,50 @@ def test_text_where_a_number_belongs_is_named_and_left_out_on_sqlite(tmp_path, d
     CLEAN[dataset](url)  # before, an end of 'soon' made the whole query fail with a type error
 
 
+def test_typeless_is_bound_unless_the_database_types_its_columns():
+    assert {d: query_parameters(101, WINDOW, 7, d)["typeless"] for d in ("sqlite", "postgresql", "mssql", None)} == {
+        "sqlite": 1,
+        "postgresql": 0,
+        "mssql": 0,
+        None: 1,  # not known: every check runs
+    }
+
+
+@pytest.mark.parametrize("dataset", sorted(IMPOSSIBLE))
+def test_a_typed_database_is_checked_for_every_row_it_can_hold(pg_url, dataset):
+    """typeless = 0 leaves out only the reads for text where a number belongs: on PostgreSQL
+    the impossible rows are named as with every check on."""
+    source, extra, want = IMPOSSIBLE[dataset]
+    engine = stage(pg_url, source, with_rows(source, extra))
+    try:
+        every_check = malformed_rows(engine, source, dataset, bound(engine) | {"typeless": 1}, CONTEXT)
+        assert malformed_rows(engine, source, dataset, bound(engine), CONTEXT) == every_check == want
+    finally:
+        engine.dispose()
+
+
+def test_a_typed_database_reads_no_table_only_for_text_in_a_number_column(pg_url):
+    """On PostgreSQL (typeless = 0) the agent sessions' check plans away its reads of
+    INTERACTION_RESOURCE_FACT and the Agent Logins, which look for nothing else; with
+    typeless = 1 it reads them."""
+    from bds.sources import malformed_sql_file, psycopg_style, sql_text
+
+    engine = stage(pg_url, "gim", GIM)
+    sql = "EXPLAIN (COSTS OFF) " + psycopg_style(sql_text(malformed_sql_file("gim", "agent_sessions")))
+    try:
+        with engine.connect() as connection:
+            plans = {
+                typeless: " ".join(row[0] for row in connection.exec_driver_sql(sql, bound(engine) | {"typeless": typeless}))
+                for typeless in (0, 1)
+            }
+    finally:
+        engine.dispose()
+    read_for_text = ("interaction_resource_fact", "gidb_gcx_login_info")
+    assert [table for table in read_for_text if table in plans[0].lower()] == []
+    assert [table for table in read_for_text if table in plans[1].lower()] == list(read_for_text)
+    assert "sm_res_session_fact" in plans[0].lower()
+
+
 def test_the_tentative_end_of_an_open_session_is_not_read(tmp_path):
     """Info Mart may keep a tentative END_TS on an open session (ACTIVE_FLAG 1): it is never
     read, so text there is no malformed row."""
@@ -230,9 +279,8 @@ def test_a_day_that_reads_no_malformed_row_names_none(tmp_path):
     """Session 30 ends before it starts on 2026-03-10: the day after reads no part of it."""
     source, extra, _ = IMPOSSIBLE["agent_sessions"]
     engine = stage(f"sqlite:///{tmp_path / 'source.db'}", source, with_rows(source, extra))
-    next_day = query_parameters(101, day_window(date(2026, 3, 11)), lookback_days=7)
     try:
-        assert malformed_rows(engine, source, "agent_sessions", next_day, CONTEXT) == [
+        assert malformed_rows(engine, source, "agent_sessions", bound(engine, day_window(date(2026, 3, 11))), CONTEXT) == [
             "SM_RES_SESSION_FACT SM_RES_SESSION_FACT_KEY 33: START_TS is missing",  # read by every day that reads its partition
         ]
     finally:
@@ -249,7 +297,7 @@ def test_check_rows_fails_the_tenant_day_or_tolerates_them(tmp_path, caplog):
     context = "tenant 'Northwind Care' (101) day 2026-03-10"
     try:
         with pytest.raises(MalformedRowsError) as failed:
-            check_rows(engine, "gim", ["agent_sessions", "bot_sessions"], PARAMS, {"readiness": {}}, context)
+            check_rows(engine, "gim", ["agent_sessions", "bot_sessions"], bound(engine), {"readiness": {}}, context)
         assert isinstance(failed.value, PermanentError)
         assert str(failed.value) == (
             f"{context}: Genesys Info Mart (bds_gim) has 3 malformed value(s) in rows that gim/agent_sessions reads: {'; '.join(want)}. "
@@ -257,7 +305,12 @@ def test_check_rows_fails_the_tenant_day_or_tolerates_them(tmp_path, caplog):
             "(the day is then billed without them, and they are counted and named)"
         )
         kept = check_rows(
-            engine, "gim", ["agent_sessions", "bot_sessions"], PARAMS, {"readiness": {"malformed_rows": "tolerate"}}, context
+            engine,
+            "gim",
+            ["agent_sessions", "bot_sessions"],
+            bound(engine),
+            {"readiness": {"malformed_rows": "tolerate"}},
+            context,
         )
     finally:
         engine.dispose()

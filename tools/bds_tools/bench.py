@@ -94,7 +94,7 @@ def parameters(tenant_id: int = scale_sources.BILLED.tenant_id, day: date = DAY)
     with the benchmark's configuration (its look-back and voicebot look-ahead)."""
     config = load_billing_config(CONFIG)
     window = day_window(day, scale_sources.BILLED.time_zone, config.voicebot_lookahead_minutes * 60)
-    return query_parameters(tenant_id, window, lookback_days=config.session_lookback_days)
+    return query_parameters(tenant_id, window, lookback_days=config.session_lookback_days, dialect="postgresql")
 
 
 def conninfo(url: str) -> str:
@@ -135,7 +135,7 @@ def pushdown(url: str, params: dict[str, int], as_of: int) -> tuple[float, dict[
                     for k, p in (tenant.placements(attribute) if attribute else {}).items()
                 ]
                 if (source, dataset) in WITHOUT_JIT:  # as the pipeline runs the dataset's query
-                    without_jit(conn.connection.cursor())
+                    without_jit(conn.dialect, conn.exec_driver_sql)
                 bound = params | {"as_of": as_of}
                 if attribute:
                     bound["placements"] = json.dumps(placements)
@@ -171,7 +171,7 @@ def plans(url: str, params: dict[str, int]) -> dict[str, list[str]]:
             for source, dataset in DATASETS:
                 with conn.begin():
                     if (source, dataset) in WITHOUT_JIT:
-                        conn.execute(sa.text("SET LOCAL jit = off"))
+                        without_jit(conn.dialect, conn.exec_driver_sql)
                     explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + read_sql(source, dataset, "postgresql")
                     lines = [row[0] for row in conn.execute(sa.text(explain), params)]
                 found[f"{source}/{dataset}"] = [line.strip() for line in lines if re.search(r"Scan|Cond:", line)]

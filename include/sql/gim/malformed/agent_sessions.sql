@@ -6,8 +6,11 @@
 --
 -- "Not a number": SQLite keeps whatever value it is given in any column, and compares a text
 -- or blob value as greater than every number, so "> 9223372036854775807" (the largest 64-bit
--- integer) finds exactly those; a typed column (PostgreSQL) never holds one, and the index
--- answers that bound at once.
+-- integer) finds exactly those. A typed column (PostgreSQL's) never holds one: :typeless is 1
+-- only on a database that keeps any value in any column, and a check that reads a table for
+-- nothing but such values runs only there (PostgreSQL plans it away). Where the same rows are
+-- read for other problems, the test rides along at no cost.
+-- Each table is read once: the rows with a problem are found first, then named.
 -- An end before the start is impossible; it is reported by every day between the two.
 -- The rows that qualify or place a session are checked too: the start of what an agent
 -- handled (INTERACTION_RESOURCE_FACT, read in the same partitions) and the dates of the
@@ -32,32 +35,40 @@ WITH scope AS (
         s.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
         AND s.START_DATE_TIME_KEY < :lookback_start
         AND (s.ACTIVE_FLAG = 1 OR s.END_TS IS NULL OR s.END_DATE_TIME_KEY > :day_start - 900)
+),
+
+problems AS (
+    SELECT row_id, START_DATE_TIME_KEY, START_TS, END_TS, closed
+    FROM scope
+    WHERE
+        START_DATE_TIME_KEY > 9223372036854775807 OR START_TS IS NULL OR START_TS > 9223372036854775807
+        OR closed = 1 AND (END_TS > 9223372036854775807 OR END_TS < START_TS AND END_TS < :day_end AND START_TS > :day_start)
 )
 
 SELECT
     'SM_RES_SESSION_FACT' AS source_table, 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT) AS row_key,
     'START_DATE_TIME_KEY' AS column_name, CAST(START_DATE_TIME_KEY AS TEXT) AS found, 'not a number' AS problem
-FROM scope WHERE START_DATE_TIME_KEY > 9223372036854775807
+FROM problems WHERE START_DATE_TIME_KEY > 9223372036854775807
 UNION ALL
 SELECT
     'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
     'START_TS', NULL, 'missing'
-FROM scope WHERE START_TS IS NULL
+FROM problems WHERE START_TS IS NULL
 UNION ALL
 SELECT
     'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
     'START_TS', CAST(START_TS AS TEXT), 'not a number of seconds'
-FROM scope WHERE START_TS > 9223372036854775807
+FROM problems WHERE START_TS > 9223372036854775807
 UNION ALL
 SELECT
     'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
     'END_TS', CAST(END_TS AS TEXT), 'not a number of seconds'
-FROM scope WHERE closed = 1 AND END_TS > 9223372036854775807
+FROM problems WHERE closed = 1 AND END_TS > 9223372036854775807
 UNION ALL
 SELECT
     'SM_RES_SESSION_FACT', 'SM_RES_SESSION_FACT_KEY ' || CAST(row_id AS TEXT),
     'END_TS', CAST(END_TS AS TEXT), 'ends before it starts (START_TS ' || CAST(START_TS AS TEXT) || ')'
-FROM scope
+FROM problems
 WHERE
     closed = 1 AND END_TS < START_TS AND END_TS < :day_end AND START_TS > :day_start
     AND START_TS <= 9223372036854775807
@@ -67,14 +78,15 @@ SELECT
     'START_TS', CAST(irf.START_TS AS TEXT), 'not a number of seconds'
 FROM INTERACTION_RESOURCE_FACT irf
 WHERE
-    irf.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
+    :typeless = 1
+    AND irf.TENANT_KEY IN (SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = :tenant_id)
     AND irf.START_DATE_TIME_KEY >= :lookback_start AND irf.START_DATE_TIME_KEY < :day_end
     AND irf.START_TS > 9223372036854775807
 UNION ALL
 SELECT 'GIDB_GCX_LOGIN_INFO', 'ID ' || CAST(li.ID AS TEXT), 'CREATED_TS', CAST(li.CREATED_TS AS TEXT), 'not a number of seconds'
 FROM GIDB_GCX_LOGIN_INFO li JOIN GIDB_GC_LOGIN lg ON lg.ID = li.LOGINID
-WHERE lg.TENANTID = :tenant_id AND li.CREATED_TS > 9223372036854775807
+WHERE :typeless = 1 AND lg.TENANTID = :tenant_id AND li.CREATED_TS > 9223372036854775807
 UNION ALL
 SELECT 'GIDB_GCX_LOGIN_INFO', 'ID ' || CAST(li.ID AS TEXT), 'DELETED_TS', CAST(li.DELETED_TS AS TEXT), 'not a number of seconds'
 FROM GIDB_GCX_LOGIN_INFO li JOIN GIDB_GC_LOGIN lg ON lg.ID = li.LOGINID
-WHERE lg.TENANTID = :tenant_id AND li.DELETED_TS > 9223372036854775807
+WHERE :typeless = 1 AND lg.TENANTID = :tenant_id AND li.DELETED_TS > 9223372036854775807

@@ -4,14 +4,15 @@
 -- that is not a number is found. A negative duration would take bot time off its
 -- interaction. An interaction (INTERACTION_FACT) whose partition key is not a number takes
 -- all its bot sessions out of every day: every day names it. Parameters as in bot_sessions.sql.
-WITH scope AS (
-    SELECT b.SESSION_ID || ' #' || CAST(b.SEQUENCE_ID AS TEXT) AS row_id, b.START_DATE_TIME_KEY, b.START_TS_MS, b.DURATION_MS
+-- The bot sessions are read once, and only those with a problem are tied to the tenant's
+-- interactions.
+WITH problems AS (
+    SELECT
+        b.SESSION_ID || ' #' || CAST(b.SEQUENCE_ID AS TEXT) AS row_id, b.INTERACTION_ID,
+        b.START_DATE_TIME_KEY, b.START_TS_MS, b.DURATION_MS
     FROM SDR_BOTS_FACT b
-    JOIN INTERACTION_FACT f ON f.MEDIA_SERVER_IXN_GUID = b.INTERACTION_ID
-    JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
     WHERE
-        t.TENANT_CFG_DBID = :tenant_id
-        AND (
+        (
             b.START_DATE_TIME_KEY >= :lookback_start AND b.START_DATE_TIME_KEY < :lookahead_end
             OR b.START_DATE_TIME_KEY > 9223372036854775807
         )
@@ -19,7 +20,18 @@ WITH scope AS (
             b.START_TS_MS >= :lookback_start_ms AND b.START_TS_MS < :lookahead_end_ms
             OR b.START_TS_MS IS NULL OR b.START_TS_MS > 9223372036854775807
         )
-        AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
+        AND (
+            b.START_DATE_TIME_KEY > 9223372036854775807 OR b.START_TS_MS IS NULL OR b.START_TS_MS > 9223372036854775807
+            OR b.DURATION_MS IS NULL OR b.DURATION_MS > 9223372036854775807 OR b.DURATION_MS < 0
+        )
+),
+
+scope AS (
+    SELECT p.row_id, p.START_DATE_TIME_KEY, p.START_TS_MS, p.DURATION_MS
+    FROM problems p
+    JOIN INTERACTION_FACT f ON f.MEDIA_SERVER_IXN_GUID = p.INTERACTION_ID
+    JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
+    WHERE t.TENANT_CFG_DBID = :tenant_id AND f.START_DATE_TIME_KEY >= :lookback_start AND f.START_DATE_TIME_KEY < :day_end
 )
 
 SELECT
@@ -46,4 +58,4 @@ SELECT
     'INTERACTION_FACT', 'INTERACTION_ID ' || CAST(f.INTERACTION_ID AS TEXT), 'START_DATE_TIME_KEY',
     CAST(f.START_DATE_TIME_KEY AS TEXT), 'not a number'
 FROM INTERACTION_FACT f JOIN TENANT t ON t.TENANT_KEY = f.TENANT_KEY
-WHERE t.TENANT_CFG_DBID = :tenant_id AND f.START_DATE_TIME_KEY > 9223372036854775807
+WHERE :typeless = 1 AND t.TENANT_CFG_DBID = :tenant_id AND f.START_DATE_TIME_KEY > 9223372036854775807
