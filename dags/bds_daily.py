@@ -10,9 +10,11 @@ For every enabled PureConnect tenant, bill one calendar day (in the tenant's tim
    worker slot); **wait_for_sources**: wait until Info Mart has loaded the day, and refuse a day a source has
    already purged (see `docs/sources.md`).
 3. **info_mart / gvp / configuration**: run the dataset SQL of each source
-   (`include/sql/<source>/`) against the `bds_gim`, `bds_gvp` and `bds_cme` connections
-   into the staging location; each task's Rendered Template tab shows its SQL and the values
-   bound to it.
+   (`include/sql/<source>/`) against the tenant's connections to it (by default the shared
+   `bds_gim`, `bds_gvp` and `bds_cme`) into the staging location; each task's Rendered
+   Template tab shows its SQL and the values bound to it. Each extract runs in its
+   connection's pool; where connections have pools of their own (`include/airflow/pools.json`),
+   **route_extracts** picks the tenant's extract task in each group.
 4. **aggregate**: compute the enabled metrics (see `docs/metrics.md`).
 5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store;
    with transmission on, queue them, which starts `bds_transmit` through the outbox asset.
@@ -27,6 +29,7 @@ Rebuild a range with `airflow backfill create --dag-id bds_daily --from-date ...
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TaskGroup, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -44,11 +47,22 @@ from bds.dag_common import (
     label_tenant,
     report_run,
     run_plan,
+    source_pools,
 )
 from bds.limits import extract_timeout
 from bds.operators import ExtractOperator, WaitForDayEnd
 
 EXTRACT_TIMEOUT = extract_timeout()  # from $BDS_QUERY_TIMEOUT_MINUTES, the source queries' limit
+# Per source, its shared pool and the pools of connections that have their own: one extract
+# task each, so that one slow database does not hold the slots of the others.
+SOURCE_POOLS = source_pools(Path(__file__).resolve().parents[1] / "include" / "airflow" / "pools.json")
+GROUPS = {"gim": "info_mart", "gvp": "gvp", "cme": "configuration"}
+ROUTED = any(len(pools) > 1 for pools in SOURCE_POOLS.values())
+
+
+def extract_task_id(source: str, pool: str) -> str:
+    return f"extract_{source}" if pool == SOURCE_POOLS[source][0] else f"extract_{source}_via_{pool}"
+
 
 with DAG(
     dag_id="bds_daily",
@@ -97,7 +111,20 @@ with DAG(
         print("\n".join(found), "; ready" if done else "; waiting", sep="")
         return PokeReturnValue(is_done=done)
 
-    @task(map_index_template=TENANT_LABEL)
+    @task(retries=0, map_index_template=TENANT_LABEL)
+    def in_pool(work: dict, source: str, pool: str) -> str:
+        """Go on to this pool's extract only if the tenant's connection to the source runs in it;
+        skipped, the extract after it is skipped too."""
+        from bds.pipeline import extract_pool
+
+        label_tenant(work)
+        chosen = extract_pool(work, source, SOURCE_POOLS[source])
+        if chosen != pool:
+            raise AirflowSkipException(f"its connection to {source} runs in pool {chosen}")
+        return pool
+
+    # Where a source has several pools, the extracts of all pools but one are skipped.
+    @task(map_index_template=TENANT_LABEL, trigger_rule="none_failed_min_one_success" if ROUTED else "all_success")
     def aggregate(work: dict) -> dict:
         from bds.pipeline import aggregate as aggregate_day
 
@@ -116,20 +143,25 @@ with DAG(
         day_end = WaitForDayEnd(task_id="wait_for_day_end", work=work, map_index_template=TENANT_LABEL)
         ready = day_end >> wait_for_sources(work)
         staged = []
-        for source, group_id in (("gim", "info_mart"), ("gvp", "gvp"), ("cme", "configuration")):
-            with TaskGroup(group_id):
-                # One pool per source (include/airflow/pools.json) caps concurrent queries on it.
-                extract = ExtractOperator(
-                    task_id=f"extract_{source}",
-                    source=source,
-                    work=work,
-                    pool=f"bds_{source}",
-                    execution_timeout=EXTRACT_TIMEOUT,
-                    inlets=[SOURCE_ASSETS[source]],
-                    map_index_template=TENANT_LABEL,
-                )
-                staged.append(extract)
-        ready >> staged
+        for source, pools in SOURCE_POOLS.items():
+            with TaskGroup(GROUPS[source]):
+                for pool in pools:  # the pool caps the queries on its connection (include/airflow/pools.json)
+                    extract = ExtractOperator(
+                        task_id=extract_task_id(source, pool),
+                        source=source,
+                        work=work,
+                        pool=pool,
+                        execution_timeout=EXTRACT_TIMEOUT,
+                        inlets=[SOURCE_ASSETS[source]],
+                        map_index_template=TENANT_LABEL,
+                    )
+                    staged.append(extract)
+                    # A gate per pool (not a branch: a branch's decision does not reach the
+                    # instances of a mapped task group in Airflow 3.3), in the default pool.
+                    gate = in_pool.override(task_id=f"in_{pool}")(work, source, pool) if len(pools) > 1 else None
+                    ready >> (gate or extract)
+                    if gate:
+                        gate >> extract
         return staged >> aggregate(work) >> render(work)
 
     @task(trigger_rule="all_done", retries=0, on_failure_callback=None)  # the tenants' failures alerted already

@@ -85,6 +85,44 @@ def source_url(request, tmp_path):
     return request.getfixturevalue("pg_url")
 
 
+# MariaDB is not optional either: it stands in for a third engine the source queries must run on.
+MARIADB_ADMIN_URL = os.environ.get("BDS_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+@pytest.fixture
+def mariadb_url():
+    """A fresh MariaDB database for one test, dropped afterwards; its sessions read ``||`` as
+    concatenation, as ``bds.sources.standard_sql`` makes a source connection's do."""
+    import sqlalchemy as sa
+
+    from bds.sources import MYSQL_SESSION
+
+    name = f"bds_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(MARIADB_ADMIN_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        raise RuntimeError(f"MariaDB is needed for the SQL tests ({MARIADB_ADMIN_URL}): {exc.orig}") from None
+    url = sa.engine.make_url(MARIADB_ADMIN_URL).set(database=name, query={"init_command": MYSQL_SESSION})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def query_url(request, tmp_path):
+    """One database URL per engine the source queries are tested on: the pipeline's two, and
+    MariaDB for a third dialect."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'source.db'}"
+    return request.getfixturevalue({"postgres": "pg_url", "mariadb": "mariadb_url"}[request.param])
+
+
 # --- S3: moto's server mode on loopback, reached over HTTP through the bds_s3 connection ---
 
 

@@ -1,7 +1,10 @@
 """What the DAG files share. Kept light: DAG files import it at parse time (Airflow SDK only)."""
 
+import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pendulum
@@ -18,6 +21,8 @@ from airflow.sdk import (
     get_current_context,
 )
 from airflow.sdk.exceptions import AirflowFailException
+
+from bds.catalogue import SOURCES
 
 # The billing data's lineage, as the Assets view shows it (docs/operations.md, "Assets"):
 # the sources -> the daily files -> the monthly files -> the outbox -> the billing server.
@@ -40,6 +45,33 @@ QUEUED = AssetAlias("bds-billing-queued", group="bds-billing")
 BILLING_SERVER = Asset("bds://billing/server", group="bds-billing")
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+POOLS_ENV = "BDS_POOLS"
+POOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def source_pools(default: Path) -> dict[str, tuple[str, ...]]:
+    """Per source, the Airflow pools its extracts run in, as the deployment's pools file lists
+    them (``$BDS_POOLS``, else ``default``: include/airflow/pools.json, the file
+    ``airflow pools import`` creates them from). First the source's shared pool, named after
+    its shared connection (bds_gim, bds_gvp, bds_cme); then one per connection that has a pool
+    of its own: named after the connection, with ``"source"`` saying which source it reads.
+    A connection without a pool of its own runs in its source's shared pool."""
+    path = Path(os.environ.get(POOLS_ENV) or default)
+    try:
+        pools = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"cannot read the pools file {path} (${POOLS_ENV}): {exc}") from None
+    for name, pool in pools.items():
+        if "source" in pool and (pool["source"] not in SOURCES or not POOL_NAME.fullmatch(name)):
+            raise RuntimeError(
+                f"{path}: pool {name!r}: a connection's pool needs a source ({', '.join(SOURCES)}; it has "
+                f"{pool['source']!r}) and a name of letters, digits, '_' and '-' (it names the extract task)"
+            )
+    return {
+        source: (shared, *sorted(name for name, pool in pools.items() if pool.get("source") == source and name != shared))
+        for source, (shared, _) in SOURCES.items()
+    }
 
 
 def announce_files(stored: dict, files: Asset, outlet_events) -> dict:

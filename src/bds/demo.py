@@ -385,8 +385,12 @@ def ddl_statements(source: str, dialect: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
+# include/sql/ddl/<folder> of each SQLAlchemy dialect the demo sources can be made on.
+DDL_FOLDERS = {"postgresql": "postgres", "sqlite": "sqlite", "mysql": "mysql", "mariadb": "mysql"}
+
+
 def create_schema(engine: sa.Engine, source: str) -> None:
-    dialect = "postgres" if engine.dialect.name == "postgresql" else engine.dialect.name
+    dialect = DDL_FOLDERS.get(engine.dialect.name, engine.dialect.name)
     with engine.begin() as conn:
         for table in reversed(TABLES[source]):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
@@ -402,7 +406,9 @@ def load(engine: sa.Engine, source: str, tables: dict[str, list[dict]], chunk: i
             counts[name] = len(rows)
             if not rows:
                 continue
-            target = sa.table(name.lower(), *(sa.column(c.lower()) for c in rows[0]))
+            # PostgreSQL folds the DDL's unquoted names to lower case; MySQL keeps them as written.
+            table = name if engine.dialect.name in ("mysql", "mariadb") else name.lower()
+            target = sa.table(table, *(sa.column(c.lower()) for c in rows[0]))
             for i in range(0, len(rows), chunk):
                 conn.execute(sa.insert(target), [{k.lower(): v for k, v in r.items()} for r in rows[i : i + chunk]])
     return counts

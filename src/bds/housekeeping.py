@@ -156,17 +156,21 @@ def verify(config: BillingConfig, data_dir: Path, recheck_seconds: float | None 
     difference found twice, ``recheck_seconds`` apart."""
     bucket = None
     if config.billing_server.transmit:
-        from bds.transmission import Bucket
+        from bds.transmission import Destinations
 
-        bucket = Bucket(config.billing_server)
-    checked, problems = manifest.verify_archive(data_dir, bucket, read_back=False)
-    recheck_seconds = RECHECK_SECONDS if recheck_seconds is None else recheck_seconds
-    if problems:
-        log.warning("%d difference(s) found; looking again in %g s: %s", len(problems), recheck_seconds, problems[:5])
-        time.sleep(recheck_seconds)
-        checked, again = manifest.verify_archive(data_dir, bucket, read_back=False)
-        problems = [p for p in again if p in set(problems)]
-    where = "the archive and the bucket" if bucket else "the archive"
+        bucket = Destinations(config)
+    try:
+        checked, problems = manifest.verify_archive(data_dir, bucket, read_back=False)
+        recheck_seconds = RECHECK_SECONDS if recheck_seconds is None else recheck_seconds
+        if problems:
+            log.warning("%d difference(s) found; looking again in %g s: %s", len(problems), recheck_seconds, problems[:5])
+            time.sleep(recheck_seconds)
+            checked, again = manifest.verify_archive(data_dir, bucket, read_back=False)
+            problems = [p for p in again if p in set(problems)]
+    finally:
+        if bucket is not None:
+            bucket.close()
+    where = f"the archive and {config.billing_server.uri('')}" if bucket else "the archive"
     if problems:
         raise ArchiveMismatchError(f"{where}: {len(problems)} difference(s) from the manifests:\n  " + "\n  ".join(problems))
     return f"{checked} file(s) in {where} match their manifests"

@@ -183,10 +183,11 @@ def unsent(manifest: dict) -> list[str]:
 
 
 def verify_archive(data_dir: Path, bucket=None, read_back: bool = True) -> tuple[int, list[str]]:
-    """Check every manifest under the archive against the files beside it (and, given a
-    ``transmission.Bucket``, against the objects it names: read back, or without ``read_back``
-    by the SHA-256 the server keeps where it keeps one), and look for stray files. Returns
-    (files checked, problems)."""
+    """Check every manifest under the archive against the files beside it (and, given the
+    billing server, ``transmission.destination`` or ``Destinations``, against the objects it
+    names, through the tenant's connection: read back, or without ``read_back`` by the
+    SHA-256 the server keeps where it keeps one), and look for stray files. Returns (files
+    checked, problems)."""
     root = Path(data_dir) / ARCHIVE
     problems: list[str] = []
     checked = 0
@@ -210,9 +211,11 @@ def verify_archive(data_dir: Path, bucket=None, read_back: bool = True) -> tuple
                 if actual[field] != e[field]:
                     problems.append(f"{file}: {field} is {actual[field]}, {path.name} says {e[field]}")
             if bucket is not None and e["s3_uri"]:
-                problems.extend(f"{e['s3_uri']}: {p}" for p in bucket.compare(e["s3_uri"], data, read_back)[0])
+                server = bucket.for_tenant(manifest["tenant_id"])
+                problems.extend(f"{e['s3_uri']}: {p}" for p in server.compare(e["s3_uri"], data, read_back)[0])
         for e in manifest.get("superseded", []):
-            problems.extend(_check_superseded(root, path, e, bucket, read_back))
+            server = bucket.for_tenant(manifest["tenant_id"]) if bucket is not None else None
+            problems.extend(_check_superseded(root, path, e, server, read_back))
     for file in archived_files(root):
         if file not in listed:
             problems.append(f"{file}: in the archive but in no manifest")
@@ -253,21 +256,31 @@ def stray_files(root: Path) -> list[tuple[Path, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bds.manifest", description="Verify the local archive against its manifests.")
     parser.add_argument("data_dir", nargs="?", default=os.environ.get("BDS_DATA_DIR", "."), type=Path)
-    parser.add_argument("--s3", action="store_true", help="also read back every uploaded object and compare its SHA-256")
+    parser.add_argument(
+        "--s3",
+        "--server",
+        dest="server",
+        action="store_true",
+        help="also read back every file sent to the billing server (S3 or SFTP) and compare its SHA-256",
+    )
     args = parser.parse_args(argv)
     bucket = None
-    if args.s3:
+    if args.server:
         from bds.config.store import current_config
-        from bds.transmission import Bucket, quiet_command_line
+        from bds.transmission import Destinations, quiet_command_line
 
         quiet_command_line()
-        bucket = Bucket(current_config().billing_server)
-    checked, problems = verify_archive(args.data_dir, bucket)
+        bucket = Destinations(current_config())
+    try:
+        checked, problems = verify_archive(args.data_dir, bucket)
+    finally:
+        if bucket is not None:
+            bucket.close()
     for problem in problems:
         print(f"MISMATCH {problem}")
     where = (args.data_dir / ARCHIVE).resolve()
     print(
-        f"{checked} file(s) listed in the manifests under {where}{' and in the bucket' if bucket else ''}: "
+        f"{checked} file(s) listed in the manifests under {where}{' and on the billing server' if bucket else ''}: "
         f"{'all match' if not problems else f'{len(problems)} problem(s)'}"
     )
     return 1 if problems or not checked else 0

@@ -64,7 +64,8 @@ class WaitForDayEnd(BaseOperator):
 
 class ExtractOperator(BaseSQLOperator):
     """One tenant-day's extract from one source into the staging location, on the common-sql
-    provider's ``BaseSQLOperator``: the hook is the source connection's (``get_db_hook``), and
+    provider's ``BaseSQLOperator``: the hook is the tenant's connection to the source (``get_db_hook``;
+    ``get_hook`` for a tenant's further GVP Reporting Servers), and
     ``sql`` (each dataset's query from ``include/sql/<source>/``, in the connection's dialect,
     with its malformed-row check) and ``parameters`` (the values bound to them) are template
     fields, so the task's Rendered Template tab shows exactly what ran and with what values.
@@ -84,10 +85,14 @@ class ExtractOperator(BaseSQLOperator):
         self.dialect: str | None = None
 
     def render_template_fields(self, context, jinja_env=None) -> None:
+        from bds.config import Tenant
         from bds.pipeline import extract_queries
 
         super().render_template_fields(context, jinja_env)  # resolves the work item
         label_tenant(self.work, context)
+        # The tenant's connection to the source (for GVP, its first location's Reporting Server):
+        # the hook and the dialect the queries are rendered for.
+        self.conn_id = Tenant.model_validate(self.work["tenant"]).connections(self.source)[0]
         try:
             engine = self.get_db_hook().get_sqlalchemy_engine()
             self.dialect = engine.dialect.name
@@ -99,6 +104,11 @@ class ExtractOperator(BaseSQLOperator):
     def execute(self, context) -> dict:
         from bds.pipeline import extract_source
 
-        # Rendered without the connection's dialect, the queries are chosen again once it is known.
-        queries = (self.sql, self.parameters) if self.dialect else None
-        return extract_source(self.work, self.source, hook=self.get_db_hook, queries=queries)
+        # A connection of another dialect than the rendered one (or any, if the dialect was not
+        # known when rendered) gets its queries chosen again.
+        return extract_source(
+            self.work,
+            self.source,
+            hook_for=lambda conn_id: self.get_hook(conn_id=conn_id, hook_params=self.hook_params),
+            queries=(self.dialect, self.sql, self.parameters),
+        )

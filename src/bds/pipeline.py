@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,7 @@ from bds.sources import (
     MALFORMED_NAMED,
     MalformedRowsError,
     SourceError,
+    connection_name,
     dataset_queries,
     malformed_failure,
     malformed_listing,
@@ -197,7 +199,7 @@ def sources_ready(work: dict, now: datetime | None = None) -> tuple[bool, list[s
             )
     if "gim" not in needed:
         return True, [f"{context}: no Info Mart data needed"]
-    engine = source_engine("gim", context)
+    engine = source_engine("gim", context, tenant.info_mart_conn_id)
     try:
         verdict = readiness.check_info_mart(engine, window)
     except readiness.SourceNotReadyError as exc:  # unreadable for now: keep asking until the timeout
@@ -206,10 +208,18 @@ def sources_ready(work: dict, now: datetime | None = None) -> tuple[bool, list[s
         engine.dispose()
     if not verdict.ready and readiness.overdue(int(ready_at(work).timestamp()), int(now.timestamp()), settings):
         raise readiness.SourceNotReadyError(
-            f"{context}: Info Mart (bds_gim) has not loaded the day: {verdict.detail}; "
+            f"{context}: {connection_name('gim', tenant.info_mart_conn_id)} has not loaded the day: {verdict.detail}; "
             f"gave up {settings.timeout_minutes} minutes after the day became billable (sources.timeout_minutes)"
         )
     return verdict.ready, [f"{context}: {verdict.detail}"]
+
+
+def extract_pool(work: dict, source: str, pools: tuple[str, ...]) -> str:
+    """The pool of the tenant's extract from ``source``, of ``pools`` (the source's shared pool,
+    then the connections' own, as ``dag_common.source_pools`` lists them): the pool of its
+    connection (for GVP, its first location's Reporting Server), else the shared one."""
+    conn_id = unpack(work)[0].connections(source)[0]
+    return conn_id if conn_id in pools else pools[0]
 
 
 def extract_queries(work: dict, source: str, dialect: str | None) -> tuple[dict[str, str], dict]:
@@ -227,54 +237,141 @@ def extract_queries(work: dict, source: str, dialect: str | None) -> tuple[dict[
     return queries, query_parameters(tenant.tenant_id, window, work["lookback_days"], dialect)
 
 
-def extract_source(work: dict, source: str, hook=None, queries: tuple[dict[str, str], dict] | None = None) -> dict:
-    """Run the source's dataset queries for one tenant-day into the staging location: the
-    ``queries`` (SQL by name, bound parameters) its extract task rendered, else those of
-    ``extract_queries``; through ``hook()`` (the task's ``get_db_hook``), else the connection's."""
+def extract_source(
+    work: dict, source: str, hook_for=None, queries: tuple[str | None, dict[str, str], dict] | None = None
+) -> dict:
+    """Run the source's dataset queries for one tenant-day into the staging location, through
+    each of the tenant's connections to the source (``Tenant.connections``): the ``queries``
+    its extract task rendered (dialect, SQL by name, bound parameters) on a connection of that
+    dialect, else those of ``extract_queries``; through ``hook_for(conn_id)`` (the task's
+    ``get_hook``), else the connection's own hook."""
     tenant, day, window = unpack(work)
     context = f"{tenant.label} day {day}"
     with writing_for(context):
-        return _extract(work, source, tenant, context, hook, queries)
+        return _extract(work, source, tenant, context, hook_for, queries)
 
 
-def _extract(work: dict, source: str, tenant: Tenant, context: str, hook, queries) -> dict:
+def _extract(work: dict, source: str, tenant: Tenant, context: str, hook_for, queries) -> dict:
     folder = stage(work) / source
     marker = folder / staging.MARKER
     if staging.exists(marker):
         staging.remove(marker)  # a rerun: the old extract no longer counts until this one completes
     needed = datasets_for(source, tenant.enabled_metrics)
-    rows, malformed = {}, {}
+    rows, malformed, elsewhere = {}, {}, {}
     as_of = int(time.time())
     if needed:
-        engine = source_engine(source, context, hook)
-        try:
-            sql, parameters = queries if queries and queries[0] else extract_queries(work, source, engine.dialect.name)
-            malformed = check_rows(engine, source, needed, parameters, work, context, sql)
+        with ExitStack() as opened:
+            readers = []
+            for conn_id in tenant.connections(source):
+                engine = source_engine(source, context, conn_id, hook_for)
+                opened.callback(engine.dispose)
+                dialect = engine.dialect.name
+                sql, parameters = queries[1:] if queries and queries[0] == dialect else extract_queries(work, source, dialect)
+                readers.append((conn_id, engine, sql, parameters))
+            # Every connection is checked before anything is staged from any of them.
+            found = [
+                (conn_id, check_rows(engine, source, needed, parameters, work, context, sql, conn_id))
+                for conn_id, engine, sql, parameters in readers
+            ]
+            malformed = merged_malformed(found)
             for dataset in needed:
                 with staging.writing(folder / f"{dataset}.parquet") as parquet:
-                    rows[dataset] = stage_dataset(engine, source, dataset, parameters, context, parquet, sql[dataset])
+                    if len(readers) == 1:
+                        conn_id, engine, sql, parameters = readers[0]
+                        rows[dataset] = stage_dataset(
+                            engine, source, dataset, parameters, context, parquet, sql[dataset], conn_id
+                        )
+                    else:
+                        rows[dataset], elsewhere[dataset] = stage_combined(tenant, source, dataset, readers, context, parquet)
                 log.info("%s: %s/%s staged %d rows", context, source, dataset, rows[dataset])
-        finally:
-            engine.dispose()
-    staging.write_json(marker, {"as_of": as_of, "rows": rows, "malformed": malformed})
+    staging.write_json(marker, {"as_of": as_of, "rows": rows, "malformed": malformed, "elsewhere": elsewhere})
+    for dataset, left in elsewhere.items():
+        for line in left:
+            log.warning("%s: %s/%s: %s", context, source, dataset, line)
     return {"source": source, "rows": rows, "malformed": {dataset: found["count"] for dataset, found in malformed.items()}}
 
 
+def stage_combined(tenant: Tenant, source: str, dataset: str, readers: list, context: str, target: Path) -> tuple[int, list[str]]:
+    """Stage ``dataset`` from each of several connections into ``target``, one connection after
+    the other, keeping of each only the rows it is the tenant's source of: a GVP record is
+    billed from the Reporting Server of its component's location (``Tenant.gvp_servers``).
+    Returns the rows staged and, for the rows left out, a line per connection and component
+    saying where they are billed from instead."""
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from bds.datasets import arrow_schema
+
+    servers = tenant.gvp_servers()
+    listed = pa.array(sorted(name for name in servers if name), pa.string())
+    staged, left_out = 0, {}
+    with (
+        tempfile.TemporaryDirectory(prefix="bds-parts-") as parts,
+        pq.ParquetWriter(target, arrow_schema(source, dataset)) as writer,
+    ):
+        for conn_id, engine, sql, parameters in readers:
+            elsewhere = pa.array(sorted(name for name, server in servers.items() if name and server != conn_id), pa.string())
+            unlisted_elsewhere = servers.get("", conn_id) != conn_id
+            part = Path(parts) / f"{conn_id}.parquet"
+            stage_dataset(engine, source, dataset, parameters, context, part, sql[dataset], conn_id)
+            for batch in pq.ParquetFile(part).iter_batches():
+                names = pc.fill_null(batch.column("component"), "")
+                left = pc.is_in(names, value_set=elsewhere)
+                if unlisted_elsewhere:
+                    left = pc.or_(left, pc.invert(pc.is_in(names, value_set=listed)))
+                kept = batch.filter(pc.invert(left))
+                writer.write_batch(kept)
+                staged += kept.num_rows
+                for found in pc.value_counts(names.filter(left)).to_pylist():
+                    key = (conn_id, found["values"])
+                    left_out[key] = left_out.get(key, 0) + found["counts"]
+    return staged, [
+        f"{count} record(s) of component {name or '(none)'} read through {conn_id} are left out: "
+        f"they are billed from {servers.get(name, servers.get(''))}, the Reporting Server of the component's location"
+        for (conn_id, name), count in sorted(left_out.items())
+    ]
+
+
+def merged_malformed(found: list[tuple[str, dict[str, dict]]]) -> dict[str, dict]:
+    """The malformed rows of each dataset over several connections (``check_rows``'s, by
+    connection): their count, and the first few named, with the connection where there are several."""
+    merged: dict[str, dict] = {}
+    for conn_id, by_dataset in found:
+        for dataset, kept in by_dataset.items():
+            named = kept["named"] if len(found) == 1 else [f"{conn_id}: {line}" for line in kept["named"]]
+            entry = merged.setdefault(dataset, {"count": 0, "named": []})
+            entry["count"] += kept["count"]
+            entry["named"] = (entry["named"] + named)[:MALFORMED_NAMED]
+    return merged
+
+
 def check_rows(
-    engine, source: str, datasets: list[str], parameters: dict, work: dict, context: str, sql: dict[str, str] | None = None
+    engine,
+    source: str,
+    datasets: list[str],
+    parameters: dict,
+    work: dict,
+    context: str,
+    sql: dict[str, str] | None = None,
+    conn_id: str | None = None,
 ) -> dict[str, dict]:
     """The malformed rows each dataset reads (and leaves out), by dataset: their count and the
     first few named. Under ``sources.malformed_rows: fail`` any of them fails the tenant-day
     before anything is staged; under ``tolerate`` they are logged here, and aggregate names
-    them in the run's summary."""
+    them in the run's summary. ``conn_id``: the connection ``engine`` reaches."""
     queries = sql or {}
     found = {
         d: lines
         for d in datasets
-        if (lines := malformed_rows(engine, source, d, parameters, context, queries.get(f"malformed/{d}")))
+        if (lines := malformed_rows(engine, source, d, parameters, context, queries.get(f"malformed/{d}"), conn_id))
     }
     if found and SourceReadiness.model_validate(work["readiness"]).malformed_rows == "fail":
-        raise MalformedRowsError("\n".join(str(malformed_failure(source, d, lines, context)) for d, lines in found.items()))
+        raise MalformedRowsError(
+            "\n".join(str(malformed_failure(source, d, lines, context, conn_id)) for d, lines in found.items())
+        )
     kept = {d: {"count": len(lines), "named": lines[:MALFORMED_NAMED]} for d, lines in found.items()}
     for dataset, malformed in kept.items():
         log.warning("%s", tolerated(source, dataset, malformed, context))
@@ -294,7 +391,7 @@ def _staged(work: dict, source: str) -> tuple[dict, object]:
     marker = folder / staging.MARKER
     if not staging.exists(marker):
         raise StageMissingError(
-            f"{tenant.label} day {day}: nothing staged from {SOURCES[source][1]} ({SOURCES[source][0]}) by this run; "
+            f"{tenant.label} day {day}: nothing staged from {', '.join(connection_name(source, c) for c in tenant.connections(source))} by this run; "
             f"its extract task failed or has not run (see its log), or the day was rendered and its extracts removed; "
             f"clear the tenant's extract tasks with this one"
         )
@@ -320,6 +417,7 @@ def _aggregate(work: dict) -> dict:
         marker, folders[source] = _staged(work, source)
         as_of = marker["as_of"] if as_of is None else min(as_of, marker["as_of"])
         warnings.extend(tolerated(source, d, found, context) for d, found in marker.get("malformed", {}).items())
+        warnings.extend(f"{context}: {source}/{d}: {line}" for d, lines in marker.get("elsewhere", {}).items() for line in lines)
     computed: dict[str, list] = {}
     # One dataset in memory at a time: read it, compute its metrics, let it go.
     for source, dataset in dict.fromkeys((METRICS[k].source, METRICS[k].dataset) for k in tenant.enabled_metrics):
@@ -444,6 +542,8 @@ def store_files(
     summary = f"{label}: {counts} in {folder}; manifest {manifest_status}"
     if transmit:
         summary += f"; {len(outcome['queued'])} file(s) queued for transmission"
+        if not tenant.online:
+            summary += " (the tenant is offline: they wait in the outbox until it is online again)"
     if outcome["superseded"]:
         summary += f"; {len(outcome['superseded'])} earlier file(s) superseded (kept under versions/)"
     log.info("%s", summary)

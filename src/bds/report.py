@@ -46,22 +46,22 @@ def table(rows: list[dict], last_days: int = 3) -> str:
 
 
 def transmission_lines() -> list[str]:
-    """The outbox, and what the bucket holds per tenant folder, with one example object."""
+    """The outbox, and what the billing server holds per tenant folder, with one example file."""
     from bds.config.store import current_config
-    from bds.transmission import Bucket, outbox_dir, outbox_files, quiet_command_line
+    from bds.transmission import destination, outbox_dir, outbox_files, quiet_command_line
 
     quiet_command_line()
     server = current_config().billing_server
     outbox = outbox_dir()
     lines = [f"outbox {outbox}: {len(outbox_files(outbox))} file(s) waiting"]
-    bucket = Bucket(server)
+    bucket = destination(server)
+    try:
+        keys = bucket.keys()
+        head = (bucket.head(keys[0]) or {}) if keys else {}
+    finally:
+        bucket.close()
     prefix = f"{server.key_prefix}/" if server.key_prefix else ""
-    keys = [
-        obj["Key"]
-        for page in bucket.client.get_paginator("list_objects_v2").paginate(Bucket=server.bucket, Prefix=prefix)
-        for obj in page.get("Contents", [])
-    ]
-    lines.append(f"bucket s3://{server.bucket}/{prefix}: {len(keys)} object(s)")
+    lines.append(f"billing server {server.uri('')}: {len(keys)} file(s)")
     folders: dict[str, list[int]] = {}
     for key in keys:
         tenant, kind = key.removeprefix(prefix).split("/")[:2]
@@ -72,11 +72,10 @@ def transmission_lines() -> list[str]:
         for folder, (files, manifests) in sorted(folders.items())
     ]
     if keys:
-        head = bucket.head(keys[0]) or {}
-        lines.append(
-            f"e.g. s3://{server.bucket}/{keys[0]}: {head.get('ContentLength')} bytes, "
-            f"{head.get('ContentType')}, encryption {head.get('ServerSideEncryption', 'none')}"
-        )
+        described = f"{head.get('ContentLength')} bytes"
+        if server.kind == "s3":
+            described += f", {head.get('ContentType')}, encryption {head.get('ServerSideEncryption', 'none')}"
+        lines.append(f"e.g. {server.uri(keys[0].removeprefix(prefix))}: {described}")
     return lines
 
 

@@ -81,6 +81,24 @@ def limit_queries(engine, minutes: float) -> None:
             connection.info.setdefault("bds_deadline", [None])[0] = time.monotonic() + minutes * 60
 
 
+# The queries concatenate with the standard ``||``, which MySQL and MariaDB read as OR unless
+# the session says otherwise.
+MYSQL_SESSION = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',PIPES_AS_CONCAT')"
+
+
+def standard_sql(engine) -> None:
+    """On MySQL and MariaDB, every session of ``engine`` reads ``||`` as the standard's
+    concatenation (the other dialects bds runs on do already)."""
+    from sqlalchemy import event
+
+    if engine.dialect.name in ("mysql", "mariadb"):
+
+        @event.listens_for(engine, "connect")
+        def _pipes_as_concat(dbapi_connection, record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(MYSQL_SESSION)
+
+
 def timed_out(exc: BaseException) -> bool:
     """Whether a database error (or one it caused) is the query limit's cancellation."""
     seen = exc
@@ -140,7 +158,7 @@ def database_cause(exc: BaseException) -> str:
 
 # Databases that keep any value in any column (a time may be text): only there do the
 # malformed-row checks read a table for nothing but values that are not numbers.
-TYPELESS_DIALECTS = frozenset({"sqlite"})
+TYPELESS_DIALECTS = frozenset({"sqlite"})  # MySQL, MariaDB, PostgreSQL, SQL Server, Oracle type their columns
 
 
 def query_parameters(tenant_id: int, window: DayWindow, lookback_days: int, dialect: str | None = None) -> dict[str, int]:
@@ -262,23 +280,31 @@ def copy_query(engine, sql: str, parameters: dict, text_columns: list[str]) -> p
         return Table.from_batches(list(reader), reader.schema).to_pandas()
 
 
-def source_engine(source: str, context: str, hook=None):
-    """SQLAlchemy engine of the source's Airflow connection (bds_gim, bds_gvp, bds_cme), through
-    its hook: ``hook()`` if given (an extract operator's ``get_db_hook``), else the connection's."""
+def connection_name(source: str, conn_id: str | None = None) -> str:
+    """How messages name a source's connection: ``Genesys Info Mart (bds_gim)``; ``conn_id``
+    is the tenant's or location's connection, the source's shared one if not given."""
+    return f"{SOURCES[source][1]} ({conn_id or SOURCES[source][0]})"
+
+
+def source_engine(source: str, context: str, conn_id: str | None = None, hook_for=None):
+    """SQLAlchemy engine of a source's Airflow connection (``conn_id``; the source's shared one,
+    bds_gim, bds_gvp or bds_cme, if not given), through its hook: ``hook_for(conn_id)`` if
+    given (an extract operator's ``get_hook``), else the connection's own."""
     from airflow.sdk import BaseHook
 
-    conn_id, title = SOURCES[source]
+    conn_id = conn_id or SOURCES[source][0]
     try:
-        engine = (hook() if hook is not None else BaseHook.get_hook(conn_id)).get_sqlalchemy_engine()
+        engine = (hook_for or BaseHook.get_hook)(conn_id).get_sqlalchemy_engine()
     except Exception as exc:  # undefined connection, unknown type, missing driver
-        raise SourceSetupError(f"{context}: {title}: connection '{conn_id}' is unusable: {exc}") from exc
+        raise SourceSetupError(f"{context}: {SOURCES[source][1]}: connection '{conn_id}' is unusable: {exc}") from exc
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:" and not Path(database).is_file():
         engine.dispose()  # SQLite would create an empty database there and report "no such table"
         raise SourceSetupError(
-            f"{context}: {title} ({conn_id}): the connection's SQLite database {database} does not "
+            f"{context}: {connection_name(source, conn_id)}: the connection's SQLite database {database} does not "
             f"exist (a wrong path, or a volume not mounted); nothing was read or created"
         )
+    standard_sql(engine)
     try:
         limit_queries(engine, query_timeout_minutes())
     except LimitSettingError as exc:
@@ -306,9 +332,10 @@ def dataset_sql(engine, source: str, dataset: str, context: str) -> str:
 
 
 @contextmanager
-def querying(source: str, dataset: str, context: str):
-    """Turn the driver's error, or a wrongly shaped result, into one that names ``context``."""
-    conn_id, title = SOURCES[source]
+def querying(source: str, dataset: str, context: str, conn_id: str | None = None):
+    """Turn the driver's error, or a wrongly shaped result, into one that names ``context`` and
+    the connection."""
+    name = connection_name(source, conn_id)
     try:
         yield
     except DatasetShapeError as exc:
@@ -316,17 +343,20 @@ def querying(source: str, dataset: str, context: str):
     except Exception as exc:  # the drivers' errors share no base class worth naming
         if timed_out(exc):
             raise QueryTimeoutError(
-                f"{context}: {title} ({conn_id}) query {source}/{dataset} ran past the limit of "
+                f"{context}: {name} query {source}/{dataset} ran past the limit of "
                 f"{query_timeout_minutes():g} minute(s) ({QUERY_TIMEOUT_ENV}) and was cancelled by the "
                 f"database: {database_cause(exc)}"
             ) from exc
-        raise SourceError(f"{context}: {title} ({conn_id}) query {source}/{dataset} failed: {database_cause(exc)}") from exc
+        raise SourceError(f"{context}: {name} query {source}/{dataset} failed: {database_cause(exc)}") from exc
 
 
-def malformed_rows(engine, source: str, dataset: str, parameters: dict, context: str, sql: str | None = None) -> list[str]:
+def malformed_rows(
+    engine, source: str, dataset: str, parameters: dict, context: str, sql: str | None = None, conn_id: str | None = None
+) -> list[str]:
     """Each malformed source row that the dataset's query reads for the day (which that query
     leaves out), as one line naming table, row key, column, value and problem; sorted. ``sql``
-    is the query (``dataset_queries``), read from its file if not given."""
+    is the query (``dataset_queries``), read from its file if not given; ``conn_id`` the
+    connection ``engine`` reaches (for messages)."""
     from sqlalchemy import text
 
     if sql is None:
@@ -335,7 +365,7 @@ def malformed_rows(engine, source: str, dataset: str, parameters: dict, context:
             sql = sql_text(path)
         except OSError as exc:
             raise SourceError(f"{context}: cannot read {path}: {exc}") from None
-    with querying(source, f"malformed/{dataset}", context), engine.connect() as connection:
+    with querying(source, f"malformed/{dataset}", context, conn_id), engine.connect() as connection:
         if connection.dialect.name == "postgresql":  # filtered scans of a handful of rows: compiling took longer than running
             without_jit(connection.dialect, connection.exec_driver_sql)
         found = connection.execute(text(sql), parameters).all()
@@ -356,10 +386,11 @@ def malformed_listing(lines: list[str], count: int | None = None) -> str:
     return "; ".join(named) + (f"; and {count - len(named)} more" if count > len(named) else "")
 
 
-def malformed_failure(source: str, dataset: str, lines: list[str], context: str) -> MalformedRowsError:
-    conn_id, title = SOURCES[source]
+def malformed_failure(
+    source: str, dataset: str, lines: list[str], context: str, conn_id: str | None = None
+) -> MalformedRowsError:
     return MalformedRowsError(
-        f"{context}: {title} ({conn_id}) has {len(lines)} malformed value(s) in rows that {source}/{dataset} reads: "
+        f"{context}: {connection_name(source, conn_id)} has {len(lines)} malformed value(s) in rows that {source}/{dataset} reads: "
         f"{malformed_listing(lines)}. Nothing is billed for the day until they are corrected, or until "
         f"sources.malformed_rows is 'tolerate' (the day is then billed without them, and they are counted and named)"
     )
@@ -377,21 +408,32 @@ def extract_dataset(engine, source: str, dataset: str, parameters: dict, context
     return conform(source, dataset, frame)
 
 
-def stage_dataset(engine, source: str, dataset: str, parameters: dict, context: str, target: Path, sql: str | None = None) -> int:
+def stage_dataset(
+    engine,
+    source: str,
+    dataset: str,
+    parameters: dict,
+    context: str,
+    target: Path,
+    sql: str | None = None,
+    conn_id: str | None = None,
+) -> int:
     """Run one dataset query (``sql``, read from its file if not given) into the Parquet file
-    ``target``; returns its row count.
+    ``target``; returns its row count. ``conn_id``: the connection ``engine`` reaches (for messages).
 
     On PostgreSQL (psycopg) the rows stream from COPY through Arrow into Parquet row groups,
     one block at a time, so a day of millions of rows never sits in memory whole; they keep
-    the order the database sent them. Elsewhere the conformed frame is written."""
+    the order the database sent them. Elsewhere the conformed frame is written. Either way the
+    file has the dataset's Arrow schema (``arrow_schema``)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     sql = sql if sql is not None else dataset_sql(engine, source, dataset, context)
     schema = arrow_schema(source, dataset)
-    with querying(source, dataset, context):
+    with querying(source, dataset, context, conn_id):
         if not (engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"):
             frame = conform(source, dataset, fetch_dataset(engine, sql, parameters, text_columns(source, dataset)))
-            frame.to_parquet(target, index=False)
+            pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), target)
             return len(frame)
         rows = 0
         types, jit = {f.name: f.type for f in schema}, (source, dataset) not in WITHOUT_JIT

@@ -1,4 +1,4 @@
-"""Transmission: the outbox, verified uploads to the billing server (S3), the archive.
+"""Transmission: the outbox, verified uploads to the billing server (S3 or SFTP), the archive.
 
 The pipelines write every billing file into the local archive (always) and, when
 ``billing_server.transmit`` is on, put a copy of each new or changed file, and of its
@@ -9,6 +9,8 @@ takes what is in the outbox, tenant by tenant:
    content matches its name), uploaded to ``<key_prefix>/<relative path>`` through the
    amazon provider's S3Hook, and verified: the object's size, its SHA-256 (read back and
    hashed, and the server's own SHA-256 checksum when it keeps one) and its encryption;
+   or, to an SFTP server (``bds.sftp``), written under a temporary name, read back and
+   checked, and renamed into place;
 2. only then is it archived (a hand-dropped file takes its place in the archive; an
    earlier different version is kept), recorded in its manifest, and removed from the outbox;
 3. a manifest is uploaded once every file it lists is in the bucket (written last).
@@ -25,7 +27,7 @@ import hashlib
 import logging
 import os
 from datetime import UTC
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bds import changes
 from bds.config import BillingConfig, BillingServer, Encryption
@@ -141,21 +143,66 @@ def plan_outbox(config: BillingConfig, outbox: Path) -> tuple[list[dict], list[s
     work, notes = [], []
     for tenant_id, paths in sorted(by_tenant.items()):
         tenant = known[tenant_id]
+        if not tenant.online:
+            notes.append(
+                f"{tenant.label}: offline: {len(paths)} file(s) wait in the outbox, sent when the tenant is online again"
+            )
+            continue
         notes.append(f"{tenant.label}: {len(paths)} file(s) in the outbox")
+        paths.sort(key=lambda p: sending_order(parse_name(PurePosixPath(p).name)))
         work.append(
             {
                 "tenant": {"tenant_id": tenant_id, "name": tenant.name},
                 "label": tenant.label,
-                "server": config.billing_server.model_dump(mode="json"),
+                "server": config.billing_server.for_tenant(tenant).model_dump(mode="json"),
                 "files": paths,
             }
         )
     return work, notes, rejected
 
 
+def sending_order(named: NamedFile) -> tuple[str, str]:
+    """Oldest period first, a month after its days; then by name."""
+    return (named.period if len(named.period) == 8 else f"{named.period}99", named.name)
+
+
+def destination(server: BillingServer):
+    """The billing server the settings name: its bucket (``Bucket``) or SFTP folder
+    (``bds.sftp.SftpServer``), which answer to the same methods."""
+    if server.kind == "sftp":
+        from bds.sftp import SftpServer
+
+        return SftpServer(server)
+    return Bucket(server)
+
+
+class Destinations:
+    """The billing server as each tenant reaches it (``BillingServer.for_tenant``), each
+    connection opened once: what checks every tenant's files at once reads through."""
+
+    def __init__(self, config: BillingConfig):
+        self.server = config.billing_server
+        self.tenants = {t.tenant_id: t for t in config.tenants}
+        self.opened: dict[str, object] = {}
+
+    def for_tenant(self, tenant_id: int):
+        tenant = self.tenants.get(tenant_id)
+        server = self.server.for_tenant(tenant) if tenant else self.server
+        key = server.sftp_conn_id if server.kind == "sftp" else server.aws_conn_id
+        if key not in self.opened:
+            self.opened[key] = destination(server)
+        return self.opened[key]
+
+    def close(self) -> None:
+        for opened in self.opened.values():
+            opened.close()
+
+
 class Bucket:
     """The billing server's bucket, through the amazon provider's S3Hook and the Airflow
     connection named in the settings (its ``endpoint_url`` extra for MinIO and the like)."""
+
+    where = "in the bucket"
 
     def __init__(self, server: BillingServer):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -169,6 +216,21 @@ class Bucket:
         }
         self.client = self.hooks[".csv"].get_conn()
 
+    def close(self) -> None:
+        return None  # the client keeps no connection open between requests
+
+    def for_tenant(self, tenant_id: int) -> Bucket:
+        return self  # one connection for every tenant (see Destinations for a tenant's own)
+
+    def errors(self) -> tuple[type[BaseException], ...]:
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (ClientError, BotoCoreError, S3UploadFailedError)
+
+    def explain(self, exc: Exception, subject: str) -> TransmissionError:
+        return explain(exc, self.server, subject)
+
     def head(self, key: str) -> dict | None:
         from botocore.exceptions import ClientError
 
@@ -181,6 +243,12 @@ class Bucket:
             if status == 403:  # a HEAD response has no body; a GET says why (bad key, denied, ...)
                 self.client.get_object(Bucket=self.server.bucket, Key=key, Range="bytes=0-0")
             raise
+
+    def keys(self) -> list[str]:
+        """Every object's key below ``key_prefix``."""
+        prefix = f"{self.server.key_prefix}/" if self.server.key_prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.server.bucket, Prefix=prefix)
+        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
     def key_of(self, key_or_uri: str) -> str:
         """An object's key, from its key or its ``s3://<bucket>/`` URI."""
@@ -295,12 +363,10 @@ def explain(exc: Exception, server: BillingServer, subject: str) -> Transmission
     return TransmissionError(f"{subject}: {exc}")
 
 
-def send(bucket: Bucket, named: NamedFile, path: Path, data: bytes) -> dict:
-    """Upload ``data`` (the file at ``path``) unless the bucket already holds exactly it,
-    then verify. Returns its S3 URI, upload time and whether an earlier attempt had sent it."""
-    from boto3.exceptions import S3UploadFailedError
-    from botocore.exceptions import BotoCoreError, ClientError
-
+def send(bucket, named: NamedFile, path: Path, data: bytes) -> dict:
+    """Upload ``data`` (the file at ``path``) unless the billing server (``destination``)
+    already holds exactly it, then verify. Returns its URI, upload time and whether an earlier
+    attempt had sent it."""
     server = bucket.server
     key = server.key(named.relative_path)
     subject = f"tenant {named.tenant_id} {named.period_label}: {named.name} -> {server.uri(named.relative_path)}"
@@ -310,8 +376,8 @@ def send(bucket: Bucket, named: NamedFile, path: Path, data: bytes) -> dict:
         if not already:
             bucket.upload(path, key)
             problems, head = bucket.compare(key, data)
-    except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
-        raise explain(exc, server, subject) from None
+    except bucket.errors() as exc:
+        raise bucket.explain(exc, subject) from None
     if problems:
         refused = bool(head and bucket.encryption_problems(head))  # no retry brings the encryption back
         cls = TransmissionRefused if refused else TransmissionError
@@ -325,7 +391,14 @@ def send_tenant(work: dict, data_dir: Path, outbox: Path | None = None) -> dict:
     """Send one tenant's outbox files: billing files first, then the manifests they complete."""
     outbox = Path(outbox or outbox_dir())
     archive = Path(data_dir) / ARCHIVE
-    bucket = Bucket(BillingServer.model_validate(work["server"]))
+    bucket = destination(BillingServer.model_validate(work["server"]))
+    try:
+        return _send_tenant(work, archive, outbox, bucket)
+    finally:
+        bucket.close()
+
+
+def _send_tenant(work: dict, archive: Path, outbox: Path, bucket) -> dict:
     done: dict[str, list[str]] = {"sent": [], "already": [], "manifests": [], "waiting": []}
     failures: list[TransmissionError] = []
     paths = [outbox / p for p in work["files"]]
@@ -356,7 +429,7 @@ def send_tenant(work: dict, data_dir: Path, outbox: Path | None = None) -> dict:
                 continue
             done["manifests" if status == "sent" else "waiting"].append(path.name)
     label = work["label"]
-    line = f"{label}: {len(done['sent'])} file(s) sent, {len(done['already'])} already in the bucket, {len(done['manifests'])} manifest(s) sent"
+    line = f"{label}: {len(done['sent'])} file(s) sent, {len(done['already'])} already {bucket.where}, {len(done['manifests'])} manifest(s) sent"
     if done["waiting"]:
         line += f", {len(done['waiting'])} manifest(s) waiting for their files"
     log.info("%s", line)
@@ -386,7 +459,7 @@ def _queue_unsent(archive: Path, outbox: Path, manifests, queued: list[Path]) ->
     return added
 
 
-def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: NamedFile, path: Path) -> dict | None:
+def _send_billing_file(bucket, archive: Path, outbox: Path, named: NamedFile, path: Path) -> dict | None:
     """Upload, verify, archive, record, then take the file out of the outbox. Under the
     period's lock, so a rerun of the day cannot replace the file half-way."""
     with folder_lock(archive / named.folder) as folder:
@@ -422,13 +495,13 @@ def _send_billing_file(bucket: Bucket, archive: Path, outbox: Path, named: Named
                 named.name,
                 sha256(data),
                 "sent",
-                "verified" if not receipt["already"] else "already in the bucket, verified",
+                "verified" if not receipt["already"] else f"already {bucket.where}, verified",
                 receipt["s3_uri"],
                 receipt["uploaded_at"],
                 produced,
             )
         path.unlink()
-        verb = "already in the bucket" if receipt["already"] else "uploaded and verified"
+        verb = f"already {bucket.where}" if receipt["already"] else "uploaded and verified"
         log.info("%s: %s as %s; archive %s", named.name, verb, receipt["s3_uri"], status)
         return receipt
 
@@ -443,20 +516,17 @@ def _hand_restatement(archive: Path, named: NamedFile, data: bytes, kept: Path, 
     log.warning("%s (dropped into the outbox by hand)", changes.describe(entry))
 
 
-def _move_aside(bucket: Bucket, archive: Path, manifest: NamedFile, superseded: dict) -> None:
+def _move_aside(bucket, archive: Path, manifest: NamedFile, superseded: dict) -> None:
     """Move a superseded file's object to the bucket's ``versions/`` (the archive's layout), so
     the period's folder on the billing server holds only its current set."""
-    from boto3.exceptions import S3UploadFailedError
-    from botocore.exceptions import BotoCoreError, ClientError
-
     server = bucket.server
     key = bucket.key_of(superseded["s3_uri"])
     to_key = server.key(superseded["previous_version"])
     subject = f"tenant {manifest.tenant_id} {manifest.period_label}: superseded {superseded['name']} -> {server.uri(superseded['previous_version'])}"
     try:
         problems = bucket.move_aside(key, to_key, (archive / superseded["previous_version"]).read_bytes())
-    except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
-        raise explain(exc, server, subject) from None
+    except bucket.errors() as exc:
+        raise bucket.explain(exc, subject) from None
     if problems:
         raise TransmissionError(
             f"{subject}: copied, but verification failed: {'; '.join(problems)}; the object stays where it was"
@@ -464,7 +534,7 @@ def _move_aside(bucket: Bucket, archive: Path, manifest: NamedFile, superseded: 
     log.info("%s: moved aside (%s)", subject, superseded["reason"])
 
 
-def _send_manifest(bucket: Bucket, archive: Path, named: NamedFile, path: Path) -> str:
+def _send_manifest(bucket, archive: Path, named: NamedFile, path: Path) -> str:
     """Upload the archive's manifest once every file it lists is in the bucket."""
     with folder_lock(archive / named.folder):
         if not path.exists():

@@ -128,6 +128,37 @@ def test_a_concurrent_change_is_shown_not_overwritten(console, admin):
     expect(admin.locator("[name=external_id]")).to_have_value("MINE")  # the operator's edit is still there
 
 
+def test_a_tenants_source_connections_are_shown_kept_on_save_and_a_blank_one_is_the_shared_one(console, admin):
+    revision = console.revision()
+    body = console.call("GET", "/tenants/105").json()
+    body["info_mart_conn_id"] = "gim_tailspin"
+    body["regions"][0]["locations"][0]["gvp_conn_id"] = "gvp_tailspin"
+    stored = console.call("PUT", "/tenants/105", json=body, headers={"If-Match": f'"{revision}"'})
+    assert stored.status_code == 200, stored.text
+    open_page(admin, console, "tenants/105")
+    expect(admin.locator("[name=info_mart_conn_id]")).to_have_value("gim_tailspin")
+    expect(admin.locator("[name=configuration_conn_id]")).to_have_value("bds_cme")
+    expect(admin.locator("[name=gvp_conn_id]").first).to_have_value("gvp_tailspin")
+    admin.locator("[name=external_id]").fill("TT-1")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator("#notice")).to_contain_text(f"Saved as revision {revision + 2}", timeout=30_000)
+    saved = console.call("GET", "/tenants/105").json()
+    assert (saved["external_id"], saved["info_mart_conn_id"], saved["regions"][0]["locations"][0]["gvp_conn_id"]) == (
+        "TT-1",
+        "gim_tailspin",
+        "gvp_tailspin",
+    )
+    admin.locator("[name=info_mart_conn_id]").fill("")
+    admin.locator("[name=gvp_conn_id]").first.fill("not a connection")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator('[data-path="regions[0].locations[0].gvp_conn_id"] .problem')).to_contain_text("pattern", timeout=30_000)
+    admin.locator("[name=gvp_conn_id]").first.fill(" ")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator("#notice")).to_contain_text(f"Saved as revision {revision + 3}", timeout=30_000)
+    saved = console.call("GET", "/tenants/105").json()
+    assert (saved["info_mart_conn_id"], saved["regions"][0]["locations"][0]["gvp_conn_id"]) == ("bds_gim", "bds_gvp")
+
+
 def test_a_viewer_sees_the_pages_but_cannot_save_or_acknowledge(console, viewer):
     open_page(viewer, console, "tenants/101")
     expect(viewer.get_by_role("button", name="Save")).to_be_disabled()
@@ -239,3 +270,23 @@ def test_files_show_versions_restatement_and_transmission_and_download(console, 
     expect(refused).to_contain_text("bucket 'bds-no-such-bucket' does not exist")
     open_page(admin, console, "files?tenant_id=101&period=2026-03")
     expect(admin.locator(".file").first).to_contain_text("queued", timeout=30_000)
+
+
+def test_an_offline_tenant_shows_offline_and_its_queued_files_as_held(console, admin):
+    revision = console.revision()
+    switched = console.call("PATCH", "/tenants/101", json={"online": False}, headers={"If-Match": f'"{revision}"'})
+    assert switched.status_code == 200, switched.text
+    try:
+        open_page(admin, console, "tenants")
+        row = admin.locator("tr", has=admin.get_by_text("Northwind Care"))
+        expect(row.locator(".badge.offline")).to_have_text("offline", timeout=30_000)
+        open_page(admin, console, "files?tenant_id=101&period=2026-03")
+        held = admin.locator(".file").first
+        expect(held.locator(".badge")).to_have_text("held", timeout=30_000)
+        expect(held).to_contain_text("the tenant is offline; sent when it is online again")
+        shot(admin, "files-offline")
+    finally:
+        back = console.call("PATCH", "/tenants/101", json={"online": True}, headers={"If-Match": f'"{console.revision()}"'})
+        assert back.status_code == 200, back.text
+    open_page(admin, console, "files?tenant_id=101&period=2026-03")
+    expect(admin.locator(".file").first.locator(".badge")).to_have_text("queued", timeout=30_000)

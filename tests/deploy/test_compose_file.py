@@ -41,6 +41,7 @@ SECRETS = {
     "BDS_SOURCES_READER_PASSWORD",
     "BDS_RUN_NOTES_PASSWORD",
     "BDS_DB_PASSWORD",
+    "BDS_SFTP_PASSWORD",
 }
 IMAGE_PATHS = {"/opt/airflow/include": ROOT / "include", "/opt/airflow/dags": ROOT / "dags"}  # Dockerfile COPY
 
@@ -201,6 +202,32 @@ def test_the_pipelines_storage_is_the_object_store_and_one_shared_volume(compose
         assert mounts["bds-data"] == env["BDS_DATA_DIR"], name  # the archive and outbox, shared
     assert "bds-data" in compose["volumes"]
     assert not [v for v in compose["services"]["airflow-worker"]["volumes"] if v.split(":")[0].startswith((".", "/"))]
+
+
+def test_the_sftp_profile_seeds_an_sftp_billing_server_that_the_connection_reaches(dot_env):
+    """With BDS_BILLING_SERVER_CONFIG=compose-sftp.yaml, the configuration transmits through
+    bds_sftp to the sftp service (profile sftp) on the port and account its script serves."""
+    from airflow.models.connection import Connection
+
+    compose = interpolated(yaml.safe_load(COMPOSE.read_text()), dot_env | {"BDS_BILLING_SERVER_CONFIG": "compose-sftp.yaml"})
+    sftp = compose["services"]["sftp"]
+    assert (
+        sftp["profiles"] == ["sftp"] and sftp["build"] == "." and sftp["image"] == compose["services"]["airflow-worker"]["image"]
+    )
+    script = PurePosixPath(sftp["entrypoint"][-1])
+    assert (IMAGE_PATHS["/opt/airflow/include"] / script.relative_to("/opt/airflow/include")).is_file()
+    assert sftp["environment"]["BDS_SFTP_PASSWORD"] == dot_env["BDS_SFTP_PASSWORD"]
+    assert dict(v.split(":", 1) for v in sftp["volumes"])["sftp-data"] == sftp["environment"]["SFTP_ROOT"]
+    env = service_env(compose, "airflow-worker")
+    layers = env["BDS_CONFIG"].split(":")
+    local = [IMAGE_PATHS["/opt/airflow/include"] / PurePosixPath(p).relative_to("/opt/airflow/include") for p in layers]
+    server = load_billing_config(":".join(str(p) for p in local)).billing_server
+    assert (server.kind, server.transmit, server.sftp_conn_id, server.key_prefix) == ("sftp", True, "bds_sftp", "billing")
+    conn = Connection.from_json(env["AIRFLOW_CONN_BDS_SFTP"], conn_id="bds_sftp")
+    assert (conn.conn_type, conn.host, conn.port, conn.login) == ("sftp", "sftp", 2222, "bds")
+    assert conn.password == dot_env["BDS_SFTP_PASSWORD"]
+    default = service_env(interpolated(yaml.safe_load(COMPOSE.read_text()), dot_env), "airflow-worker")
+    assert default["BDS_CONFIG"].endswith("/compose.yaml")  # without the setting: MinIO, as before
 
 
 def test_the_dockerfile_extends_the_official_image_with_exactly_the_pinned_requirements():

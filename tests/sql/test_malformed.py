@@ -198,19 +198,19 @@ def bound(engine, window=WINDOW):
 
 
 @pytest.mark.parametrize("dataset", sorted(CLEAN))
-def test_well_formed_rows_are_not_named(source_url, dataset):
+def test_well_formed_rows_are_not_named(query_url, dataset):
     source = IMPOSSIBLE[dataset][0]
-    assert named(source_url, source, dataset, BASE[source]) == []
+    assert named(query_url, source, dataset, BASE[source]) == []
 
 
 @pytest.mark.parametrize("dataset", sorted(IMPOSSIBLE))
-def test_impossible_rows_are_named_and_left_out(source_url, dataset, monkeypatch):
+def test_impossible_rows_are_named_and_left_out(query_url, dataset, monkeypatch):
     source, extra, want = IMPOSSIBLE[dataset]
     tables = with_rows(source, extra)
-    assert named(source_url, source, dataset, tables) == want
+    assert named(query_url, source, dataset, tables) == want
     # The dataset is exactly what it is without them: the clean fixture's expected rows.
     monkeypatch.setattr("tests.sql.test_queries.stage", lambda url, src, _: stage(url, src, tables))
-    CLEAN[dataset](source_url)
+    CLEAN[dataset](query_url)
 
 
 @pytest.mark.parametrize("dataset", sorted(NOT_NUMBERS))
@@ -224,20 +224,27 @@ def test_text_where_a_number_belongs_is_named_and_left_out_on_sqlite(tmp_path, d
 
 
 def test_typeless_is_bound_unless_the_database_types_its_columns():
-    assert {d: query_parameters(101, WINDOW, 7, d)["typeless"] for d in ("sqlite", "postgresql", "mssql", None)} == {
+    assert {d: query_parameters(101, WINDOW, 7, d)["typeless"] for d in ("sqlite", "postgresql", "mysql", "mssql", None)} == {
         "sqlite": 1,
         "postgresql": 0,
+        "mysql": 0,
         "mssql": 0,
         None: 1,  # not known: every check runs
     }
 
 
+@pytest.fixture(params=["postgres", "mariadb"])
+def typed_url(request):
+    """A fresh database of an engine that types its columns."""
+    return request.getfixturevalue({"postgres": "pg_url", "mariadb": "mariadb_url"}[request.param])
+
+
 @pytest.mark.parametrize("dataset", sorted(IMPOSSIBLE))
-def test_a_typed_database_is_checked_for_every_row_it_can_hold(pg_url, dataset):
+def test_a_typed_database_is_checked_for_every_row_it_can_hold(typed_url, dataset):
     """typeless = 0 leaves out only the reads for text where a number belongs: on PostgreSQL
-    the impossible rows are named as with every check on."""
+    and MariaDB the impossible rows are named as with every check on."""
     source, extra, want = IMPOSSIBLE[dataset]
-    engine = stage(pg_url, source, with_rows(source, extra))
+    engine = stage(typed_url, source, with_rows(source, extra))
     try:
         every_check = malformed_rows(engine, source, dataset, bound(engine) | {"typeless": 1}, CONTEXT)
         assert malformed_rows(engine, source, dataset, bound(engine), CONTEXT) == every_check == want

@@ -307,7 +307,7 @@ def check(engine, source, dataset, want):
     pd.testing.assert_frame_equal(staged.sort_values(order, kind="mergesort", na_position="last").reset_index(drop=True), want)
 
 
-def test_agent_sessions(source_url):
+def test_agent_sessions(query_url):
     want = expected(
         "gim",
         "agent_sessions",
@@ -324,28 +324,28 @@ def test_agent_sessions(source_url):
         ],
         ["agent", "media", "switch", "start_ts", "end_ts", "handled_chat", "handled_callback", "handled_outbound"],
     )
-    check(stage(source_url, "gim", GIM), "gim", "agent_sessions", want)
+    check(stage(query_url, "gim", GIM), "gim", "agent_sessions", want)
 
 
-def agent_rows(source_url):
-    engine = stage(source_url, "gim", GIM)
+def agent_rows(query_url):
+    engine = stage(query_url, "gim", GIM)
     rows = extract_dataset(engine, "gim", "agent_sessions", PARAMS, "tenant 101 day 2026-03-10")
     engine.dispose()
     return rows
 
 
-def test_what_a_person_handled_under_any_of_its_agent_rows_qualifies_its_sessions(source_url):
+def test_what_a_person_handled_under_any_of_its_agent_rows_qualifies_its_sessions(query_url):
     """Person 5001 logged in to chat under its second RESOURCE_ row and took the chat under its
     first: the chat qualifies. A queue that happens to share Person 5003's DBID does not."""
-    chats = agent_rows(source_url).query("media == 'CHAT'").set_index("agent")["handled_chat"]
+    chats = agent_rows(query_url).query("media == 'CHAT'").set_index("agent")["handled_chat"]
     assert chats[5001] == 1 and chats[5003] == 0
 
 
-def test_sessions_older_than_the_lookback_are_read_while_they_touch_the_day(source_url):
+def test_sessions_older_than_the_lookback_are_read_while_they_touch_the_day(query_url):
     """Sessions of any age count while they touch the day: open for nine or twelve days, or
     ended during the day; one that ended before the day does not come back. What they handled
     is read back to their start, beyond the look-back."""
-    rows = agent_rows(source_url)
+    rows = agent_rows(query_url)
     old = rows[rows["start_ts"] < PARAMS["lookback_start"]]
     assert sorted(
         zip(old["agent"], old["media"], old["start_ts"], old["end_ts"].astype(object), old["handled_chat"], strict=True)
@@ -356,17 +356,17 @@ def test_sessions_older_than_the_lookback_are_read_while_they_touch_the_day(sour
     ]
 
 
-def test_bot_sessions_are_read_until_the_end_of_the_lookahead(source_url):
+def test_bot_sessions_are_read_until_the_end_of_the_lookahead(query_url):
     """Interaction G1's bot session a millisecond before the day's end plus the two-hour
     look-ahead is read; the one at that moment is not."""
-    engine = stage(source_url, "gim", GIM)
+    engine = stage(query_url, "gim", GIM)
     rows = extract_dataset(engine, "gim", "bot_sessions", PARAMS, "tenant 101 day 2026-03-10")
     engine.dispose()
     assert rows.loc[rows["interaction_id"] == 1000, "start_ms"].max() == (END + 7_200) * 1000 - 1
     assert PARAMS["lookahead_end_ms"] == (END + 7_200) * 1000
 
 
-def test_bot_sessions(source_url):
+def test_bot_sessions(query_url):
     want = expected(
         "gim",
         "bot_sessions",
@@ -378,10 +378,10 @@ def test_bot_sessions(source_url):
         ],
         ["interaction_id", "media", "start_ms", "duration_ms"],
     )
-    check(stage(source_url, "gim", GIM), "gim", "bot_sessions", want)
+    check(stage(query_url, "gim", GIM), "gim", "bot_sessions", want)
 
 
-def test_media_sessions(source_url):
+def test_media_sessions(query_url):
     want = expected(
         "gvp",
         "media_sessions",
@@ -392,10 +392,10 @@ def test_media_sessions(source_url):
         ],
         ["resource", "component", "start_ms", "end_ms"],
     )
-    check(stage(source_url, "gvp", GVP), "gvp", "media_sessions", want)
+    check(stage(query_url, "gvp", GVP), "gvp", "media_sessions", want)
 
 
-def test_voicemail_boxes(source_url):
+def test_voicemail_boxes(query_url):
     want = expected(
         "cme",
         "voicemail_boxes",
@@ -407,11 +407,11 @@ def test_voicemail_boxes(source_url):
         ],
         ["object_type", "object_id", "mailbox", "start_ts", "end_ts"],
     )
-    check(stage(source_url, "cme", CME), "cme", "voicemail_boxes", want)
+    check(stage(query_url, "cme", CME), "cme", "voicemail_boxes", want)
 
 
-def test_missing_table_names_tenant_day_source_and_cause(source_url):
-    engine = sa.create_engine(source_url)
+def test_missing_table_names_tenant_day_source_and_cause(query_url):
+    engine = sa.create_engine(query_url)
     with pytest.raises(SourceError) as info:
         extract_dataset(engine, "gvp", "media_sessions", PARAMS, "tenant 'Northwind Care' (101) day 2026-03-10")
     engine.dispose()
@@ -441,12 +441,12 @@ def test_undefined_connection_is_a_clear_error(monkeypatch):
         source_engine("gvp", "tenant 101 day 2026-03-10")
 
 
-def test_text_columns_stay_text_on_every_path(source_url):
+def test_text_columns_stay_text_on_every_path(query_url):
     """Switch and mailbox names made of digits keep their leading zeros, and NULL stays missing,
     whether rows come through PostgreSQL's COPY stream or a driver's cursor."""
     from bds.sources import fetch_dataset
 
-    engine = sa.create_engine(source_url)
+    engine = sa.create_engine(query_url)
     sql = "SELECT '007' AS switch, 42 AS agent, NULL AS mailbox UNION ALL SELECT 'SW_A', 7, '0042'"
     frame = fetch_dataset(engine, sql, {}, ["switch", "mailbox"]).sort_values("agent").reset_index(drop=True)
     engine.dispose()
@@ -469,7 +469,7 @@ def test_text_columns_stay_text_on_every_path(source_url):
         ),
     ],
 )
-def test_a_wrongly_shaped_result_stages_nothing(source_url, tmp_path, monkeypatch, select, cause):
+def test_a_wrongly_shaped_result_stages_nothing(query_url, tmp_path, monkeypatch, select, cause):
     """A query returning a column short, or NULL where a value is needed, fails naming the
     tenant-day and the SQL file, and leaves no staged file behind, on either path."""
     from bds import staging
@@ -481,7 +481,7 @@ def test_a_wrongly_shaped_result_stages_nothing(source_url, tmp_path, monkeypatc
     query.write_text(text[: text.index("SELECT")] + f"SELECT {select}\n" + text[text.index("FROM GVP_SPEECH_SESSION") :])
     monkeypatch.setenv(SQL_DIR_ENV, str(sql))
     monkeypatch.setenv(staging.DATA_DIR_ENV, str(tmp_path / "data"))
-    engine = stage(source_url, "gvp", GVP)
+    engine = stage(query_url, "gvp", GVP)
     target = staging.tenant_day(date(2026, 3, 10), 101) / "gvp" / "media_sessions.parquet"
     with pytest.raises(DatasetShapeError, match=r"^tenant 101 day 2026-03-10: " + cause), staging.writing(target) as parquet:
         stage_dataset(engine, "gvp", "media_sessions", PARAMS, "tenant 101 day 2026-03-10", parquet)
@@ -526,3 +526,22 @@ def test_sessions_older_than_the_lookback_are_probed_by_index_not_scanned(pg_url
     assert "Seq Scan on sm_res_session_fact_old" not in plan
     assert re.search(r"Index Scan using \w+ on sm_res_session_fact_old|Bitmap Index Scan on sm_res_session_fact_old", plan), plan
     assert sorted(rows.loc[rows["start_ts"] == old_day, "media"]) == ["CHAT", "VOICE"]
+
+
+def test_a_mysql_family_source_reads_the_standard_concatenation(mariadb_url):
+    """MariaDB reads ``||`` as OR by default: the malformed-row checks' row keys would be 0 or
+    1. ``standard_sql``, which every source engine gets, makes it concatenate."""
+    from bds.sources import standard_sql
+
+    url = sa.engine.make_url(mariadb_url).set(query={})  # without the fixture's own session setting
+    plain, standard = sa.create_engine(url), sa.create_engine(url)
+    standard_sql(standard)
+    try:
+        query = sa.text("SELECT 'ID ' || CAST(7 AS VARCHAR(255))")
+        with plain.connect() as connection:
+            assert connection.execute(query).scalar() == 1  # 'ID ' OR '7': false OR true
+        with standard.connect() as connection:
+            assert connection.execute(query).scalar() == "ID 7"
+    finally:
+        plain.dispose()
+        standard.dispose()

@@ -35,8 +35,8 @@ def session(n, start):
 
 
 @pytest.fixture
-def gim(source_url):
-    engine = sa.create_engine(source_url)
+def gim(query_url):
+    engine = sa.create_engine(query_url)
     create_schema(engine, "gim")
     yield engine
     engine.dispose()

@@ -21,24 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bds import manifest
-from bds.catalogue import METRICS
 from bds.config import parse_billing_config
-from bds.files import ARCHIVE, billing_rows, daily_dir, daily_file_name, parse_name, read_counts, render_csv
-from bds.pipeline import store_files
+from bds.files import ARCHIVE, daily_dir, parse_name, read_counts
 from bds.transmission import TransmissionError, TransmissionRefused, outbox_files, plan_outbox, send_tenant
 from tests.conftest import ROOT, aws_connection, s3_client
-
-DAY = date(2026, 3, 29)
-TENANT = {
-    "tenant_id": 101,
-    "name": "Northwind Care",
-    "garn": "GARN-NW-0101",
-    "billable": "PureConnect",
-    "time_zone": "America/New_York",
-    "production_date": "2026-03-01",
-    "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW_NYC_1"]}, {"code": "HQ", "switches": []}]}],
-    "metrics": {"seats_chat": True, "voicemail_boxes": True},
-}
+from tests.transmission.tenant_day import DAY, TENANT, archive_manifest, produce, rendered, transmit, unsent_names
 
 
 def billing_config(bucket: str, **server):
@@ -51,39 +38,10 @@ def billing_config(bucket: str, **server):
     )
 
 
-def rendered(tenant, day=DAY, concurrent=3) -> dict[str, bytes]:
-    """The two files of a tenant-day, as render writes them."""
-    counts = {"seats_chat": ("US", {"concurrent": concurrent, "enabled": 7}), "voicemail_boxes": ("GLOBAL", {"concurrent": 12})}
-    return {
-        daily_file_name(tenant, METRICS[key], region, day): render_csv(
-            billing_rows(tenant, METRICS[key], region, day.isoformat(), c)
-        )
-        for key, (region, c) in counts.items()
-    }
-
-
-def produce(config, data_dir, day=DAY, concurrent=3) -> dict:
-    tenant = config.tenants[0]
-    folder = daily_dir(data_dir, tenant.tenant_id, day)
-    return store_files(
-        tenant, day.isoformat(), data_dir, folder, rendered(tenant, day, concurrent), config.billing_server.transmit
-    )
-
-
-def transmit(config, data_dir, outbox) -> list[dict]:
-    work, _, rejected = plan_outbox(config, outbox)
-    assert rejected == []
-    return [send_tenant(item, data_dir, outbox) for item in work]
-
-
 def objects(endpoint, bucket) -> dict[str, bytes]:
     client = s3_client(endpoint)
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
     return {k: client.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
-
-
-def archive_manifest(data_dir, day=DAY) -> dict:
-    return manifest.read(daily_dir(data_dir, 101, day) / f"MANIFEST_101_{day:%Y%m%d}.json")
 
 
 def test_upload_verify_archive_and_manifest(s3_endpoint, s3_bucket, outbox, tmp_path):
@@ -231,10 +189,6 @@ def test_wrong_credentials_stop_with_the_file_named(s3_endpoint, s3_bucket, outb
     assert sorted(outbox_files(outbox)) == queued
     assert unsent_names(tmp_path) == sorted(rendered(config.tenants[0]))
     assert objects(s3_endpoint, s3_bucket) == {}
-
-
-def unsent_names(data_dir) -> list[str]:
-    return sorted(manifest.unsent(archive_manifest(data_dir)))
 
 
 def test_a_missing_bucket_stops_with_the_file_named(s3_endpoint, s3_bucket, outbox, tmp_path):
@@ -398,7 +352,7 @@ def test_the_report_shows_the_outbox_and_the_bucket(s3_endpoint, s3_bucket, outb
     out = [line for line in capsys.readouterr().out.splitlines() if "[info" not in line]
     assert out[0] == f"2 billing file(s) and 1 manifest(s) under {tmp_path / ARCHIVE}"
     assert f"outbox {outbox}: 0 file(s) waiting" in out
-    assert f"bucket s3://{s3_bucket}/usage/pes/: 3 object(s)" in out
+    assert f"billing server s3://{s3_bucket}/usage/pes/: 3 file(s)" in out
     assert "  101/daily/        2 billing file(s),   1 manifest(s)" in out
     first = "CNT_GLOBAL_PES_voicemail_boxes_GARN-NW-0101_101_20260329.csv"  # the first key in the bucket
     size = (daily_dir(tmp_path, 101, DAY) / first).stat().st_size

@@ -246,7 +246,7 @@ def test_billing_server_keys_and_upload_arguments(raw_config):
 
 
 def test_every_shipped_configuration_loads():
-    """The demo's, the benchmark's, and the compose deployment's overlay on the demo's."""
+    """The demo's, the benchmark's, and the compose deployment's overlays on the demo's (S3 and SFTP)."""
     folder = Path(__file__).resolve().parents[2] / "include" / "config"
     demo = load_billing_config(folder / "demo.yaml")
     bench = load_billing_config(folder / "bench.yaml")
@@ -254,4 +254,7 @@ def test_every_shipped_configuration_loads():
     assert not demo.billing_server.transmit and deployed.billing_server.transmit
     assert deployed.tenants == demo.tenants
     assert [t.tenant_id for t in bench.tenants] == [301]
-    assert {p.name for p in folder.glob("*.yaml")} == {"demo.yaml", "bench.yaml", "compose.yaml"}
+    over_sftp = load_billing_config(f"{folder / 'demo.yaml'}{os.pathsep}{folder / 'compose-sftp.yaml'}")
+    assert (over_sftp.billing_server.kind, over_sftp.billing_server.transmit) == ("sftp", True)
+    assert over_sftp.tenants == demo.tenants
+    assert {p.name for p in folder.glob("*.yaml")} == {"demo.yaml", "bench.yaml", "compose.yaml", "compose-sftp.yaml"}

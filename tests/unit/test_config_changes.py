@@ -67,7 +67,9 @@ def test_a_region_added_or_a_metric_switched_is_one_entry():
     region = {
         "code": "AP",
         "enabled": True,
-        "locations": [{"code": "SYD", "name": "", "enabled": True, "switches": ["SW_SYD"], "gvp_components": []}],
+        "locations": [
+            {"code": "SYD", "name": "", "enabled": True, "switches": ["SW_SYD"], "gvp_components": [], "gvp_conn_id": "bds_gvp"}
+        ],
     }
     raw["tenants"][0]["regions"].append(region)
     found = diff(DEMO, parse_billing_config(raw))

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bds.catalogue import METRICS
+from bds.catalogue import METRICS, SOURCES
 from bds.errors import PermanentError
 
 CONFIG_ENV = "BDS_CONFIG"
@@ -74,6 +74,15 @@ class _Model(BaseModel):
         return value
 
 
+# An Airflow connection id, as Airflow accepts one (it also names the connection's pool).
+CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+
+def source_connection(source: str, description: str):
+    """A field naming the Airflow connection a source is read through (the source's shared one by default)."""
+    return Field(SOURCES[source][0], pattern=CONN_ID_PATTERN, description=description)
+
+
 class Location(_Model):
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$", max_length=32)
     name: str = ""
@@ -85,6 +94,9 @@ class Location(_Model):
     # GVP components (Media Control Platform names in the Reporting Server's records) of
     # this location; records of unlisted components go to the default location.
     gvp_components: tuple[str, ...] = ()
+    gvp_conn_id: str = source_connection(
+        "gvp", "Airflow connection of the GVP Reporting Server that records this location's components"
+    )
 
 
 class Region(_Model):
@@ -129,6 +141,22 @@ class Tenant(_Model):
     enabled: bool = True
     regions: tuple[Region, ...] = ()
     metrics: dict[str, bool] = Field(default_factory=dict)
+    online: bool = Field(
+        True,
+        description="Off (offline): the tenant's files are billed, archived and queued in the outbox, but not sent "
+        "until it is online again; then its waiting files go out, oldest period first",
+    )
+    billing_conn_id: str | None = Field(
+        None,
+        pattern=CONN_ID_PATTERN,
+        description="The tenant's own Airflow connection to the billing server (one IAM user, or SFTP account, "
+        "per tenant) instead of billing_server's aws_conn_id or sftp_conn_id",
+    )
+    info_mart_conn_id: str = source_connection("gim", "Airflow connection of the tenant's Genesys Info Mart database")
+    configuration_conn_id: str = source_connection(
+        "cme",
+        "Airflow connection of the tenant's configuration database (Interaction Concentrator IDB or Info Mart's GIDB_ tables)",
+    )
 
     @field_validator("billable", mode="before")
     @classmethod
@@ -230,6 +258,28 @@ class Tenant(_Model):
     def billed_regions(self) -> list[str]:
         return [r.code for r in self.regions if r.enabled and any(loc.enabled for loc in r.locations)]
 
+    def connections(self, source: str) -> tuple[str, ...]:
+        """The Airflow connections the tenant's rows of ``source`` are read through: its Info Mart
+        or configuration database; for GVP, the Reporting Server of each location, each once."""
+        if source == "gim":
+            return (self.info_mart_conn_id,)
+        if source == "cme":
+            return (self.configuration_conn_id,)
+        servers = tuple(dict.fromkeys(loc.gvp_conn_id for r in self.regions for loc in r.locations))
+        return servers or (SOURCES["gvp"][0],)
+
+    def gvp_servers(self) -> dict[str, str]:
+        """GVP component name -> the connection of the Reporting Server its location reads ('' for
+        unlisted components: the default location's, if there is one). A component's records
+        are billed from that server only."""
+        table: dict[str, str] = {}
+        for region in self.regions:
+            for loc in region.locations:
+                table.update(dict.fromkeys(loc.gvp_components, loc.gvp_conn_id))
+                if not loc.switches:
+                    table[""] = loc.gvp_conn_id
+        return table
+
     def placements(self, attribute: str = "switches") -> dict[str, Placement]:
         """Switch (or GVP component) name -> placement; '' maps to the default location, if any."""
         table: dict[str, Placement] = {}
@@ -252,13 +302,22 @@ class Encryption(str, Enum):
 class BillingServer(_Model):
     """Where billing files are transmitted (Skills Management: Global Settings).
 
-    Each tenant has its own folder under ``key_prefix``; below it the same folders as in
-    the local archive. Credentials and the endpoint come from the Airflow connection.
+    Each tenant has its own folder under ``key_prefix`` (in the bucket, or on the SFTP server
+    relative to the login's folder); below it the same folders as in the local archive.
+    Credentials and the endpoint come from the Airflow connection. The encryption settings
+    are S3's (an SFTP channel is encrypted as such).
     """
 
-    kind: str = Field("s3", pattern=r"^s3$")
+    kind: str = Field(
+        "s3", pattern=r"^(s3|sftp)$", description="s3: a bucket (aws_conn_id); sftp: a folder on an SFTP server (sftp_conn_id)"
+    )
     transmit: bool = False
-    aws_conn_id: str = Field("bds_s3", pattern=r"^[A-Za-z0-9_.-]{1,250}$", description="Airflow connection of the billing server")
+    aws_conn_id: str = Field("bds_s3", pattern=CONN_ID_PATTERN, description="Airflow connection of an S3 billing server")
+    sftp_conn_id: str = Field(
+        "bds_sftp",
+        pattern=CONN_ID_PATTERN,
+        description="Airflow connection (ssh) of an SFTP billing server: host, port, login, password or key",
+    )
     bucket: str = Field("", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     key_prefix: str = ""
     region_name: str = ""
@@ -275,7 +334,7 @@ class BillingServer(_Model):
 
     @model_validator(mode="after")
     def _complete(self) -> BillingServer:
-        if self.transmit and not self.bucket:
+        if self.transmit and self.kind == "s3" and not self.bucket:
             raise ValueError("transmit is on but no bucket is set")
         if self.server_side_encryption is Encryption.SSE_KMS and not self.kms_key_id:
             raise ValueError("server_side_encryption aws:kms needs kms_key_id (a key id, alias or ARN)")
@@ -288,7 +347,17 @@ class BillingServer(_Model):
         return f"{self.key_prefix}/{relative_path}" if self.key_prefix else str(relative_path)
 
     def uri(self, relative_path) -> str:
+        """Where a file is on the billing server: ``s3://<bucket>/<key>``, or
+        ``sftp://<connection id>/<path>`` (the host is the connection's, and stays there)."""
+        if self.kind == "sftp":
+            return f"sftp://{self.sftp_conn_id}/{self.key(relative_path)}"
         return f"s3://{self.bucket}/{self.key(relative_path)}"
+
+    def for_tenant(self, tenant: Tenant) -> BillingServer:
+        """The billing server as ``tenant`` reaches it: through its own connection, if it has one."""
+        if not tenant.billing_conn_id:
+            return self
+        return self.model_copy(update={"sftp_conn_id" if self.kind == "sftp" else "aws_conn_id": tenant.billing_conn_id})
 
     def upload_arguments(self) -> dict[str, str]:
         """The encryption arguments of every upload (boto3 ExtraArgs)."""

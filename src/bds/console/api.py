@@ -50,6 +50,7 @@ class TenantRow(BaseModel):
     name: str
     billable: str
     enabled: bool
+    online: bool = Field(description="off: its files are kept in the archive and the outbox, not sent")
     production_date: str | None
     time_zone: str
     last_billed_day: str | None = Field(description="the latest day with a current daily file")
@@ -151,6 +152,7 @@ class BillingFile(BaseModel):
 class PeriodFiles(BaseModel):
     tenant_id: int
     period: str
+    online: bool = Field(description="whether the tenant's queued files are sent (off: held in the outbox)")
     files: list[BillingFile]
 
 
@@ -287,8 +289,9 @@ def tenant_files(tenant_id: TenantId, period: Period) -> PeriodFiles:
         data.period_of(period)
     except ValueError:  # the pattern lets 2026-02-30 through
         raise invalid("period", f"{period} is not a day or a month", period) from None
+    tenant = next((t for t in current().config.tenants if t.tenant_id == tenant_id), None)
     with store().reading() as connection:
-        return PeriodFiles(**data.period_files(connection, tenant_id, period))
+        return PeriodFiles(**data.period_files(connection, tenant_id, period), online=tenant is None or tenant.online)
 
 
 def may_read_runs_of(user, dag_id: str) -> bool:

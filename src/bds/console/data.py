@@ -56,6 +56,7 @@ def tenants(connection, config: BillingConfig, run_states: dict[str, dict] | Non
             "name": t.name,
             "billable": t.billable.value,
             "enabled": t.enabled,
+            "online": t.online,
             "production_date": t.production_date.isoformat() if t.production_date else None,
             "time_zone": t.time_zone,
             "last_billed_day": last[t.tenant_id].isoformat() if t.tenant_id in last else None,

@@ -26,26 +26,28 @@ boxes AS (
 
 dated AS (
     SELECT
-        'GC_ANNEX' AS source_table, 'ID ' || CAST(annex_id AS TEXT) AS row_key,
+        'GC_ANNEX' AS source_table, 'ID ' || CAST(annex_id AS VARCHAR(255)) AS row_key,
         annex_created AS CREATED_TS, annex_deleted AS DELETED_TS
     FROM boxes
     UNION  -- an object with two mailbox options is one row
-    SELECT source_table, 'ID ' || CAST(object_id AS TEXT), object_created, object_deleted
+    SELECT source_table, 'ID ' || CAST(object_id AS VARCHAR(255)), object_created, object_deleted
     FROM boxes
 )
 
-SELECT source_table, row_key, 'CREATED_TS' AS column_name, CAST(CREATED_TS AS TEXT) AS found, 'not a number of seconds' AS problem
+SELECT
+    source_table, row_key, 'CREATED_TS' AS column_name, CAST(CREATED_TS AS VARCHAR(255)) AS found,
+    'not a number of seconds' AS problem
 FROM dated WHERE CREATED_TS > 9223372036854775807
 UNION ALL
 SELECT source_table, row_key, 'CREATED_TS', NULL, 'missing'
 FROM dated WHERE CREATED_TS IS NULL
 UNION ALL
-SELECT source_table, row_key, 'DELETED_TS', CAST(DELETED_TS AS TEXT), 'not a number of seconds'
+SELECT source_table, row_key, 'DELETED_TS', CAST(DELETED_TS AS VARCHAR(255)), 'not a number of seconds'
 FROM dated WHERE DELETED_TS > 9223372036854775807
 UNION ALL
 SELECT
-    source_table, row_key, 'DELETED_TS', CAST(DELETED_TS AS TEXT),
-    'deleted before it was created (CREATED_TS ' || CAST(CREATED_TS AS TEXT) || ')'
+    source_table, row_key, 'DELETED_TS', CAST(DELETED_TS AS VARCHAR(255)),
+    'deleted before it was created (CREATED_TS ' || CAST(CREATED_TS AS VARCHAR(255)) || ')'
 FROM dated
 WHERE
     DELETED_TS < CREATED_TS AND DELETED_TS < :day_end AND CREATED_TS > :day_start

@@ -41,26 +41,26 @@ tenant_speech AS (
 )
 
 SELECT
-    'GVP_CDR' AS source_table, 'CDR_ID ' || CAST(c.CDR_ID AS TEXT) AS row_key,
-    'START_TIME_MS' AS column_name, CAST(c.START_TIME_MS AS TEXT) AS found, 'not a number of milliseconds' AS problem
+    'GVP_CDR' AS source_table, 'CDR_ID ' || CAST(c.CDR_ID AS VARCHAR(255)) AS row_key,
+    'START_TIME_MS' AS column_name, CAST(c.START_TIME_MS AS VARCHAR(255)) AS found, 'not a number of milliseconds' AS problem
 FROM GVP_CDR c WHERE :typeless = 1 AND c.TENANT_ID = :tenant_id AND c.START_TIME_MS > 9223372036854775807
 UNION ALL
-SELECT 'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS TEXT), 'START_TIME_MS', NULL, 'missing'
+SELECT 'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'START_TIME_MS', NULL, 'missing'
 FROM tenant_speech WHERE START_TIME_MS IS NULL
 UNION ALL
 SELECT
-    'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS TEXT), 'START_TIME_MS', CAST(START_TIME_MS AS TEXT),
-    'not a number of milliseconds'
+    'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'START_TIME_MS',
+    CAST(START_TIME_MS AS VARCHAR(255)), 'not a number of milliseconds'
 FROM tenant_speech WHERE START_TIME_MS > 9223372036854775807
 UNION ALL
 SELECT
-    'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS TEXT), 'END_TIME_MS', CAST(END_TIME_MS AS TEXT),
+    'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'END_TIME_MS', CAST(END_TIME_MS AS VARCHAR(255)),
     'not a number of milliseconds'
 FROM tenant_speech WHERE END_TIME_MS > 9223372036854775807
 UNION ALL
 SELECT
-    'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS TEXT), 'END_TIME_MS', CAST(END_TIME_MS AS TEXT),
-    'ends before it starts (START_TIME_MS ' || CAST(START_TIME_MS AS TEXT) || ')'
+    'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'END_TIME_MS', CAST(END_TIME_MS AS VARCHAR(255)),
+    'ends before it starts (START_TIME_MS ' || CAST(START_TIME_MS AS VARCHAR(255)) || ')'
 FROM tenant_speech
 WHERE
     END_TIME_MS < START_TIME_MS AND END_TIME_MS < :day_end_ms AND START_TIME_MS > :day_start_ms

@@ -140,6 +140,7 @@ async function tenantsPage() {
     { title: "Id", num: true, cell: (t) => t.tenant_id },
     { title: "Billable", cell: (t) => t.billable },
     { title: "Enabled", cell: (t) => (t.enabled ? "yes" : "no") },
+    { title: "Transmission", cell: (t) => (t.online ? "online" : badge("offline")) },
     { title: "Production date", cell: (t) => t.production_date || "—" },
     { title: "Time zone", cell: (t) => t.time_zone },
     { title: "Last billed day", cell: (t) => (t.last_billed_day ? el("a", { href: `${ROOT}/console/results?tenant_id=${t.tenant_id}` }, t.last_billed_day) : "—") },
@@ -160,6 +161,11 @@ function textInput(name, value, extra = {}) {
   return el("input", { type: "text", name, value: value ?? "", ...extra });
 }
 
+// A field left blank is left out of the body: the configuration's default applies (the shared connection).
+function given(name, text) {
+  return text.trim() ? { [name]: text.trim() } : {};
+}
+
 function regionEditor(regions) {
   const list = el("div");
   const csv = (items) => (items || []).join(", ");
@@ -171,6 +177,7 @@ function regionEditor(regions) {
         field("Name", textInput("name", loc.name), `${path}.name`),
         field("Switches (comma-separated)", textInput("switches", csv(loc.switches)), `${path}.switches`),
         field("GVP components (comma-separated)", textInput("gvp_components", csv(loc.gvp_components)), `${path}.gvp_components`),
+        field("GVP Reporting Server connection", textInput("gvp_conn_id", loc.gvp_conn_id, { placeholder: "bds_gvp" }), `${path}.gvp_conn_id`),
         field("Enabled", el("input", { type: "checkbox", name: "enabled", checked: loc.enabled !== false }), `${path}.enabled`)),
       el("button", { type: "button", class: "secondary", onclick: () => { row.remove(); renumber(); } }, "Remove location"));
     box.append(row);
@@ -209,6 +216,7 @@ function regionEditor(regions) {
       enabled: loc.querySelector("[name=enabled]").checked,
       switches: loc.querySelector("[name=switches]").value.split(",").map((s) => s.trim()).filter(Boolean),
       gvp_components: loc.querySelector("[name=gvp_components]").value.split(",").map((s) => s.trim()).filter(Boolean),
+      ...given("gvp_conn_id", loc.querySelector("[name=gvp_conn_id]").value),
     })),
   }));
   const node = el("div", { dataset: { path: "regions" } }, list,
@@ -241,8 +249,11 @@ async function tenantPage() {
       field("Source Id", textInput("source_id", t.source_id), "source_id"),
       field("Time zone (IANA)", textInput("time_zone", t.time_zone), "time_zone"),
       field("Production date", el("input", { type: "date", name: "production_date", value: t.production_date || "" }), "production_date"),
-      field("Enabled", el("input", { type: "checkbox", name: "enabled", checked: t.enabled !== false }), "enabled")),
-    el("p", { class: "muted" }, "On premises, the account ids, External Id and Source Id stay blank."),
+      field("Enabled", el("input", { type: "checkbox", name: "enabled", checked: t.enabled !== false }), "enabled"),
+      field("Online: its files are sent", el("input", { type: "checkbox", name: "online", checked: t.online !== false }), "online"),
+      field("Info Mart connection", textInput("info_mart_conn_id", t.info_mart_conn_id, { placeholder: "bds_gim" }), "info_mart_conn_id"),
+      field("Configuration connection", textInput("configuration_conn_id", t.configuration_conn_id, { placeholder: "bds_cme" }), "configuration_conn_id")),
+    el("p", { class: "muted" }, "On premises, the account ids, External Id and Source Id stay blank. A blank connection is the shared one."),
     el("h2", {}, "Regions, locations, switches and GVP components"), regions.node,
     el("h2", {}, "Metrics"), el("div", { class: "columns", dataset: { path: "metrics" } }, metrics));
   const value = (name) => form.querySelector(`[name="${name}"]`);
@@ -252,7 +263,8 @@ async function tenantPage() {
       garn: value("garn").value, tier1_account_id: value("tier1_account_id").value, tier2_account_id: value("tier2_account_id").value,
       tier3_account_id: value("tier3_account_id").value, tier3_account_name: value("tier3_account_name").value,
       external_id: value("external_id").value, source_id: value("source_id").value, time_zone: value("time_zone").value,
-      production_date: value("production_date").value || null, enabled: value("enabled").checked, regions: regions.read(),
+      production_date: value("production_date").value || null, enabled: value("enabled").checked, online: value("online").checked, regions: regions.read(),
+      ...given("info_mart_conn_id", value("info_mart_conn_id").value), ...given("configuration_conn_id", value("configuration_conn_id").value),
       metrics: Object.fromEntries(CATALOGUE.metrics.map((m) => [m.key, value(`metric:${m.key}`).checked])),
     };
     if (creating) save(form, "POST", "/tenants", body, etag, comment, (r) => { location.href = `${ROOT}/console/tenants/${body.tenant_id}?saved=${r.data.revision.number}`; });
@@ -516,7 +528,8 @@ async function filesPage() {
     history.replaceState(null, "", `?tenant_id=${select.value}&period=${period.value}`);
     const result = await api("GET", `/ledger/tenants/${select.value}/files`, { query: { period: period.value } });
     if (!result.ok) return failed(result, "The files could not be read");
-    holder.replaceChildren(...(result.data.files.length ? result.data.files.map(fileCard) : [el("p", { class: "muted" }, "No file in this period.")]));
+    const files = result.data.files.map((f) => fileCard(f, result.data.online));
+    holder.replaceChildren(...(files.length ? files : [el("p", { class: "muted" }, "No file in this period.")]));
   };
   select.addEventListener("change", async () => { params.delete("period"); await periods(); draw(); });
   period.addEventListener("change", draw);
@@ -525,9 +538,10 @@ async function filesPage() {
   draw();
 }
 
-function versionBlock(v) {
+function versionBlock(v, online) {
   const state = v.state === "sent" ? el("span", {}, badge("sent"), ` and verified: ${v.s3_uri} at ${v.uploaded_at}`)
     : v.state === "failed" ? el("span", {}, badge("failed"), ` ${v.failure}`)
+    : v.state === "queued" && !online ? el("span", {}, badge("held"), " in the outbox: the tenant is offline; sent when it is online again")
     : v.state === "queued" ? el("span", {}, badge("queued"), " in the outbox, waiting for bds_transmit")
     : el("span", {}, badge("archived"), " kept in the archive, not sent");
   const download = `${ROOT}/api/v1/ledger/files/${encodeURIComponent(v.name)}/${v.sha256}`;
@@ -543,8 +557,8 @@ function versionBlock(v) {
     el("div", {}, el("a", { href: download, download: v.name }, "Download")));
 }
 
-function fileCard(file) {
-  return el("section", { dataset: { file: file.name } }, file.versions.map(versionBlock));
+function fileCard(file, online) {
+  return el("section", { dataset: { file: file.name } }, file.versions.map((v) => versionBlock(v, online)));
 }
 
 // --- start ---
