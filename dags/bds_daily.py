@@ -14,7 +14,8 @@ For every enabled PureConnect tenant, bill one calendar day (in the tenant's tim
    `bds_gim`, `bds_gvp` and `bds_cme`) into the staging location; each task's Rendered
    Template tab shows its SQL and the values bound to it. Each extract runs in its
    connection's pool; where connections have pools of their own (`include/airflow/pools.json`),
-   **route_extracts** picks the tenant's extract task in each group.
+   each pool's extract follows an **in_<pool>** gate that lets through only the tenants of
+   that pool (the others' are skipped).
 4. **aggregate**: compute the enabled metrics (see `docs/metrics.md`).
 5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store;
    with transmission on, queue them, which starts `bds_transmit` through the outbox asset.

@@ -15,6 +15,7 @@ import errno
 import hashlib
 import logging
 import posixpath
+import re
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,8 +72,9 @@ class SftpServer:
         return explain(exc, self.server, subject)
 
     def key_of(self, key_or_uri: str) -> str:
-        """A file's path, from its path or its ``sftp://<connection id>/`` URI."""
-        return key_or_uri.removeprefix(f"sftp://{self.server.sftp_conn_id}/")
+        """A file's path, from its path or its URI (``sftp://<connection id>/<path>``, whichever
+        connection it was sent through: a tenant's own, or the shared one)."""
+        return re.sub(r"^[a-z0-9]+://[^/]+/", "", key_or_uri)
 
     def head(self, key: str) -> dict | None:
         try:
@@ -113,16 +115,23 @@ class SftpServer:
         self._rename(part, key)
 
     def _rename(self, source: str, target: str) -> None:
-        # OpenSSH's posix-rename replaces the target in one step; a plain SFTP rename refuses
-        # an existing target, so without the extension the old file goes first.
+        # OpenSSH's posix-rename replaces the target in one step. A server without it gets a
+        # plain rename, which refuses an existing target: the old file is renamed aside first
+        # and removed only once the new one is in place.
         try:
             self.client.posix_rename(source, target)
-        except OSError as exc:
-            if exc.errno not in (None, errno.EOPNOTSUPP, errno.ENOSYS) and "unsupported" not in str(exc).lower():
+            return
+        except OSError as exc:  # paramiko keeps only the server's text of an SFTP status
+            if not any(words in str(exc).lower() for words in ("unsupported", "not supported")):
                 raise
-            if self.head(target) is not None:
-                self.client.remove(target)
+        if self.head(target) is None:
             self.client.rename(source, target)
+            return
+        folder, name = posixpath.split(target)
+        aside = posixpath.join(folder, f".{name}.replaced{TEMPORARY_SUFFIX}")
+        self.client.rename(target, aside)
+        self.client.rename(source, target)
+        self.client.remove(aside)
 
     def _make_folders(self, folder: str) -> None:
         """The folders below ``key_prefix`` (which must exist: it is the billing server's)."""
@@ -141,9 +150,13 @@ class SftpServer:
         self._folders.add(folder)
 
     def move_aside(self, key: str, to_key: str, data: bytes) -> list[str]:
-        """Move the file ``key`` (which must hold ``data``) to ``to_key`` and verify it there;
-        a file already gone from ``key`` with a verified copy at ``to_key`` counts as moved."""
+        """Move the file ``key`` to ``to_key`` if it holds ``data`` (else it stays where it
+        is, and what differs is returned), and verify it there; a file already gone from
+        ``key`` with a verified copy at ``to_key`` counts as moved."""
         if self.head(key) is not None:
+            problems, _ = self.compare(key, data)
+            if problems:
+                return problems
             self._make_folders(posixpath.dirname(to_key))
             self._rename(key, to_key)
         problems, _ = self.compare(to_key, data)
@@ -181,13 +194,15 @@ def _differences(size: int, stored: bytes, data: bytes) -> list[str]:
 def explain(exc: Exception, server: BillingServer, subject: str):
     """Turn an SFTP or SSH error into a message naming the file, the cause and what to do."""
     import paramiko
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 
     from bds.transmission import TransmissionError, TransmissionRefused
 
     conn = f"Airflow connection '{server.sftp_conn_id}'"
     if isinstance(exc, AirflowNotFoundException):
         return TransmissionRefused(f"{subject}: the {conn} is not defined", stop_all=True)
+    if isinstance(exc, (AirflowException, ValueError)):  # the hook refuses the connection's settings
+        return TransmissionRefused(f"{subject}: the {conn} cannot be used: {exc}", stop_all=True)
     if isinstance(exc, paramiko.AuthenticationException):
         return TransmissionRefused(
             f"{subject}: the SFTP server rejected the credentials of the {conn} ({type(exc).__name__}); "
@@ -209,14 +224,17 @@ def explain(exc: Exception, server: BillingServer, subject: str):
             f"create folders and files, read and rename them below '{server.key_prefix or '.'}'",
             stop_all=True,
         )
-    if isinstance(exc, (socket.error, paramiko.SSHException, EOFError)):  # unreachable, refused, dropped
+    unreachable = (ConnectionError, TimeoutError, socket.gaierror, paramiko.ssh_exception.NoValidConnectionsError)
+    if isinstance(exc, (*unreachable, paramiko.SSHException, EOFError)):  # refused, timed out, dropped
         return TransmissionError(f"{subject}: could not reach the SFTP server of the {conn} ({exc}); it will be retried")
-    return TransmissionError(f"{subject}: {exc}")
+    # Any other failure the server reports (a full disk, a quota): it may pass.
+    return TransmissionError(f"{subject}: the SFTP server of the {conn} could not take it now ({exc}); it will be retried")
 
 
 def errors() -> tuple[type[BaseException], ...]:
-    """What the SFTP client raises for a server's refusal or a broken connection."""
+    """What the SFTP client and the hook raise for a server's refusal, a broken connection or
+    a connection that cannot be used."""
     import paramiko
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowException
 
-    return (OSError, EOFError, paramiko.SSHException, AirflowNotFoundException)
+    return (OSError, EOFError, paramiko.SSHException, AirflowException, ValueError)

@@ -523,8 +523,9 @@ def _move_aside(bucket, archive: Path, manifest: NamedFile, superseded: dict) ->
     key = bucket.key_of(superseded["s3_uri"])
     to_key = server.key(superseded["previous_version"])
     subject = f"tenant {manifest.tenant_id} {manifest.period_label}: superseded {superseded['name']} -> {server.uri(superseded['previous_version'])}"
+    kept = (archive / superseded["previous_version"]).read_bytes()  # a local file: never the server's error
     try:
-        problems = bucket.move_aside(key, to_key, (archive / superseded["previous_version"]).read_bytes())
+        problems = bucket.move_aside(key, to_key, kept)
     except bucket.errors() as exc:
         raise bucket.explain(exc, subject) from None
     if problems:

@@ -26,8 +26,9 @@ class _Server(asyncssh.SSHServer):
 
 
 class SftpTestServer:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, posix_rename: bool = True):
         self.root = root
+        self.posix_rename = posix_rename  # False: a server without OpenSSH's extension
         self.events: list[tuple[str, str]] = []  # ("write", path) and ("rename", target), in order
         self.key = asyncssh.generate_private_key("ssh-ed25519")
         self.loop = asyncio.new_event_loop()
@@ -37,7 +38,7 @@ class SftpTestServer:
         self.port = self.listener.get_port()
 
     async def _listen(self):
-        events, root = self.events, str(self.root).encode()
+        events, root, posix = self.events, str(self.root).encode(), self.posix_rename
 
         class Recording(asyncssh.SFTPServer):
             def __init__(self, chan):
@@ -49,8 +50,14 @@ class SftpTestServer:
                 return super().open(path, pflags, attrs)
 
             def posix_rename(self, oldpath, newpath):
+                if not posix:
+                    raise asyncssh.SFTPOpUnsupported("Operation unsupported")  # OpenSSH's text for the status
                 events.append(("rename", newpath.decode()))
                 return super().posix_rename(oldpath, newpath)
+
+            def rename(self, oldpath, newpath):
+                events.append(("rename", newpath.decode()))
+                return super().rename(oldpath, newpath)
 
         return await asyncssh.listen(
             "127.0.0.1", 0, server_host_keys=[self.key], server_factory=_Server, sftp_factory=Recording, allow_scp=False

@@ -32,9 +32,13 @@ MANIFEST = "MANIFEST_101_20260329.json"
 
 @pytest.fixture
 def sftp(tmp_path, monkeypatch):
+    yield from serving(tmp_path, monkeypatch)
+
+
+def serving(tmp_path, monkeypatch, posix_rename: bool = True):
     root = tmp_path / "sftp-root"
     (root / PREFIX).mkdir(parents=True)  # the billing server's folder exists; the ones below it are made
-    server = SftpTestServer(root)
+    server = SftpTestServer(root, posix_rename)
     monkeypatch.setenv("AIRFLOW_CONN_BDS_SFTP", server.connection())
     yield server
     server.close()
@@ -269,3 +273,62 @@ def test_a_tenants_own_s3_connection_replaces_the_shared_one_for_its_files_only(
     own, shared = (config.billing_server.for_tenant(t) for t in config.tenants)
     assert (own.aws_conn_id, shared.aws_conn_id) == ("bds_s3_northwind", "bds_s3")
     assert own.model_dump() == config.billing_server.model_dump() | {"aws_conn_id": "bds_s3_northwind"}
+
+
+@pytest.fixture
+def plain_sftp(tmp_path, monkeypatch):
+    """A server that has no posix-rename: a plain rename refuses an existing target."""
+    yield from serving(tmp_path, monkeypatch, posix_rename=False)
+
+
+def test_without_posix_rename_a_restated_file_still_replaces_the_old_one(plain_sftp, outbox, tmp_path):
+    config = billing_config()
+    produce(config, tmp_path)
+    transmit(config, tmp_path, outbox)
+    produce(config, tmp_path, concurrent=4)
+    plain_sftp.events.clear()
+    [sent] = transmit(config, tmp_path, outbox)
+    name = "CNT_US_PES_seats_chat_GARN-NW-0101_101_20260329.csv"
+    assert sent["sent"] == [name]
+    # The old file was renamed aside, the new one into place, and only then the old one removed.
+    assert [path for kind, path in plain_sftp.events if kind == "rename"][:2] == [
+        f"{FOLDER}/.{name}.replaced.part",
+        f"{FOLDER}/{name}",
+    ]
+    folder = daily_dir(tmp_path, 101, DAY)
+    assert plain_sftp.files() == {f"{FOLDER}/{p.name}": p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+    assert verify(config, tmp_path) == (2, [])
+
+
+def test_a_file_that_is_not_the_version_to_move_aside_stays_where_it_is(sftp, tmp_path):
+    server = destination(billing_config().billing_server)
+    key = f"{FOLDER}/old.csv"
+    (sftp.root / FOLDER).mkdir(parents=True)
+    (sftp.root / key).write_bytes(b"changed on the server")
+    try:
+        problems = server.move_aside(key, f"{PREFIX}/101/versions/old.csv", b"what was sent")
+    finally:
+        server.close()
+    assert problems == ["21 bytes on the server, 13 in the file", "the file read back has a different SHA-256 than the file"]
+    assert list(sftp.files()) == [key]  # not moved
+
+
+def test_a_files_uri_is_read_whichever_connection_sent_it():
+    server = destination(billing_config().billing_server)
+    assert (
+        server.key_of(f"sftp://bds_sftp_101/{FOLDER}/x.csv")
+        == server.key_of(f"sftp://bds_sftp/{FOLDER}/x.csv")
+        == f"{FOLDER}/x.csv"
+    )
+
+
+def test_a_connection_the_hook_cannot_use_stops_naming_it(sftp, outbox, tmp_path, monkeypatch):
+    config = billing_config()
+    produce(config, tmp_path)
+    broken = json.loads(sftp.connection())
+    broken["extra"]["host_key"] = "ssh-ed25519"  # the key's data is missing
+    monkeypatch.setenv("AIRFLOW_CONN_BDS_SFTP", json.dumps(broken))
+    work, _, _ = plan_outbox(config, outbox)
+    with pytest.raises(TransmissionRefused, match="the Airflow connection 'bds_sftp' cannot be used: SSH host key"):
+        send_tenant(work[0], tmp_path, outbox)
+    assert len(outbox_files(outbox)) == 3 and sftp.files() == {}

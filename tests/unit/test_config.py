@@ -258,3 +258,9 @@ def test_every_shipped_configuration_loads():
     assert (over_sftp.billing_server.kind, over_sftp.billing_server.transmit) == ("sftp", True)
     assert over_sftp.tenants == demo.tenants
     assert {p.name for p in folder.glob("*.yaml")} == {"demo.yaml", "bench.yaml", "compose.yaml", "compose-sftp.yaml"}
+
+
+def test_kms_encryption_is_refused_for_an_sftp_billing_server(raw_config):
+    raw_config["billing_server"] = {"kind": "sftp", "server_side_encryption": "aws:kms", "kms_key_id": "alias/bds"}
+    with pytest.raises(BillingConfigError, match="server_side_encryption aws:kms is S3's: an SFTP server does not apply it"):
+        parse_billing_config(raw_config)

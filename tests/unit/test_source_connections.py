@@ -29,6 +29,16 @@ def test_each_location_reads_its_own_reporting_server_and_unlisted_components_th
     assert parsed.gvp_servers() == {"MCP_NY": "gvp_ny", "MCP_FR": "gvp_ny", "": "bds_gvp"}
 
 
+def test_gvp_is_read_only_from_the_servers_records_are_billed_from(raw_config):
+    """Not from a location with switches only (not the default), nor from a disabled one."""
+    us, eu = raw_config["tenants"][0]["regions"]
+    us["locations"].append({"code": "BOS", "switches": ["SW_BOS"], "gvp_conn_id": "gvp_unused"})
+    eu["locations"][0] |= {"gvp_conn_id": "gvp_eu", "enabled": False}
+    tenant = parse_billing_config(raw_config).tenants[0]
+    assert tenant.connections("gvp") == ("bds_gvp",)
+    assert tenant.gvp_servers()["MCP_FR"] == "gvp_eu"  # its records, read elsewhere, are still not billed as another's
+
+
 @pytest.mark.parametrize("field", ["info_mart_conn_id", "configuration_conn_id"])
 @pytest.mark.parametrize("value", ["", "gim db", "../gim", "x" * 251])
 def test_a_connection_id_airflow_would_refuse_is_refused_naming_the_tenant(raw_config, field, value):

@@ -260,12 +260,22 @@ class Tenant(_Model):
 
     def connections(self, source: str) -> tuple[str, ...]:
         """The Airflow connections the tenant's rows of ``source`` are read through: its Info Mart
-        or configuration database; for GVP, the Reporting Server of each location, each once."""
+        or configuration database; for GVP, each once, the Reporting Servers its records are
+        billed from: those of its enabled locations with GVP components, and its default
+        location's (for components no location lists)."""
         if source == "gim":
             return (self.info_mart_conn_id,)
         if source == "cme":
             return (self.configuration_conn_id,)
-        servers = tuple(dict.fromkeys(loc.gvp_conn_id for r in self.regions for loc in r.locations))
+        servers = tuple(
+            dict.fromkeys(
+                loc.gvp_conn_id
+                for region in self.regions
+                if region.enabled
+                for loc in region.locations
+                if loc.enabled and (loc.gvp_components or not loc.switches)
+            )
+        )
         return servers or (SOURCES["gvp"][0],)
 
     def gvp_servers(self) -> dict[str, str]:
@@ -340,6 +350,8 @@ class BillingServer(_Model):
             raise ValueError("server_side_encryption aws:kms needs kms_key_id (a key id, alias or ARN)")
         if self.kms_key_id and self.server_side_encryption is not Encryption.SSE_KMS:
             raise ValueError("kms_key_id is set but server_side_encryption is not aws:kms")
+        if self.kind == "sftp" and self.server_side_encryption is Encryption.SSE_KMS:
+            raise ValueError("server_side_encryption aws:kms is S3's: an SFTP server does not apply it (kind is sftp)")
         return self
 
     def key(self, relative_path) -> str:
