@@ -268,9 +268,14 @@ def _extract(work: dict, source: str, tenant: Tenant, context: str, hook_for, qu
                 dialect = engine.dialect.name
                 sql, parameters = queries[1:] if queries and queries[0] == dialect else extract_queries(work, source, dialect)
                 readers.append((conn_id, engine, sql, parameters))
-            # Every connection is checked before anything is staged from any of them.
+
+            # Every connection is checked before anything is staged from any of them; of several,
+            # each for the records billed from it.
+            def billed_from(conn_id: str):
+                return None if len(readers) == 1 else lambda component: tenant.gvp_billed_from(component, conn_id) == conn_id
+
             found = [
-                (conn_id, check_rows(engine, source, needed, parameters, work, context, sql, conn_id))
+                (conn_id, check_rows(engine, source, needed, parameters, work, context, sql, conn_id, billed_from(conn_id)))
                 for conn_id, engine, sql, parameters in readers
             ]
             malformed = merged_malformed(found)
@@ -294,7 +299,7 @@ def _extract(work: dict, source: str, tenant: Tenant, context: str, hook_for, qu
 def stage_combined(tenant: Tenant, source: str, dataset: str, readers: list, context: str, target: Path) -> tuple[int, list[str]]:
     """Stage ``dataset`` from each of several connections into ``target``, one connection after
     the other, keeping of each only the rows it is the tenant's source of: a GVP record is
-    billed from the Reporting Server of its component's location (``Tenant.gvp_servers``).
+    billed from the Reporting Server of its component's location (``Tenant.gvp_billed_from``).
     Returns the rows staged and, for the rows left out, a line per connection and component
     saying where they are billed from instead."""
     import tempfile
@@ -305,23 +310,18 @@ def stage_combined(tenant: Tenant, source: str, dataset: str, readers: list, con
 
     from bds.datasets import arrow_schema
 
-    servers = tenant.gvp_servers()
-    listed = pa.array(sorted(name for name in servers if name), pa.string())
     staged, left_out = 0, {}
     with (
         tempfile.TemporaryDirectory(prefix="bds-parts-") as parts,
         pq.ParquetWriter(target, arrow_schema(source, dataset)) as writer,
     ):
         for conn_id, engine, sql, parameters in readers:
-            elsewhere = pa.array(sorted(name for name, server in servers.items() if name and server != conn_id), pa.string())
-            unlisted_elsewhere = servers.get("", conn_id) != conn_id
             part = Path(parts) / f"{conn_id}.parquet"
             stage_dataset(engine, source, dataset, parameters, context, part, sql[dataset], conn_id)
             for batch in pq.ParquetFile(part).iter_batches():
                 names = pc.fill_null(batch.column("component"), "")
-                left = pc.is_in(names, value_set=elsewhere)
-                if unlisted_elsewhere:
-                    left = pc.or_(left, pc.invert(pc.is_in(names, value_set=listed)))
+                elsewhere = [n for n in pc.unique(names).to_pylist() if tenant.gvp_billed_from(n, conn_id) != conn_id]
+                left = pc.is_in(names, value_set=pa.array(elsewhere, pa.string()))
                 kept = batch.filter(pc.invert(left))
                 writer.write_batch(kept)
                 staged += kept.num_rows
@@ -330,7 +330,7 @@ def stage_combined(tenant: Tenant, source: str, dataset: str, readers: list, con
                     left_out[key] = left_out.get(key, 0) + found["counts"]
     return staged, [
         f"{count} record(s) of component {name or '(none)'} read through {conn_id} are left out: "
-        f"they are billed from {servers.get(name, servers.get(''))}, the Reporting Server of the component's location"
+        f"they are billed from {tenant.gvp_billed_from(name, conn_id)}, the Reporting Server of the component's location"
         for (conn_id, name), count in sorted(left_out.items())
     ]
 
@@ -357,16 +357,18 @@ def check_rows(
     context: str,
     sql: dict[str, str] | None = None,
     conn_id: str | None = None,
+    billed_here=None,
 ) -> dict[str, dict]:
     """The malformed rows each dataset reads (and leaves out), by dataset: their count and the
     first few named. Under ``sources.malformed_rows: fail`` any of them fails the tenant-day
     before anything is staged; under ``tolerate`` they are logged here, and aggregate names
-    them in the run's summary. ``conn_id``: the connection ``engine`` reaches."""
+    them in the run's summary. ``conn_id``: the connection ``engine`` reaches; ``billed_here``:
+    of a row that names its component, whether it is billed from there (``malformed_rows``)."""
     queries = sql or {}
     found = {
         d: lines
         for d in datasets
-        if (lines := malformed_rows(engine, source, d, parameters, context, queries.get(f"malformed/{d}"), conn_id))
+        if (lines := malformed_rows(engine, source, d, parameters, context, queries.get(f"malformed/{d}"), conn_id, billed_here))
     }
     if found and SourceReadiness.model_validate(work["readiness"]).malformed_rows == "fail":
         raise MalformedRowsError(

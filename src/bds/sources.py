@@ -351,12 +351,20 @@ def querying(source: str, dataset: str, context: str, conn_id: str | None = None
 
 
 def malformed_rows(
-    engine, source: str, dataset: str, parameters: dict, context: str, sql: str | None = None, conn_id: str | None = None
+    engine,
+    source: str,
+    dataset: str,
+    parameters: dict,
+    context: str,
+    sql: str | None = None,
+    conn_id: str | None = None,
+    billed_here=None,
 ) -> list[str]:
     """Each malformed source row that the dataset's query reads for the day (which that query
     leaves out), as one line naming table, row key, column, value and problem; sorted. ``sql``
     is the query (``dataset_queries``), read from its file if not given; ``conn_id`` the
-    connection ``engine`` reaches (for messages)."""
+    connection ``engine`` reaches (for messages). A check whose rows also name their component
+    (GVP's) keeps, given ``billed_here(component)``, only the rows billed from this connection."""
     from sqlalchemy import text
 
     if sql is None:
@@ -369,7 +377,8 @@ def malformed_rows(
         if connection.dialect.name == "postgresql":  # filtered scans of a handful of rows: compiling took longer than running
             without_jit(connection.dialect, connection.exec_driver_sql)
         found = connection.execute(text(sql), parameters).all()
-    return sorted(describe_malformed(*row) for row in found)
+    kept = [row for row in found if billed_here is None or len(row) < 6 or billed_here(row[5])]
+    return sorted(describe_malformed(*row[:5]) for row in kept)
 
 
 def describe_malformed(table: str, row_key: str, column: str, found: str | None, problem: str) -> str:

@@ -130,3 +130,32 @@ def test_each_record_is_billed_from_its_locations_server_and_the_region_peaks_ov
     # A [0,10) and X [5,25) overlap, X and B [20,30) overlap, never three: the peak is 2.
     # A sum of the servers' own peaks (1 on gvp_a, 2 on gvp_b) would say 3; A billed twice, 3.
     assert int(csv.read_text().splitlines()[1].rsplit(",", 1)[1]) == 2
+
+
+def test_a_servers_malformed_rows_count_only_for_the_components_billed_from_it(two_servers, tmp_path, monkeypatch):
+    """gvp_a also holds an MCP_B call whose speech session ends before it starts: MCP_B is
+    billed from gvp_b, so the day is billed. The same on an MCP_A call fails it, naming gvp_a."""
+    from bds.sources import MalformedRowsError
+
+    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path / "data"))
+    (work,), _ = plan_day(parse_billing_config(CONFIG), DAY, "run-1")
+    gvp_a = sa.create_engine(two_servers["gvp_a"])
+
+    def add_backwards_session(number: int, component: str) -> None:
+        tables = gvp_tables([(component, 40, 50)])
+        tables["GVP_CDR"][0]["CDR_ID"] = tables["GVP_SPEECH_SESSION"][0]["CDR_ID"] = number
+        tables["GVP_SPEECH_SESSION"][0] |= {"SPEECH_SESSION_ID": number, "END_TIME_MS": TEN + 30_000}  # ends before it starts
+        load(gvp_a, "gvp", tables)
+
+    try:
+        add_backwards_session(10, "MCP_B")
+        assert extract_source(work, "gvp")["rows"] == {"media_sessions": 3}
+        add_backwards_session(11, "MCP_A")
+        with pytest.raises(MalformedRowsError) as failed:
+            extract_source(work, "gvp")
+    finally:
+        gvp_a.dispose()
+    message = str(failed.value)
+    assert "GVP Reporting Server (gvp_a) has 1 malformed value(s) in rows that gvp/media_sessions reads: " in message
+    assert "GVP_SPEECH_SESSION SPEECH_SESSION_ID 11: END_TIME_MS is '1774778430000': ends before it starts" in message
+    assert "SPEECH_SESSION_ID 10" not in message

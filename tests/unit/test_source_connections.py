@@ -104,3 +104,21 @@ def test_a_tenant_extracts_in_its_connections_pool_else_in_the_shared_one(raw_co
     assert extract_pool(work, "cme", ("bds_cme", "cme_y")) == "bds_cme"  # cme_x has no pool of its own
     # GVP on several servers: the pool of the first location's (NYC: bds_gvp).
     assert extract_pool(work, "gvp", ("bds_gvp", "gvp_eu")) == "bds_gvp"
+
+
+def test_a_gvp_record_is_billed_from_its_components_location_else_the_default_locations(raw_config):
+    raw_config["tenants"][0]["regions"][0]["locations"][0]["gvp_conn_id"] = "gvp_ny"  # NYC; HQ (default) on bds_gvp
+    tenant = parse_billing_config(raw_config).tenants[0]
+    assert [tenant.gvp_billed_from(c, "gvp_ny") for c in ("MCP_NY", "MCP_FR", "MCP_UNLISTED", None, "")] == [
+        "gvp_ny",
+        "bds_gvp",
+        "bds_gvp",  # the default location's
+        "bds_gvp",
+        "bds_gvp",
+    ]
+    raw_config["tenants"][0]["regions"][0]["locations"].pop()  # no default location
+    raw_config["tenants"][0]["metrics"] = {"gvp_asr_ports": True}
+    tenant = parse_billing_config(raw_config).tenants[0]
+    # Without a default location an unlisted component is kept from whichever server read it
+    # (and then refused as unplaced, as on one server).
+    assert [tenant.gvp_billed_from("MCP_UNLISTED", server) for server in ("gvp_ny", "bds_gvp")] == ["gvp_ny", "bds_gvp"]

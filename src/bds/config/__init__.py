@@ -278,6 +278,13 @@ class Tenant(_Model):
         )
         return servers or (SOURCES["gvp"][0],)
 
+    def gvp_billed_from(self, component: str | None, reading: str) -> str:
+        """The connection a GVP record of ``component`` is billed from: its location's Reporting
+        Server; for a component no location lists (or none), the default location's, or, without
+        a default location, ``reading`` (the connection it was read through)."""
+        servers = self.gvp_servers()
+        return servers.get(component or "", servers.get("", reading))
+
     def gvp_servers(self) -> dict[str, str]:
         """GVP component name -> the connection of the Reporting Server its location reads ('' for
         unlisted components: the default location's, if there is one). A component's records

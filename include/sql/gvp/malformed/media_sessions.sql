@@ -5,6 +5,9 @@
 -- found, and for :typeless. A call whose start is not a number cannot be placed in any day:
 -- every day reports it. An end before the start is reported by every day between the two.
 --
+-- Each row also says the component of its call: a tenant whose locations record on several
+-- Reporting Servers is told only of the rows of the components a server is billed from.
+--
 -- The speech sessions are read once, and only those with a problem are looked up among the
 -- tenant's calls: a join of every session to every call would cost more than the dataset
 -- query itself. The lookup sits in a CASE so that PostgreSQL runs it per problem row rather
@@ -26,7 +29,9 @@ WITH speech AS (
 ),
 
 tenant_speech AS (
-    SELECT row_id, START_TIME_MS, END_TIME_MS
+    SELECT
+        row_id, START_TIME_MS, END_TIME_MS,
+        (SELECT MIN(c.COMPONENT_NAME) FROM GVP_CDR c WHERE c.CDR_ID = s.CDR_ID AND c.TENANT_ID = :tenant_id) AS component
     FROM speech s
     WHERE
         CASE WHEN EXISTS (
@@ -42,25 +47,26 @@ tenant_speech AS (
 
 SELECT
     'GVP_CDR' AS source_table, 'CDR_ID ' || CAST(c.CDR_ID AS VARCHAR(255)) AS row_key,
-    'START_TIME_MS' AS column_name, CAST(c.START_TIME_MS AS VARCHAR(255)) AS found, 'not a number of milliseconds' AS problem
+    'START_TIME_MS' AS column_name, CAST(c.START_TIME_MS AS VARCHAR(255)) AS found, 'not a number of milliseconds' AS problem,
+    c.COMPONENT_NAME AS component
 FROM GVP_CDR c WHERE :typeless = 1 AND c.TENANT_ID = :tenant_id AND c.START_TIME_MS > 9223372036854775807
 UNION ALL
-SELECT 'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'START_TIME_MS', NULL, 'missing'
+SELECT 'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'START_TIME_MS', NULL, 'missing', component
 FROM tenant_speech WHERE START_TIME_MS IS NULL
 UNION ALL
 SELECT
     'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'START_TIME_MS',
-    CAST(START_TIME_MS AS VARCHAR(255)), 'not a number of milliseconds'
+    CAST(START_TIME_MS AS VARCHAR(255)), 'not a number of milliseconds', component
 FROM tenant_speech WHERE START_TIME_MS > 9223372036854775807
 UNION ALL
 SELECT
     'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'END_TIME_MS', CAST(END_TIME_MS AS VARCHAR(255)),
-    'not a number of milliseconds'
+    'not a number of milliseconds', component
 FROM tenant_speech WHERE END_TIME_MS > 9223372036854775807
 UNION ALL
 SELECT
     'GVP_SPEECH_SESSION', 'SPEECH_SESSION_ID ' || CAST(row_id AS VARCHAR(255)), 'END_TIME_MS', CAST(END_TIME_MS AS VARCHAR(255)),
-    'ends before it starts (START_TIME_MS ' || CAST(START_TIME_MS AS VARCHAR(255)) || ')'
+    'ends before it starts (START_TIME_MS ' || CAST(START_TIME_MS AS VARCHAR(255)) || ')', component
 FROM tenant_speech
 WHERE
     END_TIME_MS < START_TIME_MS AND END_TIME_MS < :day_end_ms AND START_TIME_MS > :day_start_ms
