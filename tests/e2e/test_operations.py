@@ -230,7 +230,7 @@ def test_a_day_info_mart_has_not_loaded_waits_then_fails(bds_daily, own_sources,
     with pytest.raises(SourceNotReadyError) as late:
         sources_ready(work, now=due + timedelta(minutes=120))
     assert str(late.value) == (
-        "tenant 'Northwind Care' (101) day 2026-03-29: Info Mart (bds_gim) has not loaded the day: Info Mart has loaded "
+        "tenant 'Northwind Care' (101) day 2026-03-29: Genesys Info Mart (bds_gim) has not loaded the day: Info Mart has loaded "
         "2026-03-29 12:00 UTC (CTL_AUDIT_LOG.MAX_CHUNK_TS); the day ends 2026-03-30 04:00 UTC; with its look-ahead, "
         "2026-03-30 06:00 UTC; gave up 120 minutes "
         "after the day became billable (sources.timeout_minutes)"
