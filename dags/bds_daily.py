@@ -18,7 +18,9 @@ For every enabled PureConnect tenant, bill one calendar day (in the tenant's tim
    that pool (the others' are skipped).
 4. **aggregate**: compute the enabled metrics (see `docs/metrics.md`).
 5. **render**: write one CSV per (tenant, region or GLOBAL, metric, day) into the local store;
-   with transmission on, queue them, which starts `bds_transmit` through the outbox asset.
+   with transmission on, queue them, which starts `bds_transmit` through the outbox asset. A
+   day restated after its month was rolled up emits the restated-month asset: `bds_monthly`
+   rolls that tenant's month up again, and sends what changed as a correction.
 6. **summary** fails the run if a tenant failed; on the last day of a month
    **announce_month_end** emits the `bds://billing/daily/month-end` asset that starts `bds_monthly`.
 
@@ -40,6 +42,7 @@ from bds.dag_common import (
     DEFAULT_ARGS,
     MONTH_END,
     QUEUED,
+    RESTATED,
     SOURCE_ASSETS,
     START_DATE,
     TENANT_LABEL,
@@ -132,7 +135,7 @@ with DAG(
         label_tenant(work)
         return aggregate_day(work)
 
-    @task(map_index_template=TENANT_LABEL, outlets=[DAILY_FILES, QUEUED])
+    @task(map_index_template=TENANT_LABEL, outlets=[DAILY_FILES, QUEUED, RESTATED])
     def render(work: dict, outlet_events=None) -> dict:
         from bds.pipeline import render as render_day
 

@@ -14,9 +14,12 @@ file is written the rollup is reconciled with the month's daily files; a missing
 stops the tenant with the metric and days.
 
 **When it runs.** Right after `bds_daily` has billed the last day of a month (it emits the
-`bds://billing/daily/month-end` asset), and, as a safety net, on the 3rd of every month for the
-month before. The billed month is the `month` Param, else the month the asset announced,
-else the month of the run's data interval start. Rebuild months with
+`bds://billing/daily/month-end` asset); when `bds_daily` has restated a day of a month that
+already has monthly files (the `bds://billing/daily/restated-month` asset: that tenant's month
+is rolled up again, and what changed is queued as a correction); and, as a safety net, on the
+3rd of every month for the month before. The billed month is the `month` Param (every tenant),
+else the months the assets announced (every tenant for a month-end, the restated tenants for a
+restatement), else the month of the run's data interval start. Rebuild months with
 `airflow backfill create --dag-id bds_monthly --from-date 2026-01-01 --to-date 2026-03-31`
 (January, February and March).
 """
@@ -29,6 +32,7 @@ from bds.dag_common import (
     DAILY_FILES,
     DEFAULT_ARGS,
     MONTH_END,
+    MONTH_RESTATED,
     MONTHLY_FILES,
     QUEUED,
     START_DATE,
@@ -44,7 +48,7 @@ with DAG(
     doc_md=__doc__,
     schedule=AssetOrTimeSchedule(
         timetable=CronDataIntervalTimetable("0 6 3 * *", timezone="UTC"),
-        assets=MONTH_END,
+        assets=MONTH_END | MONTH_RESTATED,
     ),
     start_date=START_DATE,
     catchup=False,
@@ -66,12 +70,9 @@ with DAG(
     def plan(params=None, dag_run=None, ti=None, triggering_asset_events=None) -> list[dict]:
         from bds.pipeline import plan_monthly_run
 
-        announced = [  # months bds_daily announced with its month-end asset
-            month
-            for events in (triggering_asset_events or {}).values()
-            for event in events
-            if (month := (event.extra or {}).get("month"))
-        ]
+        # What bds_daily announced: months ended ({"month"}), and tenants' months restated
+        # ({"month", "tenant_id", "day"}).
+        announced = [dict(event.extra or {}) for events in (triggering_asset_events or {}).values() for event in events]
         return run_plan(
             ti,
             lambda: plan_monthly_run(params.get("month"), announced, dag_run.data_interval_start, dag_run.run_after),

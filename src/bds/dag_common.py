@@ -37,6 +37,10 @@ MONTHLY_FILES = Asset("bds://billing/files/monthly", group="bds-billing")
 # Emitted by bds_daily when it has billed the last day of a month (extra: {"month": "YYYY-MM"});
 # bds_monthly runs on it.
 MONTH_END = Asset("bds://billing/daily/month-end", group="bds-billing")
+# Emitted, through the alias, by a render that restated a day of a month that already has
+# monthly files (extra: {"month", "tenant_id", "day"}); bds_monthly rolls that month up again.
+MONTH_RESTATED = Asset("bds://billing/daily/restated-month", group="bds-billing")
+RESTATED = AssetAlias("bds-billing-restated", group="bds-billing")
 # Emitted, through the alias, only by a render or roll_up that put files into the outbox;
 # bds_transmit runs on it (and every hour, for files dropped there by hand).
 OUTBOX = Asset("bds://billing/outbox", group="bds-billing")
@@ -76,8 +80,9 @@ def source_pools(default: Path) -> dict[str, tuple[str, ...]]:
 
 def announce_files(stored: dict, files: Asset, outlet_events) -> dict:
     """In render and roll_up: say on the files' asset event which tenant-period this was and
-    what changed, and, if anything went into the outbox, emit the outbox asset that starts
-    bds_transmit. Returns ``stored`` (what the task returns)."""
+    what changed; if anything went into the outbox, emit the outbox asset that starts
+    bds_transmit; if a day of a month already rolled up was restated, emit the restated-month
+    asset that starts bds_monthly for it. Returns ``stored`` (what the task returns)."""
     extra = {
         "tenant_id": stored["tenant_id"],
         "period": stored["period"],
@@ -86,6 +91,9 @@ def announce_files(stored: dict, files: Asset, outlet_events) -> dict:
     outlet_events[files].extra = extra
     if stored.get("to_outbox"):
         outlet_events[QUEUED].add(OUTBOX, extra=extra)
+    if stored.get("month_restated"):
+        restated = {"month": stored["month_restated"], "tenant_id": stored["tenant_id"], "day": stored["period"]}
+        outlet_events[RESTATED].add(MONTH_RESTATED, extra=restated)
     return stored
 
 

@@ -304,12 +304,12 @@ def write_atomic(path: Path, data: bytes) -> str:
     return status
 
 
-def version_path(archive: Path, named: NamedFile, data: bytes) -> Path:
+def version_path(archive: Path, named: NamedFile, data: bytes = b"", digest: str | None = None) -> Path:
     """Where an earlier version of an archived file is kept: ``<tenant_id>/versions/``, then
-    the file's folder, named by its SHA-256."""
+    the file's folder, named by its SHA-256 (of ``data``, or ``digest``)."""
     folder = Path(archive) / str(named.tenant_id) / "versions" / named.folder.relative_to(str(named.tenant_id))
     stem, suffix = os.path.splitext(named.name)
-    return folder / f"{stem}.{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+    return folder / f"{stem}.{(digest or hashlib.sha256(data).hexdigest())[:16]}{suffix}"
 
 
 def unversioned_name(name: str) -> str:

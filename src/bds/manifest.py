@@ -17,12 +17,15 @@ Verify an archive (and, with ``--s3``, the bucket) against its manifests::
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import io
 import json
 import os
 import sys
 from pathlib import Path
 
+from bds.catalogue import METRICS
 from bds.files import (
     ARCHIVE,
     NamedFile,
@@ -33,10 +36,13 @@ from bds.files import (
     parse_name,
     period_label,
     unversioned_name,
+    version_path,
     write_atomic,
 )
 
-FORMAT = 1
+# 2: the period's revision, each file's ``supersedes``, control totals, and what produced the
+# revision (configuration revision, bds version, dataset SQL). A format-1 manifest is revision 1.
+FORMAT = 2
 
 
 def sha256(data: bytes) -> str:
@@ -50,11 +56,13 @@ def entry(
     uploaded_at: str | None = None,
     config_revision: int | None = None,
     produced: dict | None = None,
+    supersedes: str | None = None,
 ) -> dict:
     """A file's record. ``config_revision``: the configuration revision that produced these
     bytes (a file a later revision renders the same keeps it); absent before the store existed.
     ``produced``: the Airflow run and task that first wrote these bytes, and when
-    (``bds.ledger.producer``; the billing ledger is rebuilt from it)."""
+    (``bds.ledger.producer``; the billing ledger is rebuilt from it). ``supersedes``: the
+    SHA-256 of the version of the file these bytes replaced (None for a first version)."""
     listed = {
         "name": name,
         "bytes": len(data),
@@ -62,6 +70,7 @@ def entry(
         "sha256": sha256(data),
         "s3_uri": s3_uri,
         "uploaded_at": uploaded_at,
+        "supersedes": supersedes,
     }
     if config_revision is not None:
         listed["config_revision"] = config_revision
@@ -79,8 +88,16 @@ def read(path: Path) -> dict | None:
         raise ValueError(f"{path}: not a readable manifest ({exc})") from None
 
 
-def render(tenant_id: int, period: str, entries: dict[str, dict], superseded: dict[str, dict] | None = None) -> bytes:
+# What every manifest has; any other top-level field (a month's ``rolled_up_from``) is kept as
+# it is by the writers that only record a send or a move.
+_CORE_FIELDS = ("format", "tenant_id", "period", "files", "superseded")
+
+
+def render(
+    tenant_id: int, period: str, entries: dict[str, dict], superseded: dict[str, dict] | None = None, fields: dict | None = None
+) -> bytes:
     payload = {
+        **(fields or {}),
         "format": FORMAT,
         "tenant_id": tenant_id,
         "period": period,
@@ -89,6 +106,47 @@ def render(tenant_id: int, period: str, entries: dict[str, dict], superseded: di
     if superseded:  # only present once a rerun superseded a file: other manifests stay as they were
         payload["superseded"] = [superseded[name] for name in sorted(superseded)]
     return (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def control_totals(files: dict[str, bytes]) -> dict:
+    """What a receiver adds up to check a delivery: the number of files and data rows, and per
+    metric and count (its AgentGroupName, as in the files) the sum of ``MessageSize``."""
+    sums: dict[tuple[str, str, str], int] = {}
+    rows = 0
+    for name, data in files.items():
+        metric = METRICS[parse_name(name).metric]
+        for count, row in zip(metric.counts, csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")), strict=True):
+            key = (metric.key, count.name, row["AgentGroupName"])
+            sums[key] = sums.get(key, 0) + int(row["MessageSize"])
+            rows += 1
+    return {
+        "files": len(files),
+        "rows": rows,
+        "message_size": [
+            {"metric": metric, "count": count, "agent_group_name": group, "total": total}
+            for (metric, count, group), total in sorted(sums.items())
+        ],
+    }
+
+
+def bds_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bds-airflow")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown"
+
+
+def other_fields(manifest: dict) -> dict:
+    return {key: value for key, value in manifest.items() if key not in _CORE_FIELDS}
+
+
+def inputs_digest(files: dict[str, str]) -> str:
+    """One SHA-256 for a set of files, from their names and SHA-256s (``{name: sha256}``): the
+    SHA-256 of their lines ``<name> <sha256>``, sorted by name, each ending in a line feed.
+    A receiver computes it from a daily manifest's entries."""
+    return sha256("".join(f"{name} {files[name]}\n" for name in sorted(files)).encode("ascii"))
 
 
 def _period_of(names) -> tuple[int, str]:
@@ -106,7 +164,15 @@ def superseded_entry(
     why it left the current set and when (``superseded_at``), where the archive keeps it, and
     (``moved_to``) where the billing server keeps it once transmission has moved it aside."""
     sent = listed if listed and listed["sha256"] == sha256(data) else {}
-    kept = entry(name, data, sent.get("s3_uri"), sent.get("uploaded_at"), sent.get("config_revision"), sent.get("produced"))
+    kept = entry(
+        name,
+        data,
+        sent.get("s3_uri"),
+        sent.get("uploaded_at"),
+        sent.get("config_revision"),
+        sent.get("produced"),
+        sent.get("supersedes"),
+    )
     return (
         kept | {"reason": reason, "previous_version": previous_version, "moved_to": None} | ({"superseded_at": at} if at else {})
     )
@@ -118,15 +184,23 @@ def record_rendered(
     superseded: list[tuple[str, bytes, str, str]] = (),
     config_revision: int | None = None,
     produced: dict | None = None,
+    fields: dict | None = None,
+    provenance: dict | None = None,
 ) -> tuple[str, Path]:
     """After a run has written ``files`` into ``folder`` (the period's whole current set) and
     superseded the others (name, bytes, reason, previous version): list them, keeping the
-    upload record, configuration revision and producer of every file whose bytes did not
-    change; the others get ``config_revision`` and ``produced``. Returns (created/changed/unchanged, path)."""
+    upload record, configuration revision, producer and ``supersedes`` of every file whose
+    bytes did not change; the others get ``config_revision``, ``produced`` and the SHA-256 of
+    the version they replace. The period's ``revision`` is 1 for its first set of files and
+    goes up by one whenever the set changes (a file's bytes, a file more or less); with it the
+    run's ``provenance`` (configuration revision, bds version, dataset SQL: what produced this
+    revision) is recorded. ``fields``: other top-level fields this run sets (a month's
+    ``rolled_up_from``). Returns (created/changed/unchanged, path)."""
     tenant_id, period = _period_of(files)
     path = folder / manifest_name(tenant_id, period)
     manifest = read(path) or {}
     old = {e["name"]: e for e in manifest.get("files", [])}
+    before = {e["name"]: e for e in manifest.get("superseded", [])}
     entries = {}
     for name, data in files.items():
         kept = old.get(name)
@@ -138,14 +212,25 @@ def record_rendered(
                 kept["uploaded_at"],
                 kept.get("config_revision", config_revision),
                 kept.get("produced"),
+                kept.get("supersedes"),
             )
-        else:
-            entries[name] = entry(name, data, config_revision=config_revision, produced=produced)
+        else:  # a new version: of the current file, or of one superseded earlier and back now
+            replaced = kept or before.get(name)
+            entries[name] = entry(
+                name, data, config_revision=config_revision, produced=produced, supersedes=replaced and replaced["sha256"]
+            )
     # Earlier supersessions stay on record, unless the name is current again.
-    gone = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] not in entries}
+    gone = {name: e for name, e in before.items() if name not in entries}
     for name, data, reason, previous_version in superseded:
         gone[name] = superseded_entry(old.get(name), name, data, reason, previous_version, (produced or {}).get("at"))
-    return write_atomic(path, render(tenant_id, period_label(period), entries, gone)), path
+    kept_fields = other_fields(manifest) | (fields or {})
+    changed = {n: e["sha256"] for n, e in entries.items()} != {n: e["sha256"] for n, e in old.items()}
+    if not manifest or changed:  # a new revision of the period, and what produced it
+        kept_fields |= {"revision": manifest.get("revision", 1) + 1 if manifest else 1, "config_revision": config_revision}
+        kept_fields |= {"bds_version": bds_version()} | (provenance or {})
+    kept_fields["revision"] = kept_fields.get("revision", 1)  # a manifest written before revisions were recorded
+    kept_fields["control_totals"] = control_totals(files)
+    return write_atomic(path, render(tenant_id, period_label(period), entries, gone, kept_fields)), path
 
 
 def to_move_aside(manifest: dict) -> list[dict]:
@@ -157,15 +242,22 @@ def record_sent(
     folder: Path, named: NamedFile, data: bytes, s3_uri: str, uploaded_at: str, produced: dict | None = None
 ) -> tuple[str, Path]:
     """Record that ``data`` (the archived file ``named``) is in the bucket. A file the manifest
-    did not list with these bytes (one dropped into the outbox by hand) gets ``produced``."""
+    did not list with these bytes (one dropped into the outbox by hand, now archived) gets
+    ``produced``, and makes a new revision of the period."""
     path = folder / named.manifest
     manifest = read(path) or {}
     entries = {e["name"]: e for e in manifest.get("files", [])}
     listed = entries.get(named.name, {})
-    origin = listed.get("produced") if listed.get("sha256") == sha256(data) else produced
-    entries[named.name] = entry(named.name, data, s3_uri, uploaded_at, listed.get("config_revision"), origin)
+    same = listed.get("sha256") == sha256(data)
+    origin = listed.get("produced") if same else produced
+    supersedes = listed.get("supersedes") if same else listed.get("sha256")
+    entries[named.name] = entry(named.name, data, s3_uri, uploaded_at, listed.get("config_revision"), origin, supersedes)
     superseded = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] != named.name}
-    return write_atomic(path, render(named.tenant_id, named.period_label, entries, superseded)), path
+    fields = other_fields(manifest)
+    if not same:
+        fields["revision"] = fields.get("revision", 1 if manifest else 0) + 1
+        fields["control_totals"] = control_totals({name: (folder / name).read_bytes() for name in entries})
+    return write_atomic(path, render(named.tenant_id, named.period_label, entries, superseded, fields)), path
 
 
 def record_moved_aside(path: Path, name: str, moved_to: str) -> None:
@@ -174,7 +266,7 @@ def record_moved_aside(path: Path, name: str, moved_to: str) -> None:
     superseded = {e["name"]: e for e in manifest.get("superseded", [])}
     superseded[name] = superseded[name] | {"moved_to": moved_to}
     entries = {e["name"]: e for e in manifest["files"]}
-    write_atomic(path, render(manifest["tenant_id"], manifest["period"], entries, superseded))
+    write_atomic(path, render(manifest["tenant_id"], manifest["period"], entries, superseded, other_fields(manifest)))
 
 
 def unsent(manifest: dict) -> list[str]:
@@ -186,8 +278,8 @@ def verify_archive(data_dir: Path, bucket=None, read_back: bool = True) -> tuple
     """Check every manifest under the archive against the files beside it (and, given the
     billing server, ``transmission.destination`` or ``Destinations``, against the objects it
     names, through the tenant's connection: read back, or without ``read_back`` by the
-    SHA-256 the server keeps where it keeps one), and look for stray files. Returns (files
-    checked, problems)."""
+    SHA-256 the server keeps where it keeps one), look for stray files and for months whose
+    days changed after they were rolled up. Returns (files checked, problems)."""
     root = Path(data_dir) / ARCHIVE
     problems: list[str] = []
     checked = 0
@@ -198,6 +290,7 @@ def verify_archive(data_dir: Path, bucket=None, read_back: bool = True) -> tuple
         except ValueError as exc:
             problems.append(str(exc))
             continue
+        present = {}
         for e in manifest["files"]:
             file = path.parent / e["name"]
             listed.add(file)
@@ -210,17 +303,66 @@ def verify_archive(data_dir: Path, bucket=None, read_back: bool = True) -> tuple
             for field in ("bytes", "rows", "sha256"):
                 if actual[field] != e[field]:
                     problems.append(f"{file}: {field} is {actual[field]}, {path.name} says {e[field]}")
+            if actual["sha256"] == e["sha256"]:
+                present[e["name"]] = data
+            if e.get("supersedes"):
+                problems.extend(_check_supersedes(root, path, e))
             if bucket is not None and e["s3_uri"]:
                 server = bucket.for_tenant(manifest["tenant_id"])
                 problems.extend(f"{e['s3_uri']}: {p}" for p in server.compare(e["s3_uri"], data, read_back)[0])
+        problems.extend(_check_revision(path, manifest, present))
         for e in manifest.get("superseded", []):
             server = bucket.for_tenant(manifest["tenant_id"]) if bucket is not None else None
             problems.extend(_check_superseded(root, path, e, server, read_back))
+        problems.extend(_check_month_inputs(data_dir, path, manifest))
     for file in archived_files(root):
         if file not in listed:
             problems.append(f"{file}: in the archive but in no manifest")
     problems.extend(f"{file}: {why}" for file, why in stray_files(root))
     return checked, problems
+
+
+def _check_revision(path: Path, manifest: dict, present: dict[str, bytes]) -> list[str]:
+    """A format-2 manifest's revision and control totals (those of the files beside it)."""
+    if manifest.get("format", 1) < 2:
+        return []
+    problems = []
+    revision = manifest.get("revision")
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+        problems.append(f"{path}: revision is {revision!r}, not a number from 1")
+    if len(present) == len(manifest["files"]):  # a missing or changed file is reported already
+        try:
+            totals = control_totals(present)
+        except (ValueError, KeyError) as exc:  # listed as it is, but not a billing file
+            return [*problems, f"{path}: cannot add up the files' control totals: {type(exc).__name__}: {exc}"]
+        if totals != manifest.get("control_totals"):
+            problems.append(
+                f"{path}: control totals are {json.dumps(manifest.get('control_totals'))}, the files add up to {json.dumps(totals)}"
+            )
+    return problems
+
+
+def _check_supersedes(root: Path, path: Path, e: dict) -> list[str]:
+    """The version a file supersedes is kept under versions/ with the SHA-256 the manifest gives."""
+    kept = version_path(root, parse_name(e["name"]), digest=e["supersedes"])
+    if not kept.is_file() or sha256(kept.read_bytes()) != e["supersedes"]:
+        return [f"{kept}: {path.name} says {e['name']} supersedes a version with SHA-256 {e['supersedes']}, not kept there"]
+    return []
+
+
+def _check_month_inputs(data_dir: Path, path: Path, manifest: dict) -> list[str]:
+    """A month whose days changed after it was rolled up (``rolled_up_from``) is stale."""
+    from bds.monthly import Month, restated_days
+
+    if len(manifest["period"]) != len("YYYY-MM") or "rolled_up_from" not in manifest:
+        return []
+    days = restated_days(data_dir, manifest["tenant_id"], Month.parse(manifest["period"]))
+    if not days:
+        return []
+    return [
+        f"{path}: stale: day(s) {', '.join(days)} changed after the month was rolled up; its restated-month asset "
+        f"starts bds_monthly for it (or trigger bds_monthly with month={manifest['period']})"
+    ]
 
 
 def _check_superseded(root: Path, manifest: Path, e: dict, bucket, read_back: bool = True) -> list[str]:

@@ -24,7 +24,17 @@ from typing import TYPE_CHECKING
 from bds.catalogue import METRICS
 from bds.config import Tenant
 from bds.errors import PermanentError
-from bds.files import GLOBAL_REGION, daily_dir, daily_file_name, read_counts
+from bds.files import (
+    GLOBAL_REGION,
+    daily_dir,
+    daily_file_name,
+    manifest_name,
+    monthly_dir,
+    parse_name,
+    read_counts,
+)
+from bds.manifest import inputs_digest, sha256
+from bds.manifest import read as read_manifest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,13 +76,12 @@ class Month:
         return Month.of(self.first - timedelta(days=1))
 
 
-def billing_month(requested: str | None, event_months: list[str], interval_start, run_after) -> Month:
-    """The month a bds_monthly run bills.
+def billing_month(requested: str | None, interval_start, run_after) -> Month:
+    """The month a bds_monthly run bills when bds_daily announced none (``pipeline.announced_months``).
 
     1. the ``month`` Param of a manual run;
-    2. the month bds_daily announced when the run was triggered by its month-end asset;
-    3. the month of the run's data interval start (scheduled runs and backfills);
-    4. for a manual run without a logical date, the month before it was triggered.
+    2. the month of the run's data interval start (scheduled runs and backfills);
+    3. for a manual run without a logical date, the month before it was triggered.
     """
     if requested:
         month = Month.parse(requested)
@@ -82,8 +91,6 @@ def billing_month(requested: str | None, event_months: list[str], interval_start
                 f"month {month.label} is in the future (this is {current.label} UTC): a month is billed once it has ended"
             )
         return month
-    if event_months:
-        return Month.parse(max(event_months))
     if interval_start is not None:
         return Month.of(interval_start.date())
     if run_after is None:
@@ -162,3 +169,50 @@ def rollup(
                     )
         results.append({"metric": key, "region": region, "counts": counts})
     return results
+
+
+def day_inputs(data_dir: Path, tenant_id: int, day: date) -> str | None:
+    """What a month is rolled up from on ``day``: the ``inputs_digest`` of the day's current
+    daily files of the metrics with a monthly characteristic (None if it has none). It
+    follows from the archive alone, as a receiver's from the day's manifest."""
+    folder = daily_dir(data_dir, tenant_id, day)
+    stamp = f"_{day:%Y%m%d}.csv"
+    files = {
+        path.name: sha256(path.read_bytes())
+        for path in folder.glob(f"CNT_*{stamp}")
+        if METRICS[parse_name(path.name).metric].monthly
+    }
+    return inputs_digest(files) if files else None
+
+
+def rolled_up_from(tenant: Tenant, month: Month, data_dir: Path) -> dict:
+    """The monthly manifest's ``rolled_up_from``: the metrics whose daily files a month is
+    rolled up from (every metric with a monthly characteristic), and per billed day its
+    ``day_inputs``: enough for a receiver to check the month against the days' manifests."""
+    found = {day.isoformat(): day_inputs(data_dir, tenant.tenant_id, day) for day in billed_days(tenant, month)}
+    return {
+        "metrics": sorted(key for key, metric in METRICS.items() if metric.monthly),
+        "days": {day: digest for day, digest in found.items() if digest},
+    }
+
+
+def monthly_manifest(data_dir: Path, tenant_id: int, month: Month) -> dict | None:
+    return read_manifest(monthly_dir(data_dir, tenant_id, month.first) / manifest_name(tenant_id, f"{month.first:%Y%m}"))
+
+
+def restated_days(data_dir: Path, tenant_id: int, month: Month) -> list[str] | None:
+    """The days whose daily files changed since the month was rolled up (its manifest's
+    ``rolled_up_from`` against the archive); None when the month has no monthly files or its
+    manifest predates ``rolled_up_from``."""
+    rolled = monthly_manifest(data_dir, tenant_id, month)
+    if rolled is None or "rolled_up_from" not in rolled:
+        return None
+    recorded = rolled["rolled_up_from"]["days"]
+    days = sorted({*recorded, *(d.isoformat() for d in _days_with_files(data_dir, tenant_id, month))})
+    return [day for day in days if recorded.get(day) != day_inputs(data_dir, tenant_id, date.fromisoformat(day))]
+
+
+def _days_with_files(data_dir: Path, tenant_id: int, month: Month) -> list[date]:
+    folder = daily_dir(data_dir, tenant_id, month.first)
+    stamps = {parse_name(p.name).period for p in folder.glob("CNT_*.csv")}
+    return [date(int(s[:4]), int(s[4:6]), int(s[6:])) for s in sorted(stamps)]

@@ -39,7 +39,17 @@ from bds.files import (
 )
 from bds.ledger import producer
 from bds.ledger.replay import record_period
-from bds.monthly import Month, billed_days, billing_month, monthly_metrics, read_daily, rollup
+from bds.monthly import (
+    Month,
+    billed_days,
+    billing_month,
+    monthly_manifest,
+    monthly_metrics,
+    read_daily,
+    restated_days,
+    rolled_up_from,
+    rollup,
+)
 from bds.sources import (
     MALFORMED_NAMED,
     MalformedRowsError,
@@ -143,12 +153,47 @@ def plan_daily_run(requested: str | None, interval_start, run_after, run_id: str
     return day.isoformat(), work, [*notes, *planned]
 
 
-def plan_monthly_run(requested: str | None, announced: list[str], interval_start, run_after) -> tuple[str, list[dict], list[str]]:
-    """The month a bds_monthly run bills, its work items and notes (see ``plan_daily_run``)."""
-    month = billing_month(requested, announced, interval_start, run_after)
-    revision, notes = configuration_for(f"month {month.label}")
-    work, planned = plan_month(revision.config, month, revision.number)
-    return month.label, work, [*notes, *planned]
+def announced_months(announced: list[dict]) -> dict[str, set[int] | None]:
+    """The months bds_daily's asset events ask bds_monthly to roll up: a month-end
+    (``{"month"}``) for every tenant (None), a restatement (``{"month", "tenant_id", "day"}``)
+    for the tenants restated."""
+    months: dict[str, set[int] | None] = {}
+    for extra in sorted(announced, key=lambda e: "tenant_id" in e):  # month-ends first: they cover every tenant
+        month = extra.get("month")
+        if not month:
+            continue
+        label = Month.parse(month).label
+        if "tenant_id" not in extra:
+            months[label] = None
+        elif months.get(label, set()) is not None:
+            months[label] = {*months.get(label, set()), int(extra["tenant_id"])}
+    return dict(sorted(months.items()))
+
+
+def plan_monthly_run(
+    requested: str | None, announced: list[dict], interval_start, run_after
+) -> tuple[str, list[dict], list[str]]:
+    """The months a bds_monthly run rolls up, its work items and notes (see ``plan_daily_run``):
+    the ``month`` Param's for every tenant; else those bds_daily announced (``announced_months``);
+    else the month of the run's data interval (or the month before a manual run's)."""
+    months = {} if requested else announced_months(announced)
+    if not months:
+        months = {billing_month(requested, interval_start, run_after).label: None}
+    period = ", ".join(months)
+    revision, notes = configuration_for(f"month {period}")
+    work, planned = [], []
+    for label, restated in months.items():
+        config = revision.config
+        if restated is not None:
+            config = config.model_copy(update={"tenants": tuple(t for t in config.tenants if t.tenant_id in restated)})
+            ids = ", ".join(map(str, sorted(restated)))
+            planned.append(
+                f"month {label}: rolled up again for tenant(s) {ids}: a day was restated after the month was rolled up"
+            )
+        items, lines = plan_month(config, Month.parse(label), revision.number)
+        work += items
+        planned += lines
+    return period, work, [*notes, *planned]
 
 
 def unpack(work: dict) -> tuple[Tenant, date, DayWindow]:
@@ -257,7 +302,7 @@ def _extract(work: dict, source: str, tenant: Tenant, context: str, hook_for, qu
     if staging.exists(marker):
         staging.remove(marker)  # a rerun: the old extract no longer counts until this one completes
     needed = datasets_for(source, tenant.enabled_metrics)
-    rows, malformed, elsewhere = {}, {}, {}
+    rows, malformed, elsewhere, ran = {}, {}, {}, {}
     as_of = int(time.time())
     if needed:
         with ExitStack() as opened:
@@ -289,11 +334,26 @@ def _extract(work: dict, source: str, tenant: Tenant, context: str, hook_for, qu
                     else:
                         rows[dataset], elsewhere[dataset] = stage_combined(tenant, source, dataset, readers, context, parquet)
                 log.info("%s: %s/%s staged %d rows", context, source, dataset, rows[dataset])
-    staging.write_json(marker, {"as_of": as_of, "rows": rows, "malformed": malformed, "elsewhere": elsewhere})
+            ran = run_sql(source, needed, readers)
+    staging.write_json(marker, {"as_of": as_of, "rows": rows, "malformed": malformed, "elsewhere": elsewhere, "sql": ran})
     for dataset, left in elsewhere.items():
         for line in left:
             log.warning("%s: %s/%s: %s", context, source, dataset, line)
     return {"source": source, "rows": rows, "malformed": {dataset: found["count"] for dataset, found in malformed.items()}}
+
+
+def run_sql(source: str, datasets: list[str], readers: list) -> dict[str, str]:
+    """The SHA-256 of each dataset query an extract ran (its text, comment lines left out), by
+    ``<source>/<dataset>``; of several connections whose queries differ (other dialects), by
+    ``<source>/<dataset>@<conn_id>``: what the day's manifest records as ``dataset_sql``."""
+    found = {}
+    for dataset in datasets:
+        texts = {conn_id: sql[dataset] for conn_id, _, sql, _ in readers}
+        if len(set(texts.values())) == 1:
+            found[f"{source}/{dataset}"] = manifest.sha256(next(iter(texts.values())).encode("utf-8"))
+        else:
+            found |= {f"{source}/{dataset}@{c}": manifest.sha256(text.encode("utf-8")) for c, text in texts.items()}
+    return found
 
 
 def stage_combined(tenant: Tenant, source: str, dataset: str, readers: list, context: str, target: Path) -> tuple[int, list[str]]:
@@ -413,10 +473,11 @@ def _aggregate(work: dict) -> dict:
     from bds.metrics import compute_metric, sessions_before_lookback
 
     tenant, day, window = unpack(work)
-    folders, as_of, warnings = {}, None, []
+    folders, as_of, warnings, sql = {}, None, [], {}
     context = f"{tenant.label} day {day}"
     for source in dict.fromkeys(METRICS[k].source for k in tenant.enabled_metrics):
         marker, folders[source] = _staged(work, source)
+        sql |= marker.get("sql", {})
         as_of = marker["as_of"] if as_of is None else min(as_of, marker["as_of"])
         warnings.extend(tolerated(source, d, found, context) for d, found in marker.get("malformed", {}).items())
         warnings.extend(f"{context}: {source}/{d}: {line}" for d, lines in marker.get("elsewhere", {}).items() for line in lines)
@@ -438,7 +499,16 @@ def _aggregate(work: dict) -> dict:
             warnings.extend(result.warnings)
     out = stage(work) / "daily"
     staging.write_frame(out / "agents.parquet", pd.DataFrame(agents, columns=["metric", "region", "agent"]))
-    staging.write_json(out / "results.json", {"day": day.isoformat(), "as_of": as_of, "results": results, "warnings": warnings})
+    staging.write_json(
+        out / "results.json",
+        {
+            "day": day.isoformat(),
+            "as_of": as_of,
+            "results": results,
+            "warnings": warnings,
+            "dataset_sql": dict(sorted(sql.items())),
+        },
+    )
     for warning in warnings:
         log.warning("%s", warning)
     for r in results:
@@ -458,6 +528,8 @@ def store_files(
     transmit: bool,
     with_files=None,
     revision: int | None = None,
+    fields: dict | None = None,
+    provenance: dict | None = None,
 ) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
 
@@ -470,7 +542,10 @@ def store_files(
     transmission on, every file not yet sent, and the manifest, go into the outbox.
     ``with_files`` is called under the folder's lock once the files are written, before the
     manifest: what must change together with them. ``revision`` is the configuration revision
-    the files were produced with: the manifest and the change log name it."""
+    the files were produced with: the manifest and the change log name it. ``fields``: the
+    manifest's other top-level fields (a month's ``rolled_up_from``); ``provenance``: what a new
+    revision of the period records of what produced it, besides the configuration revision and
+    the bds version (a day's ``dataset_sql``)."""
     outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
     archive = Path(data_dir) / ARCHIVE
     label = f"{tenant.label} {period}"
@@ -521,7 +596,9 @@ def store_files(
                 (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
         if with_files is not None:
             with_files()
-        manifest_status, manifest_path = manifest.record_rendered(folder, files, superseded, revision, produced)
+        manifest_status, manifest_path = manifest.record_rendered(
+            folder, files, superseded, revision, produced, fields, provenance
+        )
         to_outbox = False
         if outbox is not None:
             waiting = set(manifest.unsent(manifest.read(manifest_path)))
@@ -596,13 +673,26 @@ def _render(work: dict, data_dir=None) -> dict:
     agents = stage(work) / "daily" / "agents.parquet"
     published = staging.tenant_day(day, tenant.tenant_id) / "daily" / "agents.parquet"
 
+    agents_changed = False
+
     def publish_agents():
+        nonlocal agents_changed
         if agents != published:
+            agents_changed = staging.exists(published) and not same_agents(staging.read_frame(published), agents)
             staging.write_bytes(published, staging.read_bytes(agents))
 
     stored = store_files(
-        tenant, day.isoformat(), data_dir, folder, files, work.get("transmit", False), publish_agents, work.get("config_revision")
+        tenant,
+        day.isoformat(),
+        data_dir,
+        folder,
+        files,
+        work.get("transmit", False),
+        publish_agents,
+        work.get("config_revision"),
+        provenance={"dataset_sql": computed["dataset_sql"]} if "dataset_sql" in computed else None,
     )
+    stored |= month_restatement(tenant, day, data_dir, stored, agents_changed)
     # The files are stored: the extracts have served (what render reads, daily/, stays for a rerun
     # of it). A removal that fails is left to bds_housekeeping: the day is billed all the same.
     for source in SOURCES:
@@ -613,6 +703,40 @@ def _render(work: dict, data_dir=None) -> dict:
     stored["warnings"] = computed.get("warnings", [])  # what aggregate logged: into the run's summary too
     stored["summary"] += "".join(f"\n  WARNING {warning}" for warning in stored["warnings"])
     return stored
+
+
+def same_agents(published: pd.DataFrame, staged: Path) -> bool:
+    """Whether a day's published agent set (what its month's Enabled counts read) equals the one
+    just staged, whatever the order of their rows."""
+    columns = ["metric", "region", "agent"]
+    old, new = (
+        frame[columns].astype(str).sort_values(columns).reset_index(drop=True)
+        for frame in (published, staging.read_frame(staged))
+    )
+    return old.equals(new)
+
+
+def month_restatement(tenant: Tenant, day: date, data_dir: Path, stored: dict, agents_changed: bool) -> dict:
+    """Whether this render restated a day of a month that already has monthly files, so that
+    bds_monthly must roll the month up again (``render`` emits the restated-month asset): the
+    day's files differ from those the month was rolled up from (its manifest's
+    ``rolled_up_from``), or its agent set changed. A month rolled up before manifests recorded
+    their inputs counts as restated when a file of a monthly metric changed."""
+    month = Month.of(day)
+    if monthly_manifest(data_dir, tenant.tenant_id, month) is None:
+        return {}
+    days = restated_days(data_dir, tenant.tenant_id, month)
+    if days is None:
+        touched = [*stored["created"], *stored["changed"], *stored["superseded"]]
+        restated = any(METRICS[parse_name(name).metric].monthly for name in touched)
+    else:
+        restated = day.isoformat() in days
+    if not (restated or agents_changed):
+        return {}
+    why = "its files changed" if restated else "its agent set changed"
+    note = f"{tenant.label} day {day}: restated after month {month.label} was rolled up ({why}); bds_monthly rolls it up again"
+    log.warning("%s", note)
+    return {"month_restated": month.label, "summary": f"{stored['summary']}\n  {note}"}
 
 
 def staged_agents(tenant: Tenant, days: list[date]) -> pd.DataFrame:
@@ -638,6 +762,8 @@ def render_month(work: dict, data_dir=None) -> dict:
 
 def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> dict:
     data_dir = data_dir or staging.data_dir()
+    # Taken before the daily files are read: a day restated meanwhile shows as restated.
+    inputs = rolled_up_from(tenant, month, data_dir)
     daily = read_daily(tenant, month, data_dir)
     results = rollup(tenant, month, daily, staged_agents(tenant, billed_days(tenant, month)))
     files = {
@@ -650,7 +776,14 @@ def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> di
         log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
     folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
     return store_files(
-        tenant, month.label, data_dir, folder, files, work.get("transmit", False), revision=work.get("config_revision")
+        tenant,
+        month.label,
+        data_dir,
+        folder,
+        files,
+        work.get("transmit", False),
+        revision=work.get("config_revision"),
+        fields={"rolled_up_from": inputs},
     )
 
 

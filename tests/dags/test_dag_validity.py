@@ -98,7 +98,11 @@ def test_the_assets_trace_the_billing_data_from_the_sources_to_the_billing_serve
         ("configuration.extract_cme", "configuration"),
     ):
         assert uris(daily.get_task(f"bill_tenant.{group}").inlets) == {f"bds://sources/{source}"}
-    assert uris(daily.get_task("bill_tenant.render").outlets) == {"bds://billing/files/daily", "alias:bds-billing-queued"}
+    assert uris(daily.get_task("bill_tenant.render").outlets) == {
+        "bds://billing/files/daily",
+        "alias:bds-billing-queued",
+        "alias:bds-billing-restated",  # a day of a month already rolled up was restated
+    }
     roll_up = monthly.get_task("roll_up")
     assert uris(roll_up.inlets) == {"bds://billing/files/daily"}
     assert uris(roll_up.outlets) == {"bds://billing/files/monthly", "alias:bds-billing-queued"}
@@ -113,6 +117,7 @@ def test_bds_monthly_structure(dagbag):
     assert set(dag.task_ids) == {"plan", "roll_up", "summary"}
     assert dag.timetable.timetable.expression == "0 6 3 * *"  # the safety net: the 3rd of each month
     assert "bds://billing/daily/month-end" in str(dag.timetable.asset_condition)
+    assert "bds://billing/daily/restated-month" in str(dag.timetable.asset_condition)
     assert dag.params["month"] is None
 
 

@@ -7,7 +7,11 @@ the 25th, 105 on the 28th).
 from __future__ import annotations
 
 import json
+import shutil
+import sqlite3
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
@@ -111,6 +115,32 @@ def sqlite_sources(tmp_path_factory):
     connections = sqlite_connections(folder)
     seed({s: f"sqlite:///{folder / f'{s}.db'}" for s in SOURCES})
     return connections
+
+
+@pytest.fixture
+def own_sources(sqlite_sources, tmp_path):
+    """A private copy of the demo sources, so a test may change their rows."""
+    folder = tmp_path / "sources"
+    connections = {}
+    for source, value in sqlite_sources.items():
+        conn = json.loads(value)
+        folder.mkdir(exist_ok=True)
+        copy = shutil.copy(conn["host"], folder / f"{source}.db")
+        connections[source] = json.dumps(conn | {"host": str(copy)})
+    return connections, folder
+
+
+def drop_sessions_of_day(gim: Path, tenant_id: int, day: date, zone: str) -> int:
+    """Info Mart reloads ``day``: every agent session of the tenant touching it (in ``zone``) is
+    gone from the SQLite Info Mart ``gim``. Returns how many went."""
+    start = int(datetime.combine(day, time(), ZoneInfo(zone)).timestamp())
+    end = int(datetime.combine(day + timedelta(days=1), time(), ZoneInfo(zone)).timestamp())
+    with sqlite3.connect(gim) as db:
+        return db.execute(
+            "DELETE FROM SM_RES_SESSION_FACT WHERE START_TS < ? AND (END_TS IS NULL OR END_TS > ?) AND TENANT_KEY IN "
+            "(SELECT TENANT_KEY FROM TENANT WHERE TENANT_CFG_DBID = ?)",
+            (end, start, tenant_id),
+        ).rowcount
 
 
 def summary_of(run) -> str:

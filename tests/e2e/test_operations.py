@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import UTC
 from urllib.parse import quote
@@ -15,19 +14,6 @@ import yaml
 from bds import changes
 from bds.files import ARCHIVE, read_counts
 from tests.e2e.conftest import BILLED_DAY, DEMO_CONFIG, expected_names, files, run_day, summary_of, task_states, use
-
-
-@pytest.fixture
-def own_sources(sqlite_sources, tmp_path):
-    """A private copy of the demo sources, so a test may change their rows."""
-    folder = tmp_path / "sources"
-    connections = {}
-    for source, value in sqlite_sources.items():
-        conn = json.loads(value)
-        folder.mkdir(exist_ok=True)
-        copy = shutil.copy(conn["host"], folder / f"{source}.db")
-        connections[source] = json.dumps(conn | {"host": str(copy)})
-    return connections, folder
 
 
 def test_rerun_unchanged_then_restated(bds_daily, own_sources, tmp_path, monkeypatch):

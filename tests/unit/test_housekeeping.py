@@ -11,6 +11,7 @@ import pytest
 from bds import housekeeping, manifest
 from bds.config import BillingConfig, Housekeeping
 from bds.files import ARCHIVE, daily_dir, monthly_dir
+from tests.unit.billing_files import billing_file
 
 NOW = datetime(2026, 6, 15, 3, 30, tzinfo=UTC)
 SETTINGS = Housekeeping(staging_days=75, month_inputs_days=35)
@@ -32,8 +33,8 @@ def stored(data, tenant_id: int, period: date, at: datetime, monthly: bool = Fal
     name = f"CNT_GLOBAL_PES_seats_chat_G1_{tenant_id}_{period:%Y%m}{'' if monthly else f'{period:%d}'}.csv"
     folder = (monthly_dir if monthly else daily_dir)(data, tenant_id, period)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(b"x\n")
-    manifest.record_rendered(folder, {name: b"x\n"}, config_revision=1, produced=produced_at(at))
+    (folder / name).write_bytes(billing_file(name))
+    manifest.record_rendered(folder, {name: billing_file(name)}, config_revision=1, produced=produced_at(at))
 
 
 def staged(data, day: date, tenant_id: int, written: datetime) -> None:
@@ -134,10 +135,11 @@ def test_the_archive_is_verified_against_its_manifests_and_a_difference_fails(da
     stored(data, 101, date(2026, 6, 1), NOW)
     config = BillingConfig()
     assert housekeeping.verify(config, data, recheck_seconds=0) == "1 file(s) in the archive match their manifests"
+    stored_bytes = next((data / ARCHIVE).rglob("CNT_*.csv")).read_bytes()
     next((data / ARCHIVE).rglob("CNT_*.csv")).write_bytes(b"tampered\n")
     with pytest.raises(
         housekeeping.ArchiveMismatchError,
-        match=r"the archive: 2 difference\(s\) from the manifests:\n.*bytes is 9, MANIFEST_101_20260601.json says 2",
+        match=rf"the archive: 3 difference\(s\) from the manifests:\n.*bytes is 9, MANIFEST_101_20260601.json says {len(stored_bytes)}\n.*rows is 0, MANIFEST_101_20260601.json says 2",
     ):
         housekeeping.verify(config, data, recheck_seconds=0)
 

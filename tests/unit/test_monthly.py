@@ -127,10 +127,9 @@ def test_which_month_a_run_bills():
     from bds.monthly import billing_month
 
     start = datetime(2026, 2, 3, 6, tzinfo=UTC)
-    assert billing_month("2026-01", ["2026-03"], start, None).label == "2026-01"  # the Param wins
-    assert billing_month(None, ["2026-03"], None, None).label == "2026-03"  # bds_daily's month-end asset
-    assert billing_month(None, [], start, None).label == "2026-02"  # backfill: interval start
-    assert billing_month(None, [], None, datetime(2026, 4, 1, 2, tzinfo=UTC)).label == "2026-03"
+    assert billing_month("2026-01", start, None).label == "2026-01"  # the Param wins
+    assert billing_month(None, start, None).label == "2026-02"  # backfill: interval start
+    assert billing_month(None, None, datetime(2026, 4, 1, 2, tzinfo=UTC)).label == "2026-03"
 
 
 def test_plan_month_skips_tenants_not_yet_in_production(raw_config):
@@ -164,7 +163,65 @@ def test_a_requested_month_after_this_one_is_refused():
     from bds.monthly import billing_month
 
     this = Month.of(datetime.now(UTC).date())
-    assert billing_month(this.previous().label, [], None, None) == this.previous()
+    assert billing_month(this.previous().label, None, None) == this.previous()
     following = Month.of(this.last + timedelta(days=1))
     with pytest.raises(ValueError, match=rf"month {following.label} is in the future"):
-        billing_month(following.label, [], None, None)
+        billing_month(following.label, None, None)
+
+
+def test_bds_daily_announcements_become_months_and_their_tenants():
+    from bds.pipeline import announced_months
+
+    assert announced_months([]) == {}
+    assert announced_months([{"month": "2026-03"}]) == {"2026-03": None}  # a month-end: every tenant
+    restated = [
+        {"month": "2026-02", "tenant_id": 102, "day": "2026-02-11"},
+        {"month": "2026-02", "tenant_id": 101, "day": "2026-02-03"},
+    ]
+    assert announced_months(restated) == {"2026-02": {101, 102}}
+    # A month-end covers every tenant, whichever comes first; months come out in order.
+    both = [{"month": "2026-03", "tenant_id": 101, "day": "2026-03-31"}, {"month": "2026-03"}, *restated]
+    assert announced_months(both) == {"2026-02": {101, 102}, "2026-03": None}
+    assert list(announced_months(both)) == ["2026-02", "2026-03"]
+    assert announced_months([{"tenant_id": 101}, {}]) == {}  # no month: nothing to roll up
+
+
+def test_a_month_records_what_it_was_rolled_up_from_and_knows_which_days_changed_since(raw_config, tmp_path):
+    import hashlib
+
+    from bds import manifest
+    from bds.files import monthly_dir, monthly_file_name
+    from bds.monthly import day_inputs, restated_days, rolled_up_from
+    from tests.unit.billing_files import billing_file
+
+    tenant = make_tenant(raw_config, production_date="2026-03-30")
+    month = Month.parse("2026-03")
+    chat, voicemail = METRICS["seats_chat"], METRICS["voicemail_boxes"]
+    for day in (date(2026, 3, 30), date(2026, 3, 31)):
+        write_atomic(daily_dir(tmp_path, 101, day) / daily_file_name(tenant, chat, "US", day), f"chat {day}\n".encode())
+        write_atomic(daily_dir(tmp_path, 101, day) / daily_file_name(tenant, voicemail, "GLOBAL", day), b"boxes\n")
+    assert restated_days(tmp_path, 101, month) is None  # not rolled up yet
+
+    name = daily_file_name(tenant, chat, "US", date(2026, 3, 31))
+    line = f"{name} {hashlib.sha256(b'chat 2026-03-31' + bytes([10])).hexdigest()}\n"
+    # Only the files of monthly metrics count: voicemail_boxes has no monthly file.
+    assert day_inputs(tmp_path, 101, date(2026, 3, 31)) == hashlib.sha256(line.encode()).hexdigest()
+    assert day_inputs(tmp_path, 101, date(2026, 3, 29)) is None
+    inputs = rolled_up_from(tenant, month, tmp_path)
+    assert sorted(inputs["days"]) == ["2026-03-30", "2026-03-31"]  # billed from the production date
+    assert "seats_chat" in inputs["metrics"] and "voicemail_boxes" not in inputs["metrics"]
+
+    folder = monthly_dir(tmp_path, 101, month.first)
+    monthly = monthly_file_name(tenant, chat, "US", month.first)
+    write_atomic(folder / monthly, billing_file(monthly))
+    manifest.record_rendered(folder, {monthly: billing_file(monthly)}, fields={"rolled_up_from": inputs})
+    assert restated_days(tmp_path, 101, month) == []
+    write_atomic(
+        daily_dir(tmp_path, 101, date(2026, 3, 30)) / daily_file_name(tenant, voicemail, "GLOBAL", date(2026, 3, 30)),
+        b"more boxes\n",
+    )
+    assert restated_days(tmp_path, 101, month) == []  # not an input of the month
+    write_atomic(daily_dir(tmp_path, 101, date(2026, 3, 31)) / name, b"chat restated\n")
+    assert restated_days(tmp_path, 101, month) == ["2026-03-31"]
+    (daily_dir(tmp_path, 101, date(2026, 3, 30)) / daily_file_name(tenant, chat, "US", date(2026, 3, 30))).unlink()
+    assert restated_days(tmp_path, 101, month) == ["2026-03-30", "2026-03-31"]  # a file gone is a change too
