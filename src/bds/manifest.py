@@ -186,6 +186,7 @@ def record_rendered(
     produced: dict | None = None,
     fields: dict | None = None,
     provenance: dict | None = None,
+    whole_revisions: bool = False,
 ) -> tuple[str, Path]:
     """After a run has written ``files`` into ``folder`` (the period's whole current set) and
     superseded the others (name, bytes, reason, previous version): list them, keeping the
@@ -195,7 +196,9 @@ def record_rendered(
     goes up by one whenever the set changes (a file's bytes, a file more or less); with it the
     run's ``provenance`` (configuration revision, bds version, dataset SQL: what produced this
     revision) is recorded. ``fields``: other top-level fields this run sets (a month's
-    ``rolled_up_from``). Returns (created/changed/unchanged, path)."""
+    ``rolled_up_from``). With ``whole_revisions`` (delivery in revisions), a new revision is
+    sent whole: no file keeps the upload record of an earlier one. Returns
+    (created/changed/unchanged, path)."""
     tenant_id, period = _period_of(files)
     path = folder / manifest_name(tenant_id, period)
     manifest = read(path) or {}
@@ -225,6 +228,8 @@ def record_rendered(
         gone[name] = superseded_entry(old.get(name), name, data, reason, previous_version, (produced or {}).get("at"))
     kept_fields = other_fields(manifest) | (fields or {})
     changed = {n: e["sha256"] for n, e in entries.items()} != {n: e["sha256"] for n, e in old.items()}
+    if changed and whole_revisions:
+        entries = {n: e | {"s3_uri": None, "uploaded_at": None} for n, e in entries.items()}
     if not manifest or changed:  # a new revision of the period, and what produced it
         kept_fields |= {"revision": manifest.get("revision", 1) + 1 if manifest else 1, "config_revision": config_revision}
         kept_fields |= {"bds_version": bds_version()} | (provenance or {})
@@ -236,6 +241,16 @@ def record_rendered(
 def to_move_aside(manifest: dict) -> list[dict]:
     """Superseded files that are still in the bucket under their old name."""
     return [e for e in manifest.get("superseded", []) if e["s3_uri"] and not e["moved_to"]]
+
+
+def revision_with(manifest: dict | None, name: str, data: bytes) -> int:
+    """The period's revision once ``data`` is its file ``name``: the manifest's, or the next
+    one when the manifest does not list these bytes (a file dropped into the outbox by hand)."""
+    if not manifest:
+        return 1
+    listed = {e["name"]: e["sha256"] for e in manifest.get("files", [])}
+    revision = manifest.get("revision", 1)
+    return revision if listed.get(name) == sha256(data) else revision + 1
 
 
 def record_sent(
@@ -255,7 +270,7 @@ def record_sent(
     superseded = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] != named.name}
     fields = other_fields(manifest)
     if not same:
-        fields["revision"] = fields.get("revision", 1 if manifest else 0) + 1
+        fields["revision"] = revision_with(manifest, named.name, data)
         fields["control_totals"] = control_totals({name: (folder / name).read_bytes() for name in entries})
     return write_atomic(path, render(named.tenant_id, named.period_label, entries, superseded, fields)), path
 

@@ -101,7 +101,7 @@ def _plan(
     if not config.billing_process_enabled:
         return [], [f"{period}: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
     work, notes = [], []
-    item = item | {"transmit": config.billing_server.transmit}
+    item = item | {"transmit": config.billing_server.transmit, "delivery": config.billing_server.delivery}
     if revision is not None:  # the configuration revision its files are produced with (manifests, change log)
         item["config_revision"] = revision
     for tenant in config.tenants:
@@ -530,6 +530,7 @@ def store_files(
     revision: int | None = None,
     fields: dict | None = None,
     provenance: dict | None = None,
+    delivery: str = "overwrite",
 ) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
 
@@ -545,7 +546,8 @@ def store_files(
     the files were produced with: the manifest and the change log name it. ``fields``: the
     manifest's other top-level fields (a month's ``rolled_up_from``); ``provenance``: what a new
     revision of the period records of what produced it, besides the configuration revision and
-    the bds version (a day's ``dataset_sql``)."""
+    the bds version (a day's ``dataset_sql``). ``delivery`` is the billing server's: in
+    ``revisions``, a new revision goes into the outbox whole."""
     outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
     archive = Path(data_dir) / ARCHIVE
     label = f"{tenant.label} {period}"
@@ -597,11 +599,12 @@ def store_files(
         if with_files is not None:
             with_files()
         manifest_status, manifest_path = manifest.record_rendered(
-            folder, files, superseded, revision, produced, fields, provenance
+            folder, files, superseded, revision, produced, fields, provenance, whole_revisions=delivery == "revisions"
         )
+        written = manifest.read(manifest_path)
         to_outbox = False
         if outbox is not None:
-            waiting = set(manifest.unsent(manifest.read(manifest_path)))
+            waiting = set(manifest.unsent(written))
             for name in sorted(waiting & set(files)):
                 queue(outbox, parse_name(name), files[name])
                 outcome["queued"].append(name)
@@ -618,7 +621,7 @@ def store_files(
     for entry in restated:
         log.warning("%s", changes.describe(entry))
     counts = ", ".join(f"{len(outcome[k])} {k}" for k in ("created", "changed", "unchanged"))
-    summary = f"{label}: {counts} in {folder}; manifest {manifest_status}"
+    summary = f"{label}: {counts} in {folder}; manifest {manifest_status} (revision {written['revision']})"
     if transmit:
         summary += f"; {len(outcome['queued'])} file(s) queued for transmission"
         if not tenant.online:
@@ -691,6 +694,7 @@ def _render(work: dict, data_dir=None) -> dict:
         publish_agents,
         work.get("config_revision"),
         provenance={"dataset_sql": computed["dataset_sql"]} if "dataset_sql" in computed else None,
+        delivery=work.get("delivery", "overwrite"),
     )
     stored |= month_restatement(tenant, day, data_dir, stored, agents_changed)
     # The files are stored: the extracts have served (what render reads, daily/, stays for a rerun
@@ -784,6 +788,7 @@ def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> di
         work.get("transmit", False),
         revision=work.get("config_revision"),
         fields={"rolled_up_from": inputs},
+        delivery=work.get("delivery", "overwrite"),
     )
 
 

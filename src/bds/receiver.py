@@ -13,9 +13,10 @@ For every manifest (``MANIFEST_<tenant_id>_<YYYYMMDD|YYYYMM>.json``) under the f
   of ``MessageSize`` per ``Metric`` and ``AgentGroupName``;
 - a month's ``rolled_up_from`` matches the manifests of its days, where those were delivered
   under the same folder (``<tenant_id>/daily/YYYY/MM/``);
-- with ``--previous`` (the receiver's copy of an earlier delivery): a period whose files
-  changed has a higher revision, and each changed file ``supersedes`` the SHA-256 of the
-  version delivered before.
+- against the period's earlier delivery (``--previous``: the receiver's copy of it; or, in a
+  delivery that keeps every revision, the latest earlier ``r<revision>/`` folder beside it): a
+  period whose files changed has a higher revision and, when it is the next one, each changed
+  file ``supersedes`` the SHA-256 of the version delivered before.
 
 Exit status 0 when every check passes, 1 otherwise (or when the folder holds no manifest).
 """
@@ -74,6 +75,8 @@ def check_manifest(path: Path, root: Path, previous: Path | None = None) -> list
     if (manifest.get("tenant_id"), manifest.get("period")) != (tenant, label):
         return [f"{path}: names tenant {manifest.get('tenant_id')} {manifest.get('period')}, its name says {tenant} {label}"]
     problems, present = [], {}
+    if re.fullmatch(r"r[0-9]+", path.parent.name) and path.parent.name != f"r{manifest.get('revision')}":
+        problems.append(f"{path}: delivered in {path.parent.name}/, but it is revision {manifest.get('revision')}")
     for e in manifest.get("files", []):
         file = path.parent / e["name"]
         if not file.is_file():
@@ -106,7 +109,23 @@ def check_manifest(path: Path, root: Path, previous: Path | None = None) -> list
         problems.extend(_check_month(path, root, tenant, manifest["rolled_up_from"]))
     if previous is not None:
         problems.extend(_check_revision(path, manifest, previous / path.relative_to(root)))
+    elif (earlier := _earlier_revision(path, manifest)) is not None:
+        problems.extend(_check_revision(path, manifest, earlier))
     return problems
+
+
+def _earlier_revision(path: Path, manifest: dict) -> Path | None:
+    """In a delivery that keeps every revision (``<period>/r<revision>/``), the manifest of the
+    latest earlier revision delivered beside it."""
+    revision = manifest.get("revision")
+    if not isinstance(revision, int) or path.parent.name != f"r{revision}":
+        return None
+    earlier = [
+        (int(folder.name[1:]), folder / path.name)
+        for folder in path.parent.parent.glob("r*")
+        if folder.name[1:].isdigit() and int(folder.name[1:]) < revision and (folder / path.name).is_file()
+    ]
+    return max(earlier)[1] if earlier else None
 
 
 def _check_totals(path: Path, recorded: dict, actual: dict) -> list[str]:
@@ -161,6 +180,8 @@ def _check_revision(path: Path, manifest: dict, before_path: Path) -> list[str]:
         problems.append(
             f"{path}: the files changed, but revision {manifest.get('revision')} is not above {before.get('revision', 1)}"
         )
+    if manifest.get("revision") != before.get("revision", 1) + 1:
+        return problems  # revisions in between were not delivered: a file may supersede one of those
     for name, e in sorted(new.items()):
         if name in old and old[name] != e["sha256"] and e.get("supersedes") != old[name]:
             problems.append(f"{path}: {name} supersedes {e.get('supersedes')}, but the version delivered before was {old[name]}")

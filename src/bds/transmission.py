@@ -37,7 +37,7 @@ from bds.files import ARCHIVE, NamedFile, check_billing_file, folder_lock, parse
 from bds.ledger import producer, record_attempt
 from bds.ledger.replay import record_period
 from bds.manifest import read as read_manifest
-from bds.manifest import record_moved_aside, record_sent, sha256, to_move_aside, unsent
+from bds.manifest import record_moved_aside, record_sent, revision_with, sha256, to_move_aside, unsent
 
 log = logging.getLogger(__name__)
 
@@ -363,13 +363,14 @@ def explain(exc: Exception, server: BillingServer, subject: str) -> Transmission
     return TransmissionError(f"{subject}: {exc}")
 
 
-def send(bucket, named: NamedFile, path: Path, data: bytes) -> dict:
-    """Upload ``data`` (the file at ``path``) unless the billing server (``destination``)
-    already holds exactly it, then verify. Returns its URI, upload time and whether an earlier
-    attempt had sent it."""
+def send(bucket, named: NamedFile, path: Path, data: bytes, revision: int = 1) -> dict:
+    """Upload ``data`` (the file at ``path``, of revision ``revision`` of its period) unless
+    the billing server (``destination``) already holds exactly it, then verify. Returns its
+    URI, upload time and whether an earlier attempt had sent it."""
     server = bucket.server
-    key = server.key(named.relative_path)
-    subject = f"tenant {named.tenant_id} {named.period_label}: {named.name} -> {server.uri(named.relative_path)}"
+    relative = server.delivered_path(named.folder, named.period, named.name, revision)
+    key = server.key(relative)
+    subject = f"tenant {named.tenant_id} {named.period_label}: {named.name} -> {server.uri(relative)}"
     try:
         problems, head = bucket.compare(key, data)
         already = not problems
@@ -384,7 +385,7 @@ def send(bucket, named: NamedFile, path: Path, data: bytes) -> dict:
         raise cls(f"{subject}: uploaded, but verification failed: {'; '.join(problems)}", stop_all=refused)
     # The server's Last-Modified, not our clock: a manifest rewritten later says the same.
     uploaded_at = head["LastModified"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"s3_uri": server.uri(named.relative_path), "uploaded_at": uploaded_at, "already": already}
+    return {"s3_uri": server.uri(relative), "uploaded_at": uploaded_at, "already": already}
 
 
 def send_tenant(work: dict, data_dir: Path, outbox: Path | None = None) -> dict:
@@ -472,8 +473,9 @@ def _send_billing_file(bucket, archive: Path, outbox: Path, named: NamedFile, pa
             raise TransmissionRefused(f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: {exc}") from None
         produced = producer()
         subject = f"tenant {named.tenant_id} {named.period_label}: {named.name}"
+        revision = revision_with(read_manifest(folder / named.manifest), named.name, data)
         try:
-            receipt = send(bucket, named, path, data)
+            receipt = send(bucket, named, path, data, revision)
         except TransmissionError as exc:
             with default_store(archive.parent).writing(
                 f"cannot record the failed send of {subject} in the billing ledger"
@@ -557,12 +559,14 @@ def _send_manifest(bucket, archive: Path, named: NamedFile, path: Path) -> str:
         if missing:
             log.info("%s waits for %d file(s): %s", named.name, len(missing), ", ".join(missing))
             return "waiting"
-        for superseded in to_move_aside(manifest):  # the current set is in the bucket: now take the old names out
+        # The current set is on the server: now take the old names out (a delivery in revisions
+        # has none to take out: each revision is in a folder of its own).
+        for superseded in to_move_aside(manifest) if bucket.server.delivery == "overwrite" else []:
             _move_aside(bucket, archive, named, superseded)
             record_moved_aside(archived, superseded["name"], bucket.server.uri(superseded["previous_version"]))
-        send(bucket, named, archived, archived.read_bytes())
+        receipt = send(bucket, named, archived, archived.read_bytes(), manifest.get("revision", 1))
         path.unlink()
-        log.info("%s: uploaded and verified as %s", named.name, bucket.server.uri(named.relative_path))
+        log.info("%s: uploaded and verified as %s", named.name, receipt["s3_uri"])
         return "sent"
 
 

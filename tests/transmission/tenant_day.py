@@ -39,7 +39,13 @@ def produce(config, data_dir, day=DAY, concurrent=3) -> dict:
     tenant = config.tenants[0]
     folder = daily_dir(data_dir, tenant.tenant_id, day)
     return store_files(
-        tenant, day.isoformat(), data_dir, folder, rendered(tenant, day, concurrent), config.billing_server.transmit
+        tenant,
+        day.isoformat(),
+        data_dir,
+        folder,
+        rendered(tenant, day, concurrent),
+        config.billing_server.transmit,
+        delivery=config.billing_server.delivery,
     )
 
 

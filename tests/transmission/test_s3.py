@@ -400,3 +400,43 @@ def test_a_hand_dropped_replacement_is_a_logged_restatement_and_the_ledger_follo
         ).all()
     assert [(v.current, v.state) for v in versions] == [(False, "sent"), (True, "sent")]
     assert ledger_cli(["check", str(tmp_path)]) == 0
+
+
+def test_a_delivery_in_revisions_keeps_each_revision_whole_in_its_own_folder(s3_endpoint, s3_bucket, outbox, tmp_path):
+    from bds.receiver import check_folder
+
+    config = billing_config(s3_bucket, delivery="revisions")
+    produce(config, tmp_path)
+    transmit(config, tmp_path, outbox)
+    first = objects(s3_endpoint, s3_bucket)
+    r1 = "usage/pes/101/daily/2026/03/20260329/r1/"
+    names = sorted(rendered(config.tenants[0]))
+    assert sorted(first) == [r1 + n for n in [*names, "MANIFEST_101_20260329.json"]]
+
+    produce(config, tmp_path, concurrent=4)  # a correction: one file changes, revision 2 goes out whole
+    [sent] = transmit(config, tmp_path, outbox)
+    assert sorted(sent["sent"]) == names and sent["manifests"] == ["MANIFEST_101_20260329.json"]
+    second = objects(s3_endpoint, s3_bucket)
+    r2 = r1.replace("/r1/", "/r2/")
+    assert sorted(set(second) - set(first)) == [r2 + n for n in [*names, "MANIFEST_101_20260329.json"]]
+    assert {k: second[k] for k in first} == first  # nothing of revision 1 was overwritten
+    listed = archive_manifest(tmp_path)
+    assert listed["revision"] == 2
+    assert {e["s3_uri"] for e in listed["files"]} == {f"s3://{s3_bucket}/{r2}{n}" for n in names}
+    assert manifest.verify_archive(tmp_path, _bucket(config)) == (2, [])
+
+    # The receiver checks the delivered folder alone, revision 2 against revision 1 beside it.
+    delivered = tmp_path / "delivered"
+    for key, data in second.items():
+        (delivered / key).parent.mkdir(parents=True, exist_ok=True)
+        (delivered / key).write_bytes(data)
+    assert check_folder(delivered) == (2, [])
+    changed = next(n for n in names if "seats_chat" in n)
+    r2_manifest = delivered / r2 / "MANIFEST_101_20260329.json"
+    written = json.loads(r2_manifest.read_bytes())
+    for e in written["files"]:
+        e["supersedes"] = None  # a correction that does not say what it replaces
+    r2_manifest.write_text(json.dumps(written))
+    assert check_folder(delivered)[1] == [
+        f"{r2_manifest}: {changed} supersedes None, but the version delivered before was {hashlib.sha256(first[r1 + changed]).hexdigest()}"
+    ]

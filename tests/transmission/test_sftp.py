@@ -44,11 +44,11 @@ def serving(tmp_path, monkeypatch, posix_rename: bool = True):
     server.close()
 
 
-def billing_config(key_prefix: str = PREFIX, online: bool = True):
+def billing_config(key_prefix: str = PREFIX, online: bool = True, delivery: str = "overwrite"):
     return parse_billing_config(
         {
             "billing_process_enabled": True,
-            "billing_server": {"kind": "sftp", "transmit": True, "key_prefix": key_prefix},
+            "billing_server": {"kind": "sftp", "transmit": True, "key_prefix": key_prefix, "delivery": delivery},
             "tenants": [TENANT | {"online": online}],
         }
     )
@@ -332,3 +332,19 @@ def test_a_connection_the_hook_cannot_use_stops_naming_it(sftp, outbox, tmp_path
     with pytest.raises(TransmissionRefused, match="the Airflow connection 'bds_sftp' cannot be used: SSH host key"):
         send_tenant(work[0], tmp_path, outbox)
     assert len(outbox_files(outbox)) == 3 and sftp.files() == {}
+
+
+def test_a_delivery_in_revisions_puts_each_revision_whole_in_a_folder_it_makes(sftp, outbox, tmp_path):
+    from bds.receiver import check_folder
+
+    config = billing_config(delivery="revisions")
+    produce(config, tmp_path)
+    transmit(config, tmp_path, outbox)
+    produce(config, tmp_path, concurrent=4)
+    transmit(config, tmp_path, outbox)
+    names = sorted([*rendered(config.tenants[0]), MANIFEST])
+    on_server = sftp.files()
+    assert sorted(on_server) == [f"{FOLDER}/20260329/r{n}/{name}" for n in (1, 2) for name in names]
+    assert on_server[f"{FOLDER}/20260329/r2/{MANIFEST}"] == (daily_dir(tmp_path, 101, DAY) / MANIFEST).read_bytes()
+    assert verify(config, tmp_path) == (2, [])
+    assert check_folder(sftp.root) == (2, [])  # the receiver's check, on the server's folder itself

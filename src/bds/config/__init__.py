@@ -329,6 +329,15 @@ class BillingServer(_Model):
         "s3", pattern=r"^(s3|sftp)$", description="s3: a bucket (aws_conn_id); sftp: a folder on an SFTP server (sftp_conn_id)"
     )
     transmit: bool = False
+    delivery: str = Field(
+        "overwrite",
+        pattern=r"^(overwrite|revisions)$",
+        description=(
+            "overwrite: a period's files keep one key each, a correction overwrites them (superseded files moved aside); "
+            "revisions: every revision of a period is delivered whole under its own folder <period>/r<revision>/, "
+            "nothing is overwritten"
+        ),
+    )
     aws_conn_id: str = Field("bds_s3", pattern=CONN_ID_PATTERN, description="Airflow connection of an S3 billing server")
     sftp_conn_id: str = Field(
         "bds_sftp",
@@ -364,6 +373,11 @@ class BillingServer(_Model):
     def key(self, relative_path) -> str:
         """The object key of a file at ``relative_path`` below the archive."""
         return f"{self.key_prefix}/{relative_path}" if self.key_prefix else str(relative_path)
+
+    def delivered_path(self, folder, period: str, name: str, revision: int):
+        """Where, below ``key_prefix``, a file of revision ``revision`` of its period goes: beside
+        its archived copy (``folder``) when delivery overwrites, else in its revision's own folder."""
+        return folder / name if self.delivery == "overwrite" else folder / period / f"r{revision}" / name
 
     def uri(self, relative_path) -> str:
         """Where a file is on the billing server: ``s3://<bucket>/<key>``, or
