@@ -35,6 +35,7 @@ from bds.dag_common import (
     MONTH_RESTATED,
     MONTHLY_FILES,
     QUEUED,
+    RESTATED,
     START_DATE,
     TENANT_LABEL,
     announce_files,
@@ -81,7 +82,7 @@ with DAG(
             note_period=True,  # the run's note says which period it bills
         )
 
-    @task(map_index_template=TENANT_LABEL, inlets=[DAILY_FILES], outlets=[MONTHLY_FILES, QUEUED])
+    @task(map_index_template=TENANT_LABEL, inlets=[DAILY_FILES], outlets=[MONTHLY_FILES, QUEUED, RESTATED])
     def roll_up(work: dict, outlet_events=None) -> dict:
         from bds.pipeline import render_month
 

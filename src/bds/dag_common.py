@@ -92,7 +92,8 @@ def announce_files(stored: dict, files: Asset, outlet_events) -> dict:
     if stored.get("to_outbox"):
         outlet_events[QUEUED].add(OUTBOX, extra=extra)
     if stored.get("month_restated"):
-        restated = {"month": stored["month_restated"], "tenant_id": stored["tenant_id"], "day": stored["period"]}
+        day = stored.get("restated_day", stored["period"])
+        restated = {"month": stored["month_restated"], "tenant_id": stored["tenant_id"], "day": day}
         outlet_events[RESTATED].add(MONTH_RESTATED, extra=restated)
     return stored
 

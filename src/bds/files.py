@@ -200,6 +200,7 @@ def check_billing_file(named: NamedFile, data: bytes) -> int:
     header = next(reader, None)
     if header != list(COLUMNS):
         raise ValueError(f"{named.name}: the first line is not the billing file header ({','.join(COLUMNS)})")
+    counts = METRICS[named.metric].counts
     rows = 0
     for number, row in enumerate(reader, start=2):
         record = dict(zip(COLUMNS, row, strict=False))
@@ -209,9 +210,19 @@ def check_billing_file(named: NamedFile, data: bytes) -> int:
         wrong = [f"{k} '{record[k]}' (the name says '{v}')" for k, v in expected.items() if record[k] != v]
         if wrong:
             raise ValueError(f"{named.name} line {number}: " + ", ".join(wrong))
+        if rows < len(counts) and record["AgentGroupName"] != counts[rows].agent_group_name:  # the counts in catalogue order
+            raise ValueError(
+                f"{named.name} line {number}: AgentGroupName '{record['AgentGroupName']}', but row {rows + 1} of a "
+                f"{named.metric} file is its {counts[rows].name} count (AgentGroupName '{counts[rows].agent_group_name}')"
+            )
         if not record["MessageSize"].isdigit():
             raise ValueError(f"{named.name} line {number}: MessageSize '{record['MessageSize']}' is not a count")
         rows += 1
+    if rows != len(counts):
+        raise ValueError(
+            f"{named.name}: {rows} row(s); a {named.metric} file has one per count "
+            f"({', '.join(f'{c.name}: AgentGroupName {c.agent_group_name}' for c in counts)})"
+        )
     return rows
 
 

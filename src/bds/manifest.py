@@ -228,6 +228,9 @@ def record_rendered(
         gone[name] = superseded_entry(old.get(name), name, data, reason, previous_version, (produced or {}).get("at"))
     kept_fields = other_fields(manifest) | (fields or {})
     changed = {n: e["sha256"] for n, e in entries.items()} != {n: e["sha256"] for n, e in old.items()}
+    # Delivered in revisions, a manifest never changes once sent: a month rolled up again from
+    # changed days (a new rolled_up_from) is a new revision even when its files come out the same.
+    changed |= whole_revisions and bool(manifest) and any(manifest.get(k) != v for k, v in (fields or {}).items())
     if changed and whole_revisions:
         entries = {n: e | {"s3_uri": None, "uploaded_at": None} for n, e in entries.items()}
     if not manifest or changed:  # a new revision of the period, and what produced it
@@ -268,11 +271,21 @@ def record_sent(
     supersedes = listed.get("supersedes") if same else listed.get("sha256")
     entries[named.name] = entry(named.name, data, s3_uri, uploaded_at, listed.get("config_revision"), origin, supersedes)
     superseded = {e["name"]: e for e in manifest.get("superseded", []) if e["name"] != named.name}
-    fields = other_fields(manifest)
+    fields = revision_fields(manifest, folder, entries)
     if not same:
         fields["revision"] = revision_with(manifest, named.name, data)
         fields["control_totals"] = control_totals({name: (folder / name).read_bytes() for name in entries})
     return write_atomic(path, render(named.tenant_id, named.period_label, entries, superseded, fields)), path
+
+
+def revision_fields(manifest: dict, folder: Path, entries: dict[str, dict]) -> dict:
+    """The manifest's other fields, for a writer that keeps its files: a manifest written before
+    revisions were recorded gets revision 1 and the control totals of the files in ``folder``."""
+    fields = other_fields(manifest)
+    fields.setdefault("revision", 1)
+    if "control_totals" not in fields:
+        fields["control_totals"] = control_totals({name: (folder / name).read_bytes() for name in entries})
+    return fields
 
 
 def record_moved_aside(path: Path, name: str, moved_to: str) -> None:
@@ -281,7 +294,8 @@ def record_moved_aside(path: Path, name: str, moved_to: str) -> None:
     superseded = {e["name"]: e for e in manifest.get("superseded", [])}
     superseded[name] = superseded[name] | {"moved_to": moved_to}
     entries = {e["name"]: e for e in manifest["files"]}
-    write_atomic(path, render(manifest["tenant_id"], manifest["period"], entries, superseded, other_fields(manifest)))
+    fields = revision_fields(manifest, path.parent, entries)
+    write_atomic(path, render(manifest["tenant_id"], manifest["period"], entries, superseded, fields))
 
 
 def unsent(manifest: dict) -> list[str]:

@@ -176,13 +176,21 @@ def day_inputs(data_dir: Path, tenant_id: int, day: date) -> str | None:
     daily files of the metrics with a monthly characteristic (None if it has none). It
     follows from the archive alone, as a receiver's from the day's manifest."""
     folder = daily_dir(data_dir, tenant_id, day)
-    stamp = f"_{day:%Y%m%d}.csv"
     files = {
         path.name: sha256(path.read_bytes())
-        for path in folder.glob(f"CNT_*{stamp}")
-        if METRICS[parse_name(path.name).metric].monthly
+        for path in folder.glob(f"CNT_*_{day:%Y%m%d}.csv")
+        if (named := _billing_name(path.name)) and METRICS[named.metric].monthly
     }
     return inputs_digest(files) if files else None
+
+
+def _billing_name(name: str):
+    """What a file's name says, or None for a file that is no billing file (a stray, which
+    ``python -m bds.manifest`` reports as such)."""
+    try:
+        return parse_name(name)
+    except ValueError:
+        return None
 
 
 def rolled_up_from(tenant: Tenant, month: Month, data_dir: Path) -> dict:
@@ -214,5 +222,5 @@ def restated_days(data_dir: Path, tenant_id: int, month: Month) -> list[str] | N
 
 def _days_with_files(data_dir: Path, tenant_id: int, month: Month) -> list[date]:
     folder = daily_dir(data_dir, tenant_id, month.first)
-    stamps = {parse_name(p.name).period for p in folder.glob("CNT_*.csv")}
+    stamps = {named.period for p in folder.glob("CNT_*.csv") if (named := _billing_name(p.name)) and len(named.period) == 8}
     return [date(int(s[:4]), int(s[4:6]), int(s[6:])) for s in sorted(stamps)]

@@ -43,6 +43,7 @@ from bds.monthly import (
     Month,
     billed_days,
     billing_month,
+    day_inputs,
     monthly_manifest,
     monthly_metrics,
     read_daily,
@@ -696,7 +697,12 @@ def _render(work: dict, data_dir=None) -> dict:
         provenance={"dataset_sql": computed["dataset_sql"]} if "dataset_sql" in computed else None,
         delivery=work.get("delivery", "overwrite"),
     )
-    stored |= month_restatement(tenant, day, data_dir, stored, agents_changed)
+    try:
+        stored |= month_restatement(tenant, day, data_dir, stored, agents_changed)
+    except ValueError as exc:  # an unreadable monthly manifest: the day is billed all the same
+        note = f"{tenant.label} day {day}: cannot tell whether month {Month.of(day).label} must be rolled up again: {exc}"
+        log.warning("%s", note)
+        stored["summary"] += f"\n  WARNING {note}"
     # The files are stored: the extracts have served (what render reads, daily/, stays for a rerun
     # of it). A removal that fails is left to bds_housekeeping: the day is billed all the same.
     for source in SOURCES:
@@ -779,7 +785,7 @@ def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> di
     for r in results:
         log.info("%s month %s: %s %s %s", tenant.label, month.label, r["metric"], r["region"], r["counts"])
     folder = monthly_dir(data_dir, tenant.tenant_id, month.first)
-    return store_files(
+    stored = store_files(
         tenant,
         month.label,
         data_dir,
@@ -790,6 +796,20 @@ def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> di
         fields={"rolled_up_from": inputs},
         delivery=work.get("delivery", "overwrite"),
     )
+    # A day restated while this rollup read the days (a render that found no monthly files yet,
+    # or the earlier ones) is rolled up again: roll_up emits the restated-month asset itself.
+    moved = [
+        d for d in billed_days(tenant, month) if day_inputs(data_dir, tenant.tenant_id, d) != inputs["days"].get(d.isoformat())
+    ]
+    if moved:
+        note = f"{tenant.label} month {month.label}: day(s) {', '.join(map(str, moved))} changed while it was rolled up; bds_monthly rolls it up again"
+        log.warning("%s", note)
+        stored |= {
+            "month_restated": month.label,
+            "restated_day": moved[0].isoformat(),
+            "summary": f"{stored['summary']}\n  {note}",
+        }
+    return stored
 
 
 def unfinished(work: list[dict], results: list[dict]) -> list[str]:

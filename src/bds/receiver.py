@@ -58,7 +58,7 @@ def totals(files: dict[str, bytes]) -> dict:
     for data in files.values():
         for row in rows_of(data):
             key = (row["Metric"], row["AgentGroupName"])
-            sums[key] = sums.get(key, 0) + int(row["MessageSize"])
+            sums[key] = sums.get(key, 0) + (int(row["MessageSize"]) if row["MessageSize"].isdigit() else 0)
             rows += 1
     return {"files": len(files), "rows": rows, "message_size": sums}
 
@@ -107,7 +107,7 @@ def check_manifest(path: Path, root: Path, previous: Path | None = None) -> list
         problems.extend(_check_totals(path, manifest["control_totals"], totals(present)))
     if "rolled_up_from" in manifest:
         problems.extend(_check_month(path, root, tenant, manifest["rolled_up_from"]))
-    if previous is not None:
+    if previous is not None and (previous / path.relative_to(root)).is_file():
         problems.extend(_check_revision(path, manifest, previous / path.relative_to(root)))
     elif (earlier := _earlier_revision(path, manifest)) is not None:
         problems.extend(_check_revision(path, manifest, earlier))
@@ -144,20 +144,36 @@ def _check_totals(path: Path, recorded: dict, actual: dict) -> list[str]:
     return problems
 
 
+def _day_manifest(daily: Path, tenant: int, stamp: str) -> Path:
+    """A day's manifest below the tenant's ``daily/`` folder: beside its files, or (a delivery
+    that keeps every revision) in its highest ``<YYYYMMDD>/r<revision>/`` folder."""
+    folder, name = daily / stamp[:4] / stamp[4:6], f"MANIFEST_{tenant}_{stamp}.json"
+    revisions = [
+        (int(r.name[1:]), r / name) for r in (folder / stamp).glob("r*") if r.name[1:].isdigit() and (r / name).is_file()
+    ]
+    return max(revisions)[1] if revisions else folder / name
+
+
 def _check_month(path: Path, root: Path, tenant: int, rolled: dict) -> list[str]:
     """The month's days, as delivered under ``<tenant_id>/daily/``, are those it was rolled up from."""
-    daily = path.parent.parent.parent / "daily"
+    parts = path.parts
+    if "monthly" not in parts:
+        return []
+    daily = Path(*parts[: len(parts) - 1 - parts[::-1].index("monthly")]) / "daily"
     if not daily.is_dir():  # the days were not delivered here: nothing to compare
         return []
     problems = []
     metrics = set(rolled.get("metrics", []))
     for day, expected in sorted(rolled.get("days", {}).items()):
-        stamp = day.replace("-", "")
-        day_manifest = daily / stamp[:4] / stamp[4:6] / f"MANIFEST_{tenant}_{stamp}.json"
+        day_manifest = _day_manifest(daily, tenant, day.replace("-", ""))
         if not day_manifest.is_file():
             problems.append(f"{path}: rolled up from day {day}, whose manifest {day_manifest} was not delivered")
             continue
-        entries = json.loads(day_manifest.read_bytes()).get("files", [])
+        try:
+            entries = json.loads(day_manifest.read_bytes()).get("files", [])
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(f"{day_manifest}: not a readable manifest ({exc})")
+            continue
         files = {e["name"]: e["sha256"] for e in entries if (m := BILLING.match(e["name"])) and m["metric"] in metrics}
         if digest(files) != expected:
             problems.append(f"{path}: rolled up from another version of day {day} than {day_manifest.name} lists")
@@ -168,12 +184,15 @@ def _check_revision(path: Path, manifest: dict, before_path: Path) -> list[str]:
     """Against the receiver's copy of the period's earlier delivery, if it has one."""
     if not before_path.is_file():
         return []
-    before = json.loads(before_path.read_bytes())
+    try:
+        before = json.loads(before_path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        return [f"{before_path}: not a readable manifest ({exc})"]
     old = {e["name"]: e["sha256"] for e in before.get("files", [])}
     new = {e["name"]: e for e in manifest.get("files", [])}
-    if old == {name: e["sha256"] for name, e in new.items()}:
-        if manifest.get("revision") != before.get("revision"):
-            return [f"{path}: the same files as before, but revision {manifest.get('revision')} (was {before.get('revision')})"]
+    if old == {name: e["sha256"] for name, e in new.items()}:  # restated and restored since, perhaps: not lower
+        if manifest.get("revision", 1) < before.get("revision", 1):
+            return [f"{path}: revision {manifest.get('revision')} is below the {before.get('revision')} delivered before"]
         return []
     problems = []
     if not manifest.get("revision", 0) > before.get("revision", 1):

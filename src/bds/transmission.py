@@ -405,7 +405,7 @@ def _send_tenant(work: dict, archive: Path, outbox: Path, bucket) -> dict:
     paths = [outbox / p for p in work["files"]]
     billing = [p for p in paths if p.suffix == ".csv"]
     manifests = {p.name: p for p in paths if p.suffix == ".json"}
-    billing += _queue_unsent(archive, outbox, manifests.values(), billing)
+    billing += _queue_unsent(bucket.server, archive, outbox, manifests.values(), billing)
     for path in billing:
         named = parse_name(path.name)
         try:
@@ -443,20 +443,38 @@ def _send_tenant(work: dict, archive: Path, outbox: Path, bucket) -> dict:
     return {"label": label, "summary": line, "tenant_id": work["tenant"]["tenant_id"], "destination": destination, **done}
 
 
-def _queue_unsent(archive: Path, outbox: Path, manifests, queued: list[Path]) -> list[Path]:
-    """Files a queued manifest lists that were never sent and are not in the outbox: queue
-    them from the archive, so the manifest can follow them (e.g. after transmission was off)."""
+def waiting_files(server: BillingServer, named: NamedFile, manifest: dict) -> list[str]:
+    """The files ``manifest`` (the manifest ``named``) lists that the billing server does not
+    hold where this delivery puts them: never sent; in a delivery in revisions, also those sent
+    for an earlier revision (a file dropped by hand made a new one) or before the mode was
+    switched, since each revision goes out whole."""
+    if server.delivery == "overwrite":
+        return unsent(manifest)
+    revision = manifest.get("revision", 1)
+    return [
+        e["name"]
+        for e in manifest["files"]
+        if e["s3_uri"] != server.uri(server.delivered_path(named.folder, named.period, e["name"], revision))
+    ]
+
+
+def _queue_unsent(server: BillingServer, archive: Path, outbox: Path, manifests, queued: list[Path]) -> list[Path]:
+    """Files a queued manifest lists that the billing server is waiting for (``waiting_files``)
+    and are not in the outbox: queue them from the archive, so the manifest can follow them
+    (e.g. after transmission was off)."""
     names = {p.name for p in queued}
     added = []
     for path in manifests:
         named = parse_name(path.name)
         with folder_lock(archive / named.folder):
             manifest = read_manifest(archive / named.relative_path)
-            for name in unsent(manifest) if manifest else []:
+            for name in waiting_files(server, named, manifest) if manifest else []:
                 source = archive / named.folder / name
                 if name not in names and source.is_file():
                     added.append(queue(outbox, parse_name(name), source.read_bytes()))
-                    log.info("queued %s: listed in %s but never sent", name, named.name)
+                    log.info(
+                        "queued %s: listed in %s, and not on the billing server where this delivery puts it", name, named.name
+                    )
     return added
 
 
@@ -549,7 +567,7 @@ def _send_manifest(bucket, archive: Path, named: NamedFile, path: Path) -> str:
                 f"tenant {named.tenant_id} {named.period_label}: outbox file {path}: "
                 f"there is no manifest {named.name} in the archive to send"
             )
-        missing = unsent(manifest)
+        missing = waiting_files(bucket.server, named, manifest)
         lost = [n for n in missing if not (archive / named.folder / n).is_file() and not (path.parent / n).is_file()]
         if lost:
             raise TransmissionRefused(

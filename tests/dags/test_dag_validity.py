@@ -105,7 +105,7 @@ def test_the_assets_trace_the_billing_data_from_the_sources_to_the_billing_serve
     }
     roll_up = monthly.get_task("roll_up")
     assert uris(roll_up.inlets) == {"bds://billing/files/daily"}
-    assert uris(roll_up.outlets) == {"bds://billing/files/monthly", "alias:bds-billing-queued"}
+    assert uris(roll_up.outlets) == {"bds://billing/files/monthly", "alias:bds-billing-queued", "alias:bds-billing-restated"}
     assert uris(transmit.get_task("send").inlets) == {"bds://billing/outbox"}
     assert uris(transmit.get_task("send").outlets) == {"bds://billing/server"}
     assert "bds://billing/outbox" in str(transmit.timetable.asset_condition)

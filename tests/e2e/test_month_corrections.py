@@ -115,3 +115,32 @@ def test_a_day_restated_after_its_month_was_rolled_up_rolls_the_month_up_again(
     events = len(asset_events(RESTATED))
     assert run_day(bds_daily, day).state == "success"  # rerun with the same rows: nothing changes
     assert asset_events(RESTATED)[events:] == [] and files(data, "monthly") == month_after
+
+
+def test_a_day_restated_while_its_month_is_first_rolled_up_rolls_it_up_once_more(
+    bds_daily, bds_monthly, sqlite_sources, tmp_path, monkeypatch
+):
+    """The render of a day restated while bds_monthly reads the month finds no monthly files yet,
+    and announces nothing: the rollup sees that the day moved under it and announces it itself."""
+    from bds import pipeline
+
+    data = tmp_path / "data"
+    use(monkeypatch, data, sqlite_sources, config=only(tmp_path, {101}))
+    for day in DAYS:
+        assert run_day(bds_daily, day).state == "success"
+    last = next((data / "archive" / "101" / "daily").rglob(f"CNT_US_PES_{VOICE}_*_20260331.csv"))
+    read_daily = pipeline.read_daily
+
+    def restated_meanwhile(tenant, month, data_dir):
+        found = read_daily(tenant, month, data_dir)
+        # A rerun of the 31st rewrites it while the month is being read.
+        last.write_bytes(last.read_bytes().replace(b",Northwind Care,", b",Northwind Care (restated),"))
+        return found
+
+    monkeypatch.setattr(pipeline, "read_daily", restated_meanwhile)
+    events = len(asset_events(RESTATED))
+    run = run_month(bds_monthly)
+    assert run.state == "success", task_states(run)
+    assert asset_events(RESTATED)[events:] == [{"month": "2026-03", "tenant_id": 101, "day": "2026-03-31"}]
+    assert "day(s) 2026-03-31 changed while it was rolled up; bds_monthly rolls it up again" in summary_of(run)
+    assert restated_days(data, 101, MARCH) == ["2026-03-31"]

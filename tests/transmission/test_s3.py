@@ -440,3 +440,29 @@ def test_a_delivery_in_revisions_keeps_each_revision_whole_in_its_own_folder(s3_
     assert check_folder(delivered)[1] == [
         f"{r2_manifest}: {changed} supersedes None, but the version delivered before was {hashlib.sha256(first[r1 + changed]).hexdigest()}"
     ]
+
+
+def test_in_revisions_a_file_dropped_by_hand_makes_a_revision_that_goes_out_whole(s3_endpoint, s3_bucket, outbox, tmp_path):
+    from bds.receiver import check_folder
+    from bds.transmission import queue
+
+    config = billing_config(s3_bucket, delivery="revisions")
+    produce(config, tmp_path)
+    transmit(config, tmp_path, outbox)
+    names = sorted(rendered(config.tenants[0]))
+    by_hand = rendered(config.tenants[0], concurrent=9)
+    chat = next(n for n in names if "seats_chat" in n)
+    queue(outbox, parse_name(chat), by_hand[chat])  # an operator drops a corrected file into the outbox
+    transmit(config, tmp_path, outbox)  # it goes out as revision 2; its manifest waits for the rest
+    transmit(config, tmp_path, outbox)  # the next run sends the rest of revision 2, then its manifest
+    assert outbox_files(outbox) == []
+    r2 = "usage/pes/101/daily/2026/03/20260329/r2/"
+    in_bucket = objects(s3_endpoint, s3_bucket)
+    assert sorted(k for k in in_bucket if k.startswith(r2)) == [r2 + n for n in [*names, "MANIFEST_101_20260329.json"]]
+    assert in_bucket[r2 + chat] == by_hand[chat]
+    assert archive_manifest(tmp_path)["revision"] == 2 and manifest.verify_archive(tmp_path, _bucket(config)) == (2, [])
+    delivered = tmp_path / "delivered"
+    for key, data in in_bucket.items():
+        (delivered / key).parent.mkdir(parents=True, exist_ok=True)
+        (delivered / key).write_bytes(data)
+    assert check_folder(delivered) == (2, [])

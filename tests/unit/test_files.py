@@ -137,6 +137,20 @@ def test_a_file_must_match_its_name(tenant):
         check_billing_file(parse_name(name), b"a,b\n")
     with pytest.raises(ValueError, match="MessageSize '-1' is not a count"):
         check_billing_file(parse_name(name), data.replace(b",2\n", b",-1\n"))
+    # One row per count of the metric, in the catalogue's order: Concurrent (1), then Enabled (2).
+    header, concurrent, enabled = data.decode().splitlines(keepends=True)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{name}: 1 row(s); a seats_chat file has one per count (concurrent: AgentGroupName 1, enabled: AgentGroupName 2)"
+        ),
+    ):
+        check_billing_file(parse_name(name), (header + concurrent).encode())
+    with pytest.raises(
+        ValueError,
+        match="line 2: AgentGroupName '2', but row 1 of a seats_chat file is its concurrent count \\(AgentGroupName '1'\\)",
+    ):
+        check_billing_file(parse_name(name), (header + enabled + concurrent).encode())
 
 
 def test_replacing_an_archived_file_keeps_the_previous_version(tmp_path):

@@ -235,3 +235,29 @@ def test_verify_checks_revisions_control_totals_and_the_versions_files_supersede
         f"{kept}: MANIFEST_101_20260307.json says {A} supersedes a version with SHA-256 {hashlib.sha256(CSV).hexdigest()}, not kept there"
         in manifest.verify_archive(tmp_path)[1]
     )
+
+
+def test_a_manifest_written_before_revisions_becomes_revision_1_when_a_send_rewrites_it(tmp_path):
+    folder = folder_with(tmp_path, {A: CSV, B: BOXES})
+    path = folder / "MANIFEST_101_20260307.json"
+    old_entries = {n: {k: v for k, v in manifest.entry(n, d).items() if k != "supersedes"} for n, d in ((A, CSV), (B, BOXES))}
+    legacy = json.loads(manifest.render(101, "2026-03-07", old_entries)) | {"format": 1}
+    write_atomic(path, json.dumps(legacy).encode())
+    manifest.record_sent(folder, parse_name(A), CSV, f"s3://b/{A}", "2026-03-08T06:00:00Z")
+    written = manifest.read(path)
+    assert (written["format"], written["revision"], written["control_totals"]["files"]) == (2, 1, 2)
+    assert manifest.verify_archive(tmp_path) == (2, [])
+
+
+def test_delivered_in_revisions_a_month_rolled_up_again_from_changed_days_is_a_new_revision(tmp_path):
+    monthly = "CNT_US_PES_seats_chat_G_101_202603.csv"
+    folder = tmp_path / ARCHIVE / "101" / "monthly" / "2026"
+    data = billing_file(monthly)
+    write_atomic(folder / monthly, data)
+    _, path = manifest.record_rendered(folder, {monthly: data}, fields={"rolled_up_from": {"days": {"2026-03-07": "c" * 64}}})
+    manifest.record_sent(folder, parse_name(monthly), data, f"s3://b/r1/{monthly}", "2026-04-03T06:00:00Z")
+    same = {"rolled_up_from": {"days": {"2026-03-07": "c" * 64}}}
+    assert manifest.record_rendered(folder, {monthly: data}, fields=same, whole_revisions=True)[0] == "unchanged"
+    newer = {"rolled_up_from": {"days": {"2026-03-07": "d" * 64}}}
+    manifest.record_rendered(folder, {monthly: data}, fields=newer, whole_revisions=True)
+    assert manifest.read(path)["revision"] == 2 and manifest.unsent(manifest.read(path)) == [monthly]  # sent again, whole

@@ -221,6 +221,9 @@ def test_a_month_records_what_it_was_rolled_up_from_and_knows_which_days_changed
         b"more boxes\n",
     )
     assert restated_days(tmp_path, 101, month) == []  # not an input of the month
+    stray = daily_dir(tmp_path, 101, date(2026, 3, 31)) / "CNT_US_PES_retired_metric_G_101_20260331.csv"
+    write_atomic(stray, b"a metric no longer in the catalogue\n")
+    assert restated_days(tmp_path, 101, month) == []  # no billing file (python -m bds.manifest names it)
     write_atomic(daily_dir(tmp_path, 101, date(2026, 3, 31)) / name, b"chat restated\n")
     assert restated_days(tmp_path, 101, month) == ["2026-03-31"]
     (daily_dir(tmp_path, 101, date(2026, 3, 30)) / daily_file_name(tenant, chat, "US", date(2026, 3, 30))).unlink()

@@ -119,3 +119,28 @@ def test_the_check_runs_alone_with_nothing_but_python(tmp_path):
         [sys.executable, "-I", alone, str(tmp_path / "delivered")], capture_output=True, text=True, cwd=tmp_path
     )
     assert (done.returncode, done.stdout) == (0, f"2 manifest(s) under {tmp_path / 'delivered'}: all match\n")
+
+
+def test_in_a_delivery_in_revisions_the_month_is_checked_against_each_days_latest_revision(tmp_path):
+    archive = tmp_path / "archive"
+    paths = deliver(archive)
+    delivered = tmp_path / "delivered"
+
+    def copy_revision(manifest_path: Path, period: str, revision: int) -> Path:
+        """The manifest and its files, as a delivery in revisions puts them."""
+        folder = delivered / manifest_path.parent.relative_to(archive) / period / f"r{revision}"
+        folder.mkdir(parents=True)
+        for e in json.loads(manifest_path.read_bytes())["files"]:
+            shutil.copy(manifest_path.parent / e["name"], folder)
+        return Path(shutil.copy(manifest_path, folder))
+
+    copy_revision(paths["day"], "20260331", 1)
+    month = copy_revision(paths["month"], "202603", 1)
+    assert receiver.check_folder(delivered) == (2, [])
+    restated = billing_file(DAY, 9, 5)  # the day restated and delivered as r2; the month not yet rolled up again
+    write_atomic(paths["day"].parent / DAY, restated)
+    manifest.record_rendered(paths["day"].parent, {DAY: restated, BOXES: billing_file(BOXES, 7)})
+    copy_revision(paths["day"], "20260331", 2)
+    assert receiver.check_folder(delivered)[1] == [
+        f"{month}: rolled up from another version of day 2026-03-31 than MANIFEST_101_20260331.json lists"
+    ]
