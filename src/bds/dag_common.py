@@ -224,7 +224,7 @@ def run_plan(ti, planner, dag_run=None, accepted: tuple[str, ...] = (), note_per
     if note_period and dag_run is not None:
         from bds import run_note
 
-        note = run_note.text(period, len(work))
+        note = run_note.text(period, run_note.tenants_of(work))
         try:
             print(run_note.set_note(dag_run.dag_id, dag_run.run_id, note))
         except Exception as exc:  # a note never fails billing: a connection that cannot be read, a bad URL

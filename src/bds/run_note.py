@@ -18,6 +18,11 @@ CONN_ID = "bds_airflow_api"
 PREFIX = "Bills "
 
 
+def tenants_of(work: list[dict]) -> int:
+    """How many tenants a run's work items bill (a run of several months has an item per tenant and month)."""
+    return len({item["tenant"]["tenant_id"] for item in work})
+
+
 def text(period: str, tenants: int) -> str:
     return f"{PREFIX}{period} ({tenants} tenant{'' if tenants == 1 else 's'})"
 

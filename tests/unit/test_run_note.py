@@ -19,6 +19,9 @@ def test_the_note_names_the_period_and_the_tenants():
     assert run_note.text("2026-03-29", 3) == "Bills 2026-03-29 (3 tenants)"
     assert run_note.text("2026-03", 1) == "Bills 2026-03 (1 tenant)"
     assert run_note.text("2026-03-29", 0) == "Bills 2026-03-29 (0 tenants)"
+    # A monthly run of two months restated for tenant 101, one of them for 102 too: two tenants.
+    work = [{"tenant": {"tenant_id": t}, "month": m} for t, m in ((101, "2026-02"), (101, "2026-03"), (102, "2026-03"))]
+    assert run_note.text("2026-02, 2026-03", run_note.tenants_of(work)) == "Bills 2026-02, 2026-03 (2 tenants)"
 
 
 @pytest.mark.parametrize(
