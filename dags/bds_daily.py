@@ -40,6 +40,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from bds.dag_common import (
     DAILY_FILES,
     DEFAULT_ARGS,
+    HOLDING,
     MONTH_END,
     QUEUED,
     RESTATED,
@@ -135,7 +136,7 @@ with DAG(
         label_tenant(work)
         return aggregate_day(work)
 
-    @task(map_index_template=TENANT_LABEL, outlets=[DAILY_FILES, QUEUED, RESTATED])
+    @task(map_index_template=TENANT_LABEL, outlets=[DAILY_FILES, QUEUED, RESTATED, HOLDING])
     def render(work: dict, outlet_events=None) -> dict:
         from bds.pipeline import render as render_day
 

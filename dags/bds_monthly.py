@@ -31,6 +31,7 @@ from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Par
 from bds.dag_common import (
     DAILY_FILES,
     DEFAULT_ARGS,
+    HOLDING,
     MONTH_END,
     MONTH_RESTATED,
     MONTHLY_FILES,
@@ -82,7 +83,7 @@ with DAG(
             note_period=True,  # the run's note says which period it bills
         )
 
-    @task(map_index_template=TENANT_LABEL, inlets=[DAILY_FILES], outlets=[MONTHLY_FILES, QUEUED, RESTATED])
+    @task(map_index_template=TENANT_LABEL, inlets=[DAILY_FILES], outlets=[MONTHLY_FILES, QUEUED, RESTATED, HOLDING])
     def roll_up(work: dict, outlet_events=None) -> dict:
         from bds.pipeline import render_month
 

@@ -8,7 +8,8 @@ The earlier version stays in the archive (``archive/<tenant_id>/versions/...``, 
 SHA-256), the new one becomes current (and, with transmission on, is queued again), and the
 change is recorded, row by row with the old and new ``MessageSize``, in the task log and in
 the change log beside the archive: ``$BDS_DATA_DIR/changes.jsonl``, one JSON object per line,
-appended, never rewritten. ``python -m bds.report --changes`` prints it.
+appended, never rewritten. ``python -m bds.report --changes`` prints it. The operators' decisions on files held for an
+approval (bds.holds) are recorded there too, with who decided, when and why.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ def restatement(
 
 def describe(entry: dict) -> str:
     """One line for the task log and the report."""
+    if "decision" in entry:  # an operator's decision on files held for an approval (bds.holds)
+        comment = f": {entry['comment']}" if entry.get("comment") else ""
+        return (
+            f"{entry['decision'].upper()} tenant {entry['tenant_id']} {entry['period']} revision {entry['revision']} "
+            f"by {entry['by']} (held for {', '.join(entry['reasons'])}){comment}"
+        )
     revision = f" with configuration revision {entry['config_revision']}" if entry.get("config_revision") is not None else ""
     if "superseded" in entry:
         return (

@@ -45,6 +45,10 @@ RESTATED = AssetAlias("bds-billing-restated", group="bds-billing")
 # bds_transmit runs on it (and every hour, for files dropped there by hand).
 OUTBOX = Asset("bds://billing/outbox", group="bds-billing")
 QUEUED = AssetAlias("bds-billing-queued", group="bds-billing")
+# Emitted, through the alias, by a render or roll_up whose files are held for an approval
+# (extra: {"tenant_id", "period", "reasons"}); bds_approvals asks for a decision on it.
+HELD = Asset("bds://billing/held", group="bds-billing")
+HOLDING = AssetAlias("bds-billing-held", group="bds-billing")
 # Emitted by every send, with the tenant, the destination and what was sent in the extra.
 BILLING_SERVER = Asset("bds://billing/server", group="bds-billing")
 
@@ -81,7 +85,8 @@ def source_pools(default: Path) -> dict[str, tuple[str, ...]]:
 def announce_files(stored: dict, files: Asset, outlet_events) -> dict:
     """In render and roll_up: say on the files' asset event which tenant-period this was and
     what changed; if anything went into the outbox, emit the outbox asset that starts
-    bds_transmit; if a day of a month already rolled up was restated, emit the restated-month
+    bds_transmit; if its files are held for an approval, the held asset that starts
+    bds_approvals; if a day of a month already rolled up was restated, emit the restated-month
     asset that starts bds_monthly for it. Returns ``stored`` (what the task returns)."""
     extra = {
         "tenant_id": stored["tenant_id"],
@@ -91,6 +96,10 @@ def announce_files(stored: dict, files: Asset, outlet_events) -> dict:
     outlet_events[files].extra = extra
     if stored.get("to_outbox"):
         outlet_events[QUEUED].add(OUTBOX, extra=extra)
+    if stored.get("ask"):
+        outlet_events[HOLDING].add(
+            HELD, extra={"tenant_id": stored["tenant_id"], "period": stored["period"], "reasons": stored["held"]}
+        )
     if stored.get("month_restated"):
         day = stored.get("restated_day", stored["period"])
         restated = {"month": stored["month_restated"], "tenant_id": stored["tenant_id"], "day": day}

@@ -298,6 +298,16 @@ def record_moved_aside(path: Path, name: str, moved_to: str) -> None:
     write_atomic(path, render(manifest["tenant_id"], manifest["period"], entries, superseded, fields))
 
 
+def record_decision(path: Path, decision: dict) -> None:
+    """Add an operator's decision on a held revision (bds.holds) to the manifest's ``approvals``."""
+    manifest = read(path)
+    entries = {e["name"]: e for e in manifest["files"]}
+    superseded = {e["name"]: e for e in manifest.get("superseded", [])}
+    fields = revision_fields(manifest, path.parent, entries)
+    fields["approvals"] = [*manifest.get("approvals", []), decision]
+    write_atomic(path, render(manifest["tenant_id"], manifest["period"], entries, superseded, fields))
+
+
 def unsent(manifest: dict) -> list[str]:
     """Names of the listed files that have no upload record."""
     return [e["name"] for e in manifest["files"] if not e["uploaded_at"]]

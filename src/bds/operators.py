@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.common.sql.operators.sql import BaseSQLOperator
-from airflow.sdk import BaseOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import BaseOperator, Param
 
 from bds.catalogue import SOURCES
 from bds.dag_common import label_tenant
@@ -111,4 +112,43 @@ class ExtractOperator(BaseSQLOperator):
             self.source,
             hook_for=lambda conn_id: self.get_hook(conn_id=conn_id, hook_params=self.hook_params),
             queries=(self.dialect, self.sql, self.parameters),
+        )
+
+
+class HoldApproval(ApprovalOperator):
+    """Asks whether a held tenant-period's files may be sent (bds.holds), through Airflow's
+    human-in-the-loop approval: answered in the UI's Required Actions, or by the REST API
+    (``PATCH .../taskInstances/{task_id}/{map_index}/hitlDetails``, ``chosen_options``
+    Approve or Reject, ``params_input`` {"comment": ...}). It waits in the ``awaiting_input``
+    state: no worker slot, and each hold waits on its own. The decision itself is applied by
+    the task after it, which reads this one's answer (a Reject does not skip a task of a mapped
+    group)."""
+
+    template_fields = (*ApprovalOperator.template_fields, "work")
+
+    def __init__(self, *, work: dict, **kwargs) -> None:
+        kwargs.pop("params", None)  # the DAG's (a human-in-the-loop task asks only for its own)
+        super().__init__(
+            subject="Send the held billing files?",  # named after the hold once the work item is resolved
+            params={
+                "comment": Param(
+                    "", type="string", maxLength=2000, title="Comment", description="Why: kept in the change log and the manifest"
+                )
+            },
+            **kwargs,
+        )
+        self.work = work
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)
+        label_tenant(self.work, context)
+        hold = self.work["hold"]
+        self.subject = f"Send the held billing files of {self.work['label']} (revision {hold['revision']})?"
+        reasons = "\n".join(f"- **{r['kind']}**: {r['detail']}" for r in hold["reasons"])
+        listed = "\n".join(f"- `{name}`" for name in hold["files"])
+        self.body = (
+            f"Held at {hold['held_at']} by run `{hold['held_by_run']}` because:\n\n{reasons}\n\n"
+            f"Files waiting in the archive:\n\n{listed}\n\n"
+            "**Approve**: they are queued for transmission and the flags above are acknowledged. "
+            "**Reject**: they stay held (the console shows the period as held)."
         )

@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bds import changes, manifest, readiness, staging
+from bds import changes, holds, manifest, readiness, staging
 from bds.calendar import DayWindow, billing_day, day_window
 from bds.catalogue import METRICS, SOURCES, datasets_for
-from bds.config import Billable, BillingConfig, SourceReadiness, Tenant
+from bds.config import Approvals, Billable, BillingConfig, SourceReadiness, Tenant
 from bds.config.store import StoreUnavailable, default_store, for_runs
 from bds.datasets import to_frame
 from bds.errors import PermanentError, writing_for
@@ -37,7 +37,7 @@ from bds.files import (
     replace_keeping_previous,
     supersede,
 )
-from bds.ledger import producer
+from bds.ledger import producer, set_state
 from bds.ledger.replay import record_period
 from bds.monthly import (
     Month,
@@ -102,7 +102,11 @@ def _plan(
     if not config.billing_process_enabled:
         return [], [f"{period}: the billing process is disabled (billing_process_enabled: false); nothing is produced"]
     work, notes = [], []
-    item = item | {"transmit": config.billing_server.transmit, "delivery": config.billing_server.delivery}
+    item = item | {
+        "transmit": config.billing_server.transmit,
+        "delivery": config.billing_server.delivery,
+        "approvals": config.approvals.model_dump(mode="json"),
+    }
     if revision is not None:  # the configuration revision its files are produced with (manifests, change log)
         item["config_revision"] = revision
     for tenant in config.tenants:
@@ -532,6 +536,7 @@ def store_files(
     fields: dict | None = None,
     provenance: dict | None = None,
     delivery: str = "overwrite",
+    approvals: Approvals | None = None,
 ) -> dict:
     """Write rendered billing files atomically into the archive, then their manifest (last).
 
@@ -548,17 +553,25 @@ def store_files(
     manifest's other top-level fields (a month's ``rolled_up_from``); ``provenance``: what a new
     revision of the period records of what produced it, besides the configuration revision and
     the bds version (a day's ``dataset_sql``). ``delivery`` is the billing server's: in
-    ``revisions``, a new revision goes into the outbox whole."""
+    ``revisions``, a new revision goes into the outbox whole. ``approvals``: when files that
+    would be queued are held for an approval instead (bds.holds)."""
     outbox = outbox_dir() if transmit else None  # a missing outbox stops the run before any write
     archive = Path(data_dir) / ARCHIVE
     label = f"{tenant.label} {period}"
     outcome: dict[str, list[str]] = {"created": [], "changed": [], "unchanged": [], "queued": [], "superseded": []}
     restated = []
     period_code = period.replace("-", "")  # as in the file names: YYYYMMDD or YYYYMM
+    approvals = approvals or Approvals()
+    store = default_store(data_dir)
+    held, ask = None, False
     with folder_lock(folder):
         # This run and task, and the moment of this write (in the manifest and the ledger): taken
         # under the lock, so the period's events are in the order they happened.
         produced = producer()
+        closed = None
+        if approvals.close_after_days is not None:
+            with store.reading() as connection:
+                closed = holds.closed_at(connection, tenant.tenant_id, period[:7], approvals)
         listed = {
             e["name"]: e for e in (manifest.read(folder / manifest_name(tenant.tenant_id, period_code)) or {}).get("files", [])
         }
@@ -599,36 +612,68 @@ def store_files(
                 (outbox / named.relative_path).unlink(missing_ok=True)  # queued but not sent: never send it
         if with_files is not None:
             with_files()
+        if closed and (outcome["created"] or outcome["changed"] or superseded):
+            fields = (fields or {}) | {"correction_of_closed_period": {"month": period[:7], "closed_at": closed}}
         manifest_status, manifest_path = manifest.record_rendered(
             folder, files, superseded, revision, produced, fields, provenance, whole_revisions=delivery == "revisions"
         )
         written = manifest.read(manifest_path)
+        waiting = sorted(set(manifest.unsent(written)) & set(files)) if outbox is not None else []
+        waiting_files = {n: manifest.sha256(files[n]) for n in waiting}
+        # Anything for the billing server: files not sent yet, or a changed manifest (a file superseded).
+        to_send = outbox is not None and bool(waiting or manifest_status != "unchanged")
+        decision = holds.decided(data_dir, tenant.tenant_id, period, written["revision"], waiting_files) if to_send else None
+        correction = written.get("correction_of_closed_period") if approvals.close_after_days is not None else None
+        changes.append(data_dir, restated)  # before the lock is released: no restatement goes unlogged
+        found = []
+        # The ledger before the outbox: the checks that may hold the files read its flags. A
+        # failed ledger write (a retried task) finds the files in place and records them then.
+        try:
+            record_period(store, archive, manifest_path, produced["at"], set(waiting))
+            if to_send and decision != "approved":  # an approval of these very files stands
+                with store.writing(f"cannot check {label} for an approval hold") as connection:
+                    closed_at = correction and correction["closed_at"]
+                    found = holds.reasons(connection, data_dir, tenant.tenant_id, period, approvals, closed_at)
+                    if found or decision == "rejected":
+                        set_state(connection, waiting_files, "held")
+        except StoreUnavailable as exc:  # retried: the files are in place, and the retry records them
+            raise StoreUnavailable(f"{label}: the files and their manifest are written, but {exc}") from None
         to_outbox = False
-        if outbox is not None:
-            waiting = set(manifest.unsent(written))
-            for name in sorted(waiting & set(files)):
+        if found or decision == "rejected":
+            held, ask = holds.hold(data_dir, tenant.tenant_id, period, written["revision"], waiting_files, found, produced)
+            # Nothing of a held period waits in the outbox (copies an earlier run queued included).
+            for name in [*files, manifest_path.name]:
+                (outbox / parse_name(name).relative_path).unlink(missing_ok=True)
+        elif outbox is not None:
+            if decision is None:
+                holds.clear(data_dir, tenant.tenant_id, period, produced)
+            for name in waiting:
                 queue(outbox, parse_name(name), files[name])
                 outcome["queued"].append(name)
             if outcome["queued"] or manifest_status != "unchanged":
                 queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
                 to_outbox = True
-        changes.append(data_dir, restated)  # before the lock is released: no restatement goes unlogged
-        # The ledger last: the archive is the system of record, and a failed ledger write (a
-        # retried task) finds the files in place and records them then.
-        try:
-            record_period(default_store(data_dir), archive, manifest_path, produced["at"], set(outcome["queued"]))
-        except StoreUnavailable as exc:  # retried: the files are in place, and the retry records them
-            raise StoreUnavailable(f"{label}: the files and their manifest are written, but {exc}") from None
+    released = []
+    if outbox is not None and len(period) == 10:
+        # A day billed now may be what held a later day (missing): those holds are checked again.
+        released = holds.recheck(store, data_dir, tenant.tenant_id, period, approvals, outbox)
+        to_outbox |= bool(released)
     for entry in restated:
         log.warning("%s", changes.describe(entry))
     counts = ", ".join(f"{len(outcome[k])} {k}" for k in ("created", "changed", "unchanged"))
     summary = f"{label}: {counts} in {folder}; manifest {manifest_status} (revision {written['revision']})"
-    if transmit:
+    if held:
+        summary += (
+            f"; HELD for approval, {len(held['files'])} file(s) stay in the archive ({holds.describe(held['reasons'])}): "
+            + ("bds_approvals asks for a decision" if ask else f"held since {held['held_at']} ({held['state']})")
+        )
+    elif transmit:
         summary += f"; {len(outcome['queued'])} file(s) queued for transmission"
         if not tenant.online:
             summary += " (the tenant is offline: they wait in the outbox until it is online again)"
     if outcome["superseded"]:
         summary += f"; {len(outcome['superseded'])} earlier file(s) superseded (kept under versions/)"
+    summary += "".join(f"\n  {line}" for line in released)
     log.info("%s", summary)
     summary += "".join(f"\n  {changes.describe(entry)}" for entry in restated)
     return {
@@ -639,6 +684,8 @@ def store_files(
         "tenant_id": tenant.tenant_id,
         "period": period,
         "to_outbox": to_outbox,  # anything, files or manifest, went into the outbox
+        "held": [r["kind"] for r in held["reasons"]] if held else [],
+        "ask": bool(held) and ask,  # a new hold: bds_approvals asks about it
         **outcome,
     }
 
@@ -696,6 +743,7 @@ def _render(work: dict, data_dir=None) -> dict:
         work.get("config_revision"),
         provenance={"dataset_sql": computed["dataset_sql"]} if "dataset_sql" in computed else None,
         delivery=work.get("delivery", "overwrite"),
+        approvals=Approvals.model_validate(work.get("approvals", {})),
     )
     try:
         stored |= month_restatement(tenant, day, data_dir, stored, agents_changed)
@@ -795,6 +843,7 @@ def _render_month(tenant: Tenant, month: Month, work: dict, data_dir=None) -> di
         revision=work.get("config_revision"),
         fields={"rolled_up_from": inputs},
         delivery=work.get("delivery", "overwrite"),
+        approvals=Approvals.model_validate(work.get("approvals", {})),
     )
     # A day restated while this rollup read the days (a render that found no monthly files yet,
     # or the earlier ones) is rolled up again: roll_up emits the restated-month asset itself.

@@ -297,7 +297,13 @@ def test_global_settings_and_events_are_read_and_changed_validated_whole(api):
         "settle_minutes",
         "sources",
         "anomalies",
+        "approvals",
         "housekeeping",
+    }
+    assert settings["approvals"] == {
+        "hold": True,
+        "hold_on": ["jump", "zero", "concurrent_above_enabled", "missing", "restated"],
+        "close_after_days": None,
     }
     # Transmission on without a bucket: refused by the one schema, nothing changed.
     base = api.revision()
@@ -313,6 +319,16 @@ def test_global_settings_and_events_are_read_and_changed_validated_whole(api):
     )
     assert {c["path"] for c in moved.json()["changes"]} <= {"billing_server.bucket", "billing_server.key_prefix"}
     assert api.call("GET", "/settings").json()["billing_server"]["bucket"] == "billing-eu"
+    # The approval hold: which checks hold, and a month closed ten days after it was sent; an unknown check refused.
+    closing = {"approvals": {"hold_on": ["zero", "restated"], "close_after_days": 10}}
+    assert api.call("PATCH", "/settings", json=closing, headers=if_match(api)).status_code == 200
+    assert api.call("GET", "/settings").json()["approvals"] == {
+        "hold": True,
+        "hold_on": ["zero", "restated"],
+        "close_after_days": 10,
+    }
+    typo = api.call("PATCH", "/settings", json={"approvals": {"hold_on": ["jumps"]}}, headers=if_match(api))
+    assert typo.status_code == 422 and typo.json()["problems"][0]["path"] == "approvals.hold_on[0]"
     off = api.call(
         "PUT", "/events", json={"billing_process_enabled": False}, headers=if_match(api), params={"comment": "audit freeze"}
     )

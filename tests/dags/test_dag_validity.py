@@ -23,10 +23,10 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"bds_daily", "bds_monthly", "bds_transmit", "bds_housekeeping"}
+    assert set(dagbag.dag_ids) == {"bds_daily", "bds_monthly", "bds_transmit", "bds_housekeeping", "bds_approvals"}
 
 
-@pytest.mark.parametrize("dag_id", ["bds_daily", "bds_monthly", "bds_transmit", "bds_housekeeping"])
+@pytest.mark.parametrize("dag_id", ["bds_daily", "bds_monthly", "bds_transmit", "bds_housekeeping", "bds_approvals"])
 def test_house_rules(dagbag, dag_id):
     """Documented, tagged, no catch-up; every task owned, bounded in time, under the retry
     policy (test_every_task_fails_at_once_on_an_error_no_retry_can_fix) and alerting."""
@@ -38,6 +38,9 @@ def test_house_rules(dagbag, dag_id):
     assert dag.max_active_runs is not None
     for task in dag.tasks:
         assert task.owner == "billing", task.task_id
+        if hasattr(task, "response_timeout"):  # a human-in-the-loop task: bounded by how long it waits for an answer
+            assert task.response_timeout is not None and task.response_timeout <= timedelta(days=31), task.task_id
+            continue
         assert task.execution_timeout is not None and task.execution_timeout <= timedelta(hours=24), task.task_id
         # Planning, reporting and announcing touch no source: retrying them helps nothing.
         assert task.retries >= 2 or task.task_id.rsplit(".", 1)[-1] in {
@@ -102,14 +105,36 @@ def test_the_assets_trace_the_billing_data_from_the_sources_to_the_billing_serve
         "bds://billing/files/daily",
         "alias:bds-billing-queued",
         "alias:bds-billing-restated",  # a day of a month already rolled up was restated
+        "alias:bds-billing-held",  # its files are held for an approval
     }
     roll_up = monthly.get_task("roll_up")
     assert uris(roll_up.inlets) == {"bds://billing/files/daily"}
-    assert uris(roll_up.outlets) == {"bds://billing/files/monthly", "alias:bds-billing-queued", "alias:bds-billing-restated"}
+    assert uris(roll_up.outlets) == {
+        "bds://billing/files/monthly",
+        "alias:bds-billing-queued",
+        "alias:bds-billing-restated",
+        "alias:bds-billing-held",
+    }
     assert uris(transmit.get_task("send").inlets) == {"bds://billing/outbox"}
     assert uris(transmit.get_task("send").outlets) == {"bds://billing/server"}
     assert "bds://billing/outbox" in str(transmit.timetable.asset_condition)
     assert transmit.timetable.timetable.expression == "0 * * * *"  # the safety net for files dropped by hand
+
+
+def test_bds_approvals_asks_each_hold_on_its_own_and_queues_what_is_approved(dagbag):
+    """A held period starts bds_approvals; each hold gets its own human-in-the-loop approval
+    (mapped group: one waiting answer does not hold the others) and the task that applies it,
+    which may emit the outbox asset that starts bds_transmit."""
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    dag = dagbag.dags["bds_approvals"]
+    assert set(dag.task_ids) == {"plan", "decide.ask", "decide.apply", "summary"}
+    assert "bds://billing/held" in str(dag.timetable.asset_condition)
+    assert isinstance(dag.get_task("decide.ask"), ApprovalOperator)
+    assert dag.get_task("decide.ask").downstream_task_ids == {"decide.apply"}
+    assert {getattr(a, "name", None) for a in dag.get_task("decide.apply").outlets} == {"bds-billing-queued"}
+    assert dag.max_active_runs > 1
+    assert dag.params["tenant_id"] is None and dag.params["period"] is None
 
 
 def test_bds_monthly_structure(dagbag):

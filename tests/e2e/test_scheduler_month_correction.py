@@ -1,10 +1,13 @@
-"""A restated day corrects its month by itself, under a real scheduler and executor.
+"""A restated day corrects its month by itself, under a real scheduler and executor, and the
+correction of a month already sent waits for an operator's approval, given through the REST API.
 
 Tenant 101 goes live on 30 March. Its two days are billed, the month-end asset rolls the
 month up and bds_transmit sends it all to a real S3 API on loopback (a versioned bucket, so
 that every upload of a key is counted). Then Info Mart reloads the 30th: a rerun of that day
-restates it, its restated-month asset starts bds_monthly for tenant 101 with no one asking,
-and what changed in the month goes out once as a correction.
+restates it, its restated-month asset starts bds_monthly for tenant 101 with no one asking.
+Both the day and the month are held (a restatement of a month already sent), and bds_approvals
+asks about each: the day is rejected, asked about again and approved, the month approved; what
+changed then goes out once as a correction.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from collections import Counter
 from urllib.parse import quote
 
-from bds import manifest
+from bds import changes, holds, manifest
 from bds.manifest import sha256
 from bds.receiver import check_folder
 from bds.transmission import outbox_files
@@ -46,6 +49,20 @@ def month_sent(data, outbox) -> bool:
     return bool(listed) and not manifest.unsent(listed) and not outbox_files(outbox)
 
 
+def questions(airflow) -> dict[str, dict]:
+    """The approvals bds_approvals waits for, by the period they ask about (from the subject:
+    "Send the held billing files of <tenant> <period> (revision N)?")."""
+    waiting = airflow.api("GET", "/api/v2/dags/bds_approvals/dagRuns/~/hitlDetails?response_received=false")
+    return {d["subject"].split(") ", 1)[1].split(" ")[0]: d for d in waiting["hitl_details"]}
+
+
+def answer(airflow, question: dict, choice: str, comment: str) -> None:
+    """Answer as an operator does through the REST API (the UI's Required Actions does the same)."""
+    ti = question["task_instance"]
+    path = f"/api/v2/dags/bds_approvals/dagRuns/{quote(ti['dag_run_id'])}/taskInstances/{ti['task_id']}/{ti['map_index']}/hitlDetails"
+    airflow.api("PATCH", path, {"chosen_options": [choice], "params_input": {"comment": comment}})
+
+
 def test_a_restated_day_rolls_its_month_up_again_and_sends_the_correction_once(own_sources, s3_endpoint, s3_bucket, tmp_path):
     connections, sources = own_sources
 
@@ -73,6 +90,7 @@ def test_a_restated_day_rolls_its_month_up_again_and_sends_the_correction_once(o
         for run in airflow.runs("bds_monthly"):
             airflow.api("PATCH", f"/api/v2/dags/bds_monthly/dagRuns/{quote(run['run_id'])}", {"state": "failed"})
         airflow.cli("dags", "unpause", "bds_transmit")
+        airflow.cli("dags", "unpause", "bds_approvals")
 
         def rolled_up(count: int) -> bool:
             done = [r for r in airflow.runs("bds_monthly") if r["run_id"].startswith("asset_triggered__")]
@@ -101,7 +119,48 @@ def test_a_restated_day_rolls_its_month_up_again_and_sends_the_correction_once(o
         )
         assert airflow.api("GET", f"/api/v2/dags/bds_daily/dagRuns/{rerun}")["state"] == "success", airflow.tails()
         airflow.wait("the month, rolled up again through the restated-month asset", lambda: rolled_up(2))
-        airflow.wait("the correction, sent", lambda: month_sent(data, outbox))
+
+        # A restatement of a month already sent: the day and the month are held, nothing queued.
+        airflow.wait("the questions about the day and the month", lambda: set(questions(airflow)) == {"2026-03-30", "2026-03"})
+        assert outbox_files(outbox) == []
+        day_hold = holds.read_hold(holds.hold_path(data, 101, "2026-03-30"))
+        assert day_hold["state"] == "waiting" and "restated" in [r["kind"] for r in day_hold["reasons"]]
+        month_hold = holds.read_hold(holds.hold_path(data, 101, "2026-03"))
+        assert {"restated", "held_day"} <= {r["kind"] for r in month_hold["reasons"]}
+        asked = questions(airflow)
+        assert "**restated**" in asked["2026-03"]["body"] and "day 2026-03-30 is waiting" in asked["2026-03"]["body"]
+
+        # The day rejected: it stays held. Asked about again by name, approved; the month approved.
+        answer(airflow, asked["2026-03-30"], "Reject", "Info Mart is still reloading the 30th")
+        airflow.wait(
+            "the rejection applied", lambda: holds.read_hold(holds.hold_path(data, 101, "2026-03-30"))["state"] == "rejected"
+        )
+        assert outbox_files(outbox) == []
+        again = {
+            "dag_run_id": "manual__ask-again-2026-03-30",
+            "logical_date": None,
+            "conf": {"tenant_id": 101, "period": "2026-03-30"},
+        }
+        airflow.api("POST", "/api/v2/dags/bds_approvals/dagRuns", again)
+        airflow.wait("the day asked about again", lambda: "2026-03-30" in questions(airflow))
+        answer(airflow, questions(airflow)["2026-03-30"], "Approve", "reload confirmed by the Info Mart team")
+        answer(airflow, questions(airflow)["2026-03"], "Approve", "follows the 30th")
+        airflow.wait("the correction, sent", lambda: month_sent(data, outbox) and not holds.open_holds(data))
+        day_manifest = manifest.read(data / "archive" / "101" / "daily" / "2026" / "03" / "MANIFEST_101_20260330.json")
+        assert [(d["decision"], d["by"], d["comment"]) for d in day_manifest["approvals"]] == [
+            ("rejected", "admin", "Info Mart is still reloading the 30th"),
+            ("approved", "admin", "reload confirmed by the Info Mart team"),
+        ]
+        assert [
+            d["decision"]
+            for d in manifest.read(data / "archive" / "101" / "monthly" / "2026" / "MANIFEST_101_202603.json")["approvals"]
+        ] == ["approved"]
+        assert [(c["period"], c["decision"]) for c in changes.read(data) if "decision" in c] == [
+            ("2026-03-30", "rejected"),
+            ("2026-03-30", "approved"),
+            ("2026-03", "approved"),
+        ]
+        assert all(r["state"] == "success" for r in airflow.runs("bds_approvals")), airflow.tails()
 
         restated_daily = {n for n, b in files(data).items() if b != daily[n]}
         restated_monthly = {n for n, b in files(data, "monthly").items() if b != monthly[n]}

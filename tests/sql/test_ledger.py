@@ -3,74 +3,24 @@ flags by hand-computed rule, and a rebuild from the archive equal to the live le
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
-from bds.catalogue import METRICS
-from bds.config import parse_billing_config
-from bds.config.store import Store
 from bds.files import billing_rows, daily_dir, daily_file_name, monthly_dir, monthly_file_name, render_csv
 from bds.ledger import attempts, counts, files, flags, record_attempt
 from bds.ledger.cli import main as ledger_cli
 from bds.ledger.cli import snapshot
 from bds.pipeline import store_files
-from bds_tools.airflow_local import postgres_connection
+from tests.sql.ledger_days import CHAT, CONFIG, MARCH, TENANT, VOICEMAIL, day_files, march
 
 pytestmark = pytest.mark.postgres
-MARCH = date(2026, 3, 1)  # a Sunday: the 5th, 12th, 19th and 26th are Thursdays
-CONFIG = parse_billing_config(
-    {
-        "billing_process_enabled": True,
-        "tenants": [
-            {
-                "tenant_id": 101,
-                "name": "Northwind",
-                "garn": "G1",
-                "billable": "PureConnect",
-                "production_date": "2026-03-01",
-                "regions": [{"code": "US", "locations": [{"code": "NYC", "switches": ["SW1"]}, {"code": "HQ"}]}],
-                "metrics": {"seats_chat": True, "voicemail_boxes": True},
-            }
-        ],
-    }
-)
-TENANT = CONFIG.tenants[0]
-CHAT, VOICEMAIL = METRICS["seats_chat"], METRICS["voicemail_boxes"]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger(request, tmp_path, monkeypatch):
-    """The ledger in the store's database: SQLite beside the files (the embedded default), or
-    PostgreSQL through the ``bds_db`` connection."""
-    monkeypatch.setenv("BDS_DATA_DIR", str(tmp_path))
-    if request.param == "sqlite":
-        monkeypatch.delenv("AIRFLOW_CONN_BDS_DB", raising=False)
-        url = f"sqlite:///{tmp_path / 'bds.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        monkeypatch.setenv("AIRFLOW_CONN_BDS_DB", postgres_connection(url))
-    store = Store(url)
-    store.commit(CONFIG, 0, "test", "the tenant", "cli")
-    return store
 
 
 def render_day(data_dir, day: date, chat: tuple[int, int] | None = (4, 10), voicemail: int | None = 7) -> dict:
-    produced = {}
-    if chat is not None:
-        produced[daily_file_name(TENANT, CHAT, "US", day)] = render_csv(
-            billing_rows(TENANT, CHAT, "US", day.isoformat(), {"concurrent": chat[0], "enabled": chat[1]})
-        )
-    if voicemail is not None:
-        produced[daily_file_name(TENANT, VOICEMAIL, "GLOBAL", day)] = render_csv(
-            billing_rows(TENANT, VOICEMAIL, "GLOBAL", day.isoformat(), {"concurrent": voicemail})
-        )
+    produced = day_files(day, chat, voicemail)
     return store_files(TENANT, day.isoformat(), data_dir, daily_dir(data_dir, 101, day), produced, False, revision=1)
-
-
-def march(day: int) -> date:
-    return MARCH + timedelta(days=day - 1)
 
 
 def bill_march(data_dir) -> None:
@@ -193,7 +143,8 @@ def flags_of(store, day: int) -> set[str]:
         ({1: 2, 8: 10, 15: 30}, 15, set()),  # the median (10), not the mean (14): +50%
         ({1: 0, 8: 0, 15: 0}, 9, set()),  # from a median of 0: a new service, not a jump
         ({16: 10, 21: 0}, 0, set()),  # zero after a zero: nothing new (and no Sunday before)
-        ({21: 3}, 0, {"zero"}),  # zero after non-zero; no Sunday before, so no jump
+        ({21: 5}, 0, {"zero"}),  # zero after zero_min_before (5); no Sunday before, so no jump
+        ({21: 4}, 0, set()),  # zero after fewer: an agent's day off, not a stopped service
         ({1: 8, 8: 8, 15: 8, 21: 8}, 0, {"zero", "jump"}),
     ],
     ids=[
@@ -205,6 +156,7 @@ def flags_of(store, day: int) -> set[str]:
         "median-zero",
         "zero-after-zero",
         "zero-after-non-zero",
+        "zero-after-few",
         "zero-and-jump",
     ],
 )
@@ -237,7 +189,8 @@ def test_the_thresholds_are_those_of_the_files_revision(ledger, tmp_path):
 
 
 def test_a_restated_count_reopens_an_acknowledged_flag(ledger, tmp_path):
-    from bds.console.data import acknowledge, anomalies
+    from bds.console.data import anomalies
+    from bds.ledger import acknowledge
 
     render_day(tmp_path, march(1), (12, 10))
     with ledger.writing("test") as connection:
@@ -285,8 +238,8 @@ def test_the_rebuild_equals_the_live_ledger_after_hard_sequences(ledger, tmp_pat
     """A ledger write that failed and was retried, an acknowledged flag whose day is restated,
     a failed send of a version later replaced, and a superseded file whose name comes back."""
     from bds.config.store import StoreUnavailable
-    from bds.console.data import acknowledge, anomalies
-    from bds.ledger import replay
+    from bds.console.data import anomalies
+    from bds.ledger import acknowledge, replay
 
     for day in range(1, 9):
         render_day(tmp_path, march(day))

@@ -427,6 +427,27 @@ class AnomalyChecks(_Model):
     # same_weekday_days days of the same weekday is flagged (0.5: more than 50% up or down).
     jump_ratio: float = Field(0.5, gt=0, le=100)
     same_weekday_days: int = Field(4, ge=1, le=52)
+    # A zero is flagged when the same count was at least zero_min_before on the last billed day
+    # within zero_after_days (a service that stopped, not one agent who had a day off).
+    zero_after_days: int = Field(7, ge=1, le=366)
+    zero_min_before: int = Field(5, ge=1, le=10**9)
+
+
+HOLD_CHECKS = ("jump", "zero", "concurrent_above_enabled", "missing", "restated")
+
+
+class Approvals(_Model):
+    """The approval hold and the period close (docs/operations.md, "Approval hold and period close")."""
+
+    # Before a tenant-period's files are queued for transmission, the anomaly checks run on it;
+    # if one of these is raised (and not acknowledged), the files stay in the archive until an
+    # operator approves them in bds_approvals (restated: a sent file of a month already sent, or of
+    # a day of it, is replaced; missing: a day before it has no file).
+    hold: bool = True
+    hold_on: tuple[Literal["jump", "zero", "concurrent_above_enabled", "missing", "restated"], ...] = HOLD_CHECKS
+    # A month is closed this many days after its monthly files were all sent (none: never).
+    # A correction of a closed month (a day or the month) is held whatever the hold says.
+    close_after_days: int | None = Field(None, ge=0, le=3650)
 
 
 class Housekeeping(_Model):
@@ -470,6 +491,7 @@ class BillingConfig(_Model):
     settle_minutes: int = Field(15, ge=0, le=24 * 60)
     sources: SourceReadiness = SourceReadiness()
     anomalies: AnomalyChecks = AnomalyChecks()
+    approvals: Approvals = Approvals()
     housekeeping: Housekeeping = Housekeeping()
     tenants: tuple[Tenant, ...] = ()
 

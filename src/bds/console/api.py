@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from bds import manifest
 from bds.config.api import API, ERRORS, Changer, ErrorBody, TenantId, current, store
 from bds.console import data
+from bds.ledger import acknowledge as acknowledge_flag
 
 log = logging.getLogger(__name__)
 DAILY_DAG, MONTHLY_DAG = "bds_daily", "bds_monthly"
@@ -55,6 +56,7 @@ class TenantRow(BaseModel):
     time_zone: str
     last_billed_day: str | None = Field(description="the latest day with a current daily file")
     open_flags: int = Field(description="anomaly flags not acknowledged")
+    held: list[str] = Field(description="periods (YYYY-MM-DD or YYYY-MM) whose files are held for an approval (bds_approvals)")
     last_run: LastRun | None = Field(description="the latest bds_daily run that billed the tenant, and how it went")
 
 
@@ -136,7 +138,7 @@ class FileVersion(BaseModel):
     current: bool
     superseded_at: str | None
     superseded_reason: str | None
-    state: Literal["archived", "queued", "sent", "failed"]
+    state: Literal["archived", "queued", "held", "sent", "failed"]
     s3_uri: str | None
     uploaded_at: str | None
     failure: str | None
@@ -269,7 +271,7 @@ def acknowledge(
     flag_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], body: AcknowledgeBody, user: Changer
 ) -> Acknowledgement:
     with store().writing("cannot record the acknowledgement") as connection:
-        done = data.acknowledge(connection, flag_id, user.get_name(), body.comment.strip())
+        done = acknowledge_flag(connection, flag_id, user.get_name(), body.comment.strip())
     if done is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no flag {flag_id}")
     return Acknowledgement(**done)

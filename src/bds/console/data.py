@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from bds.catalogue import METRICS
 from bds.config import BillingConfig
 from bds.files import ARCHIVE, parse_name
-from bds.ledger import FLAG_KINDS, acks, attempts, counts, files, flags, period_of, stamp
+from bds.ledger import FLAG_KINDS, acks, attempts, counts, files, flags, period_of
 
 RANGE_MAX_DAYS = 400  # what one Results page may ask for
 ANOMALIES_MAX = 500
@@ -44,11 +44,26 @@ def open_flag_counts(connection) -> dict[int, int]:
     return dict(connection.execute(query).all())
 
 
+def held_periods(connection) -> dict[int, list[str]]:
+    """Each tenant's periods whose current files are held for an approval (bds.holds), oldest first."""
+    query = (
+        sa.select(files.c.tenant_id, files.c.period_kind, files.c.period)
+        .where(files.c.current & (files.c.state == "held"))
+        .distinct()
+        .order_by(files.c.tenant_id, files.c.period, files.c.period_kind)
+    )
+    found: dict[int, list[str]] = {}
+    for row in connection.execute(query):
+        found.setdefault(row.tenant_id, []).append(_period_label(row.period_kind, _date(row.period)))
+    return found
+
+
 def tenants(connection, config: BillingConfig, run_states: dict[str, dict] | None = None) -> list[dict]:
-    """The Tenants page: every configured tenant with its last billed day, open flags and the
-    state of the last run that billed it."""
+    """The Tenants page: every configured tenant with its last billed day, open flags, periods
+    held for an approval and the state of the last run that billed it."""
     last = last_billed_days(connection, [t.tenant_id for t in config.tenants])
     flagged = open_flag_counts(connection)
+    held = held_periods(connection)
     run_states = run_states or {}
     return [
         {
@@ -61,6 +76,7 @@ def tenants(connection, config: BillingConfig, run_states: dict[str, dict] | Non
             "time_zone": t.time_zone,
             "last_billed_day": last[t.tenant_id].isoformat() if t.tenant_id in last else None,
             "open_flags": flagged.get(t.tenant_id, 0),
+            "held": held.get(t.tenant_id, []),
             "last_run": run_states.get(t.task_label),
         }
         for t in config.tenants
@@ -190,22 +206,6 @@ def anomalies(connection, state: str = "open", tenant_id: int | None = None, lim
         }
         for r in rows
     ]
-
-
-def acknowledge(connection, flag: str, user: str, comment: str) -> dict | None:
-    """Record that ``user`` looked at the flag, and what they said; None if there is no such flag."""
-    if connection.execute(sa.select(flags.c.id).where(flags.c.id == flag)).first() is None:
-        return None
-    at = stamp()
-    done = connection.execute(sa.select(acks).where(acks.c.flag_id == flag)).first()
-    if done is None:
-        try:
-            with connection.begin_nested():
-                connection.execute(acks.insert().values(flag_id=flag, acked_by=user[:256], acked_at=at, comment=comment))
-            return {"by": user[:256], "at": at, "comment": comment}
-        except sa.exc.IntegrityError:  # someone acknowledged it a moment before: theirs stands
-            done = connection.execute(sa.select(acks).where(acks.c.flag_id == flag)).one()
-    return {"by": done.acked_by, "at": done.acked_at, "comment": done.comment}
 
 
 def _period_label(kind: str, period: date) -> str:

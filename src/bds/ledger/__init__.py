@@ -119,14 +119,13 @@ DERIVED = (flags, counts, files)  # what a rebuild writes anew (acks and attempt
 
 FLAG_KINDS = {
     "jump": "a count moved by more than the ratio from the median of the previous days of the same weekday",
-    "zero": "a count is zero after non-zero days",
+    "zero": "a count is zero after a day with at least zero_min_before",
     "concurrent_above_enabled": "Concurrent is above Enabled (more agents at once than in the whole period)",
     "missing": "a day with no file where one was due",
     "restated": "a file of the period was restated (changed or superseded after it was produced)",
 }
 COMPUTED = ("jump", "zero", "concurrent_above_enabled")  # recomputed each time the period changes
 MISSING_LOOKBACK_DAYS = 31  # a gap longer than this before a rendered day is flagged only for its last days
-ZERO_LOOKBACK_DAYS = 7
 
 
 def stamp(moment: datetime | None = None) -> str:
@@ -439,7 +438,7 @@ def raise_flags(connection, event: PeriodEvent) -> None:
 def _compare_with_history(connection, event: PeriodEvent, day: date, flag) -> None:
     settings = event.settings
     weeks = settings.same_weekday_days
-    first = day - timedelta(days=max(7 * weeks, ZERO_LOOKBACK_DAYS))
+    first = day - timedelta(days=max(7 * weeks, settings.zero_after_days))
     rows = connection.execute(
         sa.select(counts.c.period, counts.c.metric, counts.c.region, counts.c.count_name, counts.c.value).where(
             (counts.c.tenant_id == event.tenant_id)
@@ -474,8 +473,8 @@ def _compare_with_history(connection, event: PeriodEvent, day: date, flag) -> No
                         f"{what}: {value}, {change:+.0%} from the median {median:g} of the previous "
                         f"{len(same_weekday)} {day:%A}(s) (more than {settings.jump_ratio:.0%})",
                     )
-            recent = [d for d in known if d >= day - timedelta(days=ZERO_LOOKBACK_DAYS)]
-            if value == 0 and recent and known[max(recent)] > 0:
+            recent = [d for d in known if d >= day - timedelta(days=settings.zero_after_days)]
+            if value == 0 and recent and known[max(recent)] >= settings.zero_min_before:
                 previous = max(recent)
                 flag(
                     "zero",
@@ -508,6 +507,29 @@ def _missing_days(connection, tenant_id: int, day: date, flag) -> None:
     for k in range(min(gap, MISSING_LOOKBACK_DAYS), 0, -1):
         missing = day - timedelta(days=k)
         flag("missing", missing, detail=f"no billing file for {missing}: days before and after it were billed")
+
+
+def acknowledge(connection, flag: str, user: str, comment: str) -> dict | None:
+    """Record that ``user`` looked at the flag, and what they said; None if there is no such flag."""
+    if connection.execute(sa.select(flags.c.id).where(flags.c.id == flag)).first() is None:
+        return None
+    at = stamp()
+    done = connection.execute(sa.select(acks).where(acks.c.flag_id == flag)).first()
+    if done is None:
+        try:
+            with connection.begin_nested():
+                connection.execute(acks.insert().values(flag_id=flag, acked_by=user[:256], acked_at=at, comment=comment))
+            return {"by": user[:256], "at": at, "comment": comment}
+        except sa.exc.IntegrityError:  # someone acknowledged it a moment before: theirs stands
+            done = connection.execute(sa.select(acks).where(acks.c.flag_id == flag)).one()
+    return {"by": done.acked_by, "at": done.acked_at, "comment": done.comment}
+
+
+def set_state(connection, versions: dict[str, str], state: str) -> None:
+    """Set the transmission state of file versions (name -> SHA-256) not sent yet: 'queued' or 'held'."""
+    for name, sha in versions.items():
+        key = (files.c.name == name) & (files.c.sha256 == sha) & (files.c.state != "sent")
+        connection.execute(files.update().where(key).values(state=state))
 
 
 # --- transmission ---

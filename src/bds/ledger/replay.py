@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from bds import changes, manifest
 from bds.config import AnomalyChecks
 from bds.files import ARCHIVE, parse_name
-from bds.ledger import DERIVED, PeriodEvent, Version, apply, attempts, files, lock_tenant
+from bds.holds import open_holds
+from bds.ledger import DERIVED, PeriodEvent, Version, apply, attempts, files, lock_tenant, set_state
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ def rebuild(store, data_dir: Path, outbox: Path | None = None, revisions=None) -
         for event in events:
             apply(connection, event)
         _failed_sends(connection)
+        for hold in open_holds(data_dir):  # files held for an approval (bds.holds), as the live ledger marks them
+            set_state(connection, hold["files"], "held")
     log.info("billing ledger rebuilt from %s: %d period event(s)", archive, len(events))
     return len(events)
 

@@ -146,6 +146,7 @@ async function tenantsPage() {
     { title: "Last billed day", cell: (t) => (t.last_billed_day ? el("a", { href: `${ROOT}/console/results?tenant_id=${t.tenant_id}` }, t.last_billed_day) : "—") },
     { title: "Last run", cell: (t) => (t.last_run ? el("span", {}, badge(t.last_run.state), " ", runLink(t.last_run.dag_id, t.last_run.run_id)) : "—") },
     { title: "Open flags", num: true, cell: (t) => (t.open_flags ? el("a", { href: `${ROOT}/console/anomalies?tenant_id=${t.tenant_id}` }, t.open_flags) : "0") },
+    { title: "Held", cell: (t) => (t.held.length ? el("span", {}, badge("held"), " ", t.held.map((p) => el("a", { href: `${ROOT}/console/files?tenant_id=${t.tenant_id}&period=${p}` }, p)).reduce((a, b) => [...a, ", ", b], []).slice(1)) : "—") },
   ];
   const draw = () => {
     const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
@@ -291,6 +292,8 @@ function settingsFields(schema, node, values, path) {
     const here = path ? `${path}.${key}` : key;
     const spec = schemaOf(schema, (node.properties || {})[key] || {});
     const choices = spec.enum || (spec.anyOf || []).flatMap((a) => schemaOf(schema, a).enum || []);
+    const kinds = [spec.type, ...(spec.anyOf || []).map((a) => schemaOf(schema, a).type)];
+    const numeric = kinds.includes("integer") || kinds.includes("number");
     const labelled = (input) => {
       const box = field(human(key), input, here);
       if (spec.description) box.append(el("div", { class: "muted" }, spec.description));
@@ -298,12 +301,16 @@ function settingsFields(schema, node, values, path) {
     };
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       nested.push(el("fieldset", { dataset: { path: here } }, el("legend", {}, human(key)), el("div", { class: "columns" }, settingsFields(schema, spec, value, here))));
+    } else if (Array.isArray(value)) {  // a set of choices (approvals.hold_on): one box each
+      const options = schemaOf(schema, spec.items || {}).enum || schemaOf(schema, (spec.items || {}).anyOf?.[0] || {}).enum || value;
+      scalars.push(labelled(el("span", { class: "choices", dataset: { path: here, kind: "list" } },
+        options.map((c) => el("label", {}, el("input", { type: "checkbox", name: `${here}:${c}`, value: c, checked: value.includes(c) }), ` ${c} `)))));
     } else if (typeof value === "boolean") {
       scalars.push(labelled(el("input", { type: "checkbox", name: here, checked: value, dataset: { kind: "boolean" } })));
     } else if (choices.length) {
       scalars.push(labelled(el("select", { name: here }, choices.map((c) => el("option", { value: c, selected: c === value }, c)))));
-    } else if (typeof value === "number") {
-      scalars.push(labelled(el("input", { type: "number", name: here, value, step: "any", dataset: { kind: "number" } })));
+    } else if (typeof value === "number" || (value === null && numeric)) {  // blank: none, where none is allowed
+      scalars.push(labelled(el("input", { type: "number", name: here, value: value ?? "", step: "any", dataset: { kind: "number", nullable: kinds.includes("null") } })));
     } else {
       scalars.push(labelled(textInput(here, value)));
     }
@@ -317,9 +324,13 @@ function readSettings(form, values, path) {
   for (const [key, value] of Object.entries(values)) {
     const here = path ? `${path}.${key}` : key;
     if (value !== null && typeof value === "object" && !Array.isArray(value)) out[key] = readSettings(form, value, here);
-    else {
+    else if (Array.isArray(value)) {
+      const boxes = form.querySelector(`[data-path="${CSS.escape(here)}"][data-kind="list"]`).querySelectorAll("input[type=checkbox]");
+      out[key] = [...boxes].filter((b) => b.checked).map((b) => b.value);
+    } else {
       const input = form.querySelector(`[name="${CSS.escape(here)}"]`);
-      out[key] = input.type === "checkbox" ? input.checked : input.dataset.kind === "number" ? (input.value === "" ? input.value : Number(input.value)) : input.value;
+      const blank = input.dataset.nullable === "true" ? null : input.value;
+      out[key] = input.type === "checkbox" ? input.checked : input.dataset.kind === "number" ? (input.value === "" ? blank : Number(input.value)) : input.value;
     }
   }
   return out;
@@ -541,6 +552,7 @@ async function filesPage() {
 function versionBlock(v, online) {
   const state = v.state === "sent" ? el("span", {}, badge("sent"), ` and verified: ${v.s3_uri} at ${v.uploaded_at}`)
     : v.state === "failed" ? el("span", {}, badge("failed"), ` ${v.failure}`)
+    : v.state === "held" ? el("span", {}, badge("held"), " for an approval: kept in the archive, not queued; bds_approvals asks whether to send it (Required Actions)")
     : v.state === "queued" && !online ? el("span", {}, badge("held"), " in the outbox: the tenant is offline; sent when it is online again")
     : v.state === "queued" ? el("span", {}, badge("queued"), " in the outbox, waiting for bds_transmit")
     : el("span", {}, badge("archived"), " kept in the archive, not sent");
