@@ -8,7 +8,7 @@ a day of it, replaced); for a month, also a day of it that is held. If one is ra
 stay in the archive and are not queued: the period is *held*, its hold is recorded in
 ``$BDS_DATA_DIR/holds/<tenant_id>/<period>.json`` and ``bds_approvals`` asks for a decision.
 
-A month is *closed* ``approvals.close_after_days`` after its monthly files were first all sent;
+A month is *closed* ``approvals.close_after_days`` after its monthly files were first sent;
 any later change of it (a day restated, the month rolled up again) is a correction of a closed
 period: marked so in its manifest, and held whatever ``approvals.hold`` says.
 
@@ -337,7 +337,7 @@ def _run_id() -> str:
 def to_ask(data_dir: Path, run_id: str, tenant_id: int | None = None, period: str | None = None) -> list[dict]:
     """The holds a bds_approvals run asks about: those waiting and not asked yet, or the one
     named (``tenant_id`` and ``period``: asked again, even if rejected). Each is marked as asked
-    by ``run_id``, so two runs never ask the same question."""
+    by ``run_id``: two runs the held asset starts never ask the same question."""
     asked = []
     for record in open_holds(data_dir):
         named = tenant_id is not None and (record["tenant_id"], record["period"]) == (tenant_id, period)

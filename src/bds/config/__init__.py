@@ -445,7 +445,7 @@ class Approvals(_Model):
     # a day of it, is replaced; missing: a day before it has no file).
     hold: bool = True
     hold_on: tuple[Literal["jump", "zero", "concurrent_above_enabled", "missing", "restated"], ...] = HOLD_CHECKS
-    # A month is closed this many days after its monthly files were all sent (none: never).
+    # A month is closed this many days after its monthly files were first sent (none: never).
     # A correction of a closed month (a day or the month) is held whatever the hold says.
     close_after_days: int | None = Field(None, ge=0, le=3650)
 
