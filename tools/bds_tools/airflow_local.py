@@ -124,6 +124,7 @@ class Airflow:
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         """The api-server's REST API (``/api/v2/...``) as its ``admin`` user, with the password
         the simple auth manager generated in this home; the answer's JSON."""
+        import urllib.error
         import urllib.request
 
         base = f"http://{self.env['AIRFLOW__API__HOST']}:{self.env['AIRFLOW__API__PORT']}"
@@ -140,7 +141,17 @@ class Airflow:
                 return json.loads(answer.read() or b"{}")
 
         token = call(f"{base}/auth/token", {"username": "admin", "password": password}, "POST")["access_token"]
-        return call(f"{base}{path}", body, method, token)
+        # An api-server on a SQLite metadata database answers 500 when the scheduler or the
+        # dag-processor holds the database's lock (as the command line says "database is
+        # locked"): the request's transaction was rolled back, so it is sent again, as an
+        # operator would.
+        for attempt in range(5):
+            try:
+                return call(f"{base}{path}", body, method, token)
+            except urllib.error.HTTPError as exc:
+                if exc.code != 500 or attempt == 4:
+                    raise
+                time.sleep(3)
 
     def tails(self, extra: list[Path] = ()) -> str:
         """The last lines of every process log (and of ``extra`` files), for an error message."""
