@@ -31,22 +31,12 @@ import sqlalchemy as sa
 from bds import changes, manifest
 from bds.config import Approvals
 from bds.files import daily_dir, folder_lock, manifest_name, monthly_dir, parse_name, write_atomic
-from bds.ledger import UNACKNOWLEDGED, acknowledge, files, flags, period_of, set_state, stamp
+from bds.ledger import MISSING_LOOKBACK_DAYS, UNACKNOWLEDGED, acknowledge, files, flags, period_of, set_state, stamp
 
 log = logging.getLogger(__name__)
 
 HOLDS = "holds"
 OPEN = ("waiting", "rejected")  # a hold whose files are not queued
-REASONS = {
-    "jump": "a count jumped against the same weekday of the previous weeks",
-    "zero": "a count is zero after a day with traffic",
-    "concurrent_above_enabled": "Concurrent is above Enabled",
-    "missing": "a day before it has no billing file",
-    "restated": "a restatement of a month already sent (its monthly files, or a day of it)",
-    "held_day": "a day of the month is held",
-    "closed": "a correction of a closed month",
-}
-MISSING_LOOKBACK_DAYS = 31  # as far back as the ledger flags missing days
 
 
 def hold_path(data_dir: Path, tenant_id: int, period: str) -> Path:
