@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -121,13 +123,24 @@ class Airflow:
         lines = [line for line in out.splitlines() if line.startswith("[{") or line == "[]"]  # past any warnings
         return json.loads(lines[-1]) if lines else []
 
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.env['AIRFLOW__API__HOST']}:{self.env['AIRFLOW__API__PORT']}"
+
+    def serving(self) -> bool:
+        """Whether the api-server answers its health check."""
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=5) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         """The api-server's REST API (``/api/v2/...``) as its ``admin`` user, with the password
-        the simple auth manager generated in this home; the answer's JSON."""
-        import urllib.error
-        import urllib.request
-
-        base = f"http://{self.env['AIRFLOW__API__HOST']}:{self.env['AIRFLOW__API__PORT']}"
+        the simple auth manager generated in this home; the answer's JSON. An api-server still
+        starting (``airflow standalone`` starts it after the scheduler) is waited for."""
+        base = self.base_url
+        self.wait("the api-server to answer", self.serving, timeout=300, interval=1)
         password = json.loads(passwords_file(self.home).read_text())["admin"]
 
         def call(url: str, payload: dict | None, method: str, token: str = "") -> dict:

@@ -45,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -325,14 +324,6 @@ def failed_task_logs(engine: sa.Engine, home: Path, run_id: str) -> list[Path]:
     return sorted(p for task_id in task_ids for p in folder.glob(f"task_id={task_id}/**/*.log"))
 
 
-def api_serving(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 def dag_parsed(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
         return bool(conn.execute(sa.text("SELECT count(*) FROM serialized_dag WHERE dag_id = :dag"), {"dag": DAG_ID}).scalar())
@@ -412,7 +403,7 @@ def measure_overhead(
             with ExitStack() as processes:
                 for name in ("api-server", "scheduler", "dag-processor"):
                     processes.enter_context(airflow.running(name, name))
-                airflow.wait("the api-server", lambda: api_serving(api_port), timeout=300, interval=1)
+                airflow.wait("the api-server", airflow.serving, timeout=300, interval=1)
                 airflow.wait(f"{DAG_ID} to be parsed", lambda: dag_parsed(engine), timeout=300, interval=1)
                 airflow.cli("dags", "unpause", DAG_ID)
                 for n in range(1, runs + 1):
