@@ -4,10 +4,12 @@
 With transmission on, `render` and `roll_up` run the anomaly checks on a tenant-period's files
 before they queue them (`approvals` in the configuration; docs/operations.md, "Approval hold
 and period close"). Files that raise a check stay in the archive, held, and the
-`bds://billing/held` asset starts this DAG:
+`bds://billing/held` asset starts this DAG (and a daily run at 07:00 UTC, the safety net,
+asks about any hold left without a question):
 
-1. **plan**: the holds not asked about yet (or the one named by the `tenant_id` and `period`
-   Params: a rejected hold asked again); nothing held skips the run;
+1. **plan**: the holds no waiting run asks about (never asked, or asked by a run that ended
+   without an answer), or the one named by the `tenant_id` and `period` Params (a rejected
+   hold asked again); nothing to ask skips the run;
 2. **decide.ask** (one per hold): an approval, answered in **Required Actions** or by the REST
    API, with an optional comment. It waits in the `awaiting_input` state: no worker slot, and
    every hold waits on its own;
@@ -17,15 +19,14 @@ and period close"). Files that raise a check stay in the archive, held, and the
 4. **summary** says what was decided.
 
 A question not answered within a week fails its `ask` (an alert goes out); the files stay held,
-and the hold is asked about again by a run with the `tenant_id` and `period` Params, or by the
-next run the held asset starts.
+and the next run (the next morning's at the latest) asks again.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import DAG, Param, task, task_group
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, task, task_group
 
 from bds.dag_common import DEFAULT_ARGS, HELD, OUTBOX, QUEUED, START_DATE, TENANT_LABEL, label_tenant, report_run, run_plan
 from bds.operators import HoldApproval
@@ -35,7 +36,7 @@ ANSWER_WITHIN = timedelta(days=7)
 with DAG(
     dag_id="bds_approvals",
     doc_md=__doc__,
-    schedule=HELD,
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 7 * * *", timezone="UTC"), assets=HELD),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=16,  # runs waiting for answers do not stop the next holds from being asked about
@@ -61,9 +62,12 @@ with DAG(
 
         from bds.holds import plan_approvals_run
 
+        def still_asking(run_id: str) -> bool:  # a run ended, failed or deleted asks nothing any more
+            return ti.get_dr_count(dag_id=dag_run.dag_id, run_ids=[run_id], states=["queued", "running"]) > 0
+
         work = run_plan(
             ti,
-            lambda: plan_approvals_run(params.get("tenant_id"), params.get("period"), dag_run.run_id),
+            lambda: plan_approvals_run(params.get("tenant_id"), params.get("period"), dag_run.run_id, still_asking),
             dag_run,
             ("tenant_id", "period"),
         )
@@ -97,7 +101,8 @@ with DAG(
             task_id="ask", work=work, retries=0, response_timeout=ANSWER_WITHIN, map_index_template=TENANT_LABEL
         ) >> apply(work)
 
-    @task(trigger_rule="all_done", retries=0, on_failure_callback=None)
+    # Runs after failures too (to report them), but not after a plan with nothing to ask about.
+    @task(trigger_rule="none_skipped", retries=0, on_failure_callback=None)
     def summary(ti=None):
         """Report what was decided; fail the run if a decision could not be applied."""
         return report_run(ti, results_of="decide.apply")

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -324,14 +325,22 @@ def _run_id() -> str:
     return os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", "")
 
 
-def to_ask(data_dir: Path, run_id: str, tenant_id: int | None = None, period: str | None = None) -> list[dict]:
-    """The holds a bds_approvals run asks about: those waiting and not asked yet, or the one
-    named (``tenant_id`` and ``period``: asked again, even if rejected). Each is marked as asked
-    by ``run_id``: two runs the held asset starts never ask the same question."""
+def to_ask(
+    data_dir: Path,
+    run_id: str,
+    tenant_id: int | None = None,
+    period: str | None = None,
+    still_asking: Callable[[str], bool] = lambda run_id: True,
+) -> list[dict]:
+    """The holds a bds_approvals run asks about: those waiting and not asked by a run that is
+    still waiting for the answer (``still_asking(run_id)``: a run ended or deleted without an
+    answer asked nothing), or the one named (``tenant_id`` and ``period``: asked again, even if
+    rejected). Each is marked as asked by ``run_id``: two runs never ask the same question."""
     asked = []
     for record in open_holds(data_dir):
         named = tenant_id is not None and (record["tenant_id"], record["period"]) == (tenant_id, period)
-        if named or (tenant_id is None and record["state"] == "waiting" and not record.get("asked_in")):
+        unasked = record["state"] == "waiting" and not (record.get("asked_in") and still_asking(record["asked_in"]))
+        if named or (tenant_id is None and unasked):
             path = hold_path(data_dir, record["tenant_id"], record["period"])
             with folder_lock(period_folder(data_dir, record["tenant_id"], record["period"])):
                 fresh = read_hold(path)
@@ -344,9 +353,12 @@ def to_ask(data_dir: Path, run_id: str, tenant_id: int | None = None, period: st
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 
 
-def plan_approvals_run(tenant_id: int | None, period: str | None, run_id: str) -> tuple[str, list[dict], list[str]]:
-    """What a bds_approvals run asks about: the holds not asked yet, or the one named (a
-    rejected hold asked again). One work item per hold, with its tenant."""
+def plan_approvals_run(
+    tenant_id: int | None, period: str | None, run_id: str, still_asking: Callable[[str], bool] = lambda run_id: True
+) -> tuple[str, list[dict], list[str]]:
+    """What a bds_approvals run asks about: the holds no waiting run asks about, or the one
+    named (a rejected hold, or one whose question was never answered, asked again). One work
+    item per hold, with its tenant; ``still_asking`` as for ``to_ask``."""
     from bds.config.store import for_runs
     from bds.staging import data_dir
 
@@ -361,15 +373,21 @@ def plan_approvals_run(tenant_id: int | None, period: str | None, run_id: str) -
         if not record or record["state"] not in OPEN:
             state = record["state"] if record else "never held"
             raise ValueError(f"tenant {tenant_id} {period} has no open hold to ask about ({state})")
+        if record["state"] == "waiting" and record.get("asked_in") and still_asking(record["asked_in"]):
+            raise ValueError(
+                f"tenant {tenant_id} {period} is asked about already: its question waits in bds_approvals run "
+                f"{record['asked_in']}; answer it there (Required Actions)"
+            )
     work = []
-    for record in to_ask(root, run_id, tenant_id, period):
+    for record in to_ask(root, run_id, tenant_id, period, still_asking):
         try:
             tenant = revision.config.tenant(record["tenant_id"])
         except KeyError:
             notes.append(f"tenant {record['tenant_id']} {record['period']}: held, but the tenant is no longer configured")
             continue
         label = f"{tenant.label} {record['period']}"
-        notes.append(f"{label}: held ({describe(record['reasons'])}); asking for a decision")
+        again = f" again (run {record['asked_in']} ended without an answer)" if record.get("asked_in") else ""
+        notes.append(f"{label}: held ({describe(record['reasons'])}); asking for a decision{again}")
         work.append({"tenant": tenant.model_dump(mode="json"), "label": label, "hold": record})
     return (period or "held periods"), work, notes
 
@@ -384,10 +402,12 @@ def unanswered(work: dict, run_id: str) -> str:
         current = read_hold(path)
         if current and current.get("asked_in") == run_id:  # asked since by another run: that question stands
             write_hold(path, {k: v for k, v in current.items() if k != "asked_in"})
-    return (
-        f"{work['label']}: no decision came; its files stay held. Trigger bds_approvals with tenant_id "
-        f"{record['tenant_id']} and period {record['period']} to ask again"
-    )
+    by_name = f"trigger bds_approvals with tenant_id {record['tenant_id']} and period {record['period']}"
+    if record["state"] == "waiting":
+        then = f"the next bds_approvals run (07:00 UTC at the latest) asks again, or {by_name} now"
+    else:  # a rejected hold asked again: only an operator asks once more
+        then = f"{by_name} to ask again"
+    return f"{work['label']}: no decision came; its files stay held ({record['state']}): {then}"
 
 
 def decide_run(work: dict, answer: dict, decision_id: str) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.common.sql.operators.sql import BaseSQLOperator
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import BaseOperator, Param
 
 from bds.catalogue import SOURCES
@@ -120,9 +120,8 @@ class HoldApproval(ApprovalOperator):
     human-in-the-loop approval: answered in the UI's Required Actions, or by the REST API
     (``PATCH .../taskInstances/{task_id}/{map_index}/hitlDetails``, ``chosen_options``
     Approve or Reject, ``params_input`` {"comment": ...}). It waits in the ``awaiting_input``
-    state: no worker slot, and each hold waits on its own. The decision itself is applied by
-    the task after it, which reads this one's answer (a Reject does not skip a task of a mapped
-    group)."""
+    state: no worker slot, and each hold waits on its own. The decision itself, either way, is
+    applied by the task after it, which reads this one's answer: a Reject skips nothing."""
 
     template_fields = (*ApprovalOperator.template_fields, "work")
 
@@ -138,6 +137,13 @@ class HoldApproval(ApprovalOperator):
             **kwargs,
         )
         self.work = work
+
+    def execute_complete(self, context, event):
+        # The answer, without ApprovalOperator's skip of the tasks after a Reject: the next task
+        # records a rejection as it records an approval.
+        answer = HITLOperator.execute_complete(self, context, event)
+        self.hitl_summary_extra["approved"] = answer["chosen_options"] == [self.APPROVE]
+        return answer
 
     def render_template_fields(self, context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)

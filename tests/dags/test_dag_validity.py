@@ -130,11 +130,36 @@ def test_bds_approvals_asks_each_hold_on_its_own_and_queues_what_is_approved(dag
     dag = dagbag.dags["bds_approvals"]
     assert set(dag.task_ids) == {"plan", "decide.ask", "decide.apply", "summary"}
     assert "bds://billing/held" in str(dag.timetable.asset_condition)
+    assert dag.timetable.timetable.expression == "0 7 * * *"  # the safety net: a hold whose question was lost
     assert isinstance(dag.get_task("decide.ask"), ApprovalOperator)
     assert dag.get_task("decide.ask").downstream_task_ids == {"decide.apply"}
     assert {getattr(a, "name", None) for a in dag.get_task("decide.apply").outlets} == {"bds-billing-queued"}
     assert dag.max_active_runs > 1
     assert dag.params["tenant_id"] is None and dag.params["period"] is None
+    # Nothing to ask (plan skipped) ends the run quietly; a failure upstream is still reported.
+    assert dag.get_task("summary").trigger_rule == "none_skipped"
+
+
+def test_a_rejected_hold_skips_nothing_so_its_rejection_is_recorded():
+    """ApprovalOperator skips the tasks after a Reject; HoldApproval hands its answer on, either
+    way, to the task that records it."""
+    from unittest.mock import MagicMock
+
+    from airflow.sdk import DAG
+    from airflow.sdk.bases.operator import BaseOperator
+
+    from bds.operators import HoldApproval
+
+    with DAG("hold_approval_answer", schedule=None):
+        ask = HoldApproval(task_id="ask", work={})
+        ask >> BaseOperator(task_id="apply")
+    ti = MagicMock()
+    at = datetime(2026, 12, 4, 9, tzinfo=UTC)
+    event = {"chosen_options": ["Reject"], "params_input": {"comment": "ask sales"}, "responded_at": at}
+    answer = ask.execute_complete({"ti": ti, "task": ask}, event | {"responded_by_user": {"id": "op", "name": "op"}})
+    assert answer["chosen_options"] == ["Reject"] and answer["params_input"] == {"comment": "ask sales"}
+    assert ti.xcom_push.call_count == 0  # no skipmixin record: the next task is not skipped
+    assert ask.hitl_summary_extra["approved"] is False
 
 
 def test_bds_monthly_structure(dagbag):

@@ -247,6 +247,56 @@ def test_a_rebuilt_ledger_keeps_the_held_files_held_and_the_console_lists_them(l
     assert ledger_states(ledger, march(25)) == {"queued"}
 
 
+def test_a_hold_whose_question_was_lost_is_asked_again_and_one_still_asked_is_not_asked_twice(
+    ledger, sending, outbox, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BDS_CONFIG_SOURCE", "store")
+    history(tmp_path, range(1, 26))
+    assert bill(tmp_path, march(26), (9, 10))["held"] == ["jump"]
+    path = holds.hold_path(tmp_path, 101, "2026-03-26")
+    running = {"run-1"}
+    assert [w["hold"]["period"] for w in holds.plan_approvals_run(None, None, "run-1", running.__contains__)[1]] == ["2026-03-26"]
+    # run-1 still waits for the answer: neither the next run nor a run naming the hold asks again.
+    assert holds.plan_approvals_run(None, None, "run-2", running.__contains__)[1] == []
+    with pytest.raises(
+        ValueError, match=r"tenant 101 2026-03-26 is asked about already: its question waits in bds_approvals run run-1"
+    ):
+        holds.plan_approvals_run(101, "2026-03-26", "run-2", running.__contains__)
+    assert holds.read_hold(path)["asked_in"] == "run-1"
+    # run-1 ended without an answer (marked failed by hand, deleted): the next run asks again.
+    running.clear()
+    _, work, notes = holds.plan_approvals_run(None, None, "run-3", running.__contains__)
+    assert [w["hold"]["period"] for w in work] == ["2026-03-26"]
+    assert notes[-1] == (
+        "tenant 'Northwind' (101) 2026-03-26: held (jump: seats_chat US concurrent: 9, +125% from the median 4 of the "
+        "previous 3 Thursday(s) (more than 50%)); asking for a decision again (run run-1 ended without an answer)"
+    )
+    assert holds.read_hold(path)["asked_in"] == "run-3"
+    # Named, once its asking run ended, it is asked again by name as well.
+    running.add("run-3")
+    assert holds.plan_approvals_run(None, None, "run-4", running.__contains__)[1] == []
+    running.clear()
+    assert [w["hold"]["period"] for w in holds.plan_approvals_run(101, "2026-03-26", "run-5", running.__contains__)[1]] == [
+        "2026-03-26"
+    ]
+    assert holds.read_hold(path)["asked_in"] == "run-5"
+    # Its question timed out: the hold is free for the next run, and the alert says so.
+    assert holds.unanswered(work[0], "run-5") == (
+        "tenant 'Northwind' (101) 2026-03-26: no decision came; its files stay held (waiting): the next bds_approvals "
+        "run (07:00 UTC at the latest) asks again, or trigger bds_approvals with tenant_id 101 and period 2026-03-26 now"
+    )
+    assert "asked_in" not in holds.read_hold(path)
+    assert [h["period"] for h in holds.to_ask(tmp_path, "run-6")] == ["2026-03-26"]
+    # A rejection asked about again by name and not answered: only an operator asks once more.
+    rejected = holds.decide(ledger, tmp_path, holds.read_hold(path), "Northwind 2026-03-26", False, "op", "", None)
+    assert rejected["summary"].startswith("Northwind 2026-03-26: rejected by op")
+    asked = holds.plan_approvals_run(101, "2026-03-26", "run-7", running.__contains__)[1]
+    assert holds.unanswered(asked[0], "run-7").endswith(
+        "no decision came; its files stay held (rejected): trigger bds_approvals with tenant_id 101 and period 2026-03-26 to ask again"
+    )
+    assert holds.to_ask(tmp_path, "run-8", still_asking=running.__contains__) == []
+
+
 def test_asking_again_needs_a_held_period_named_whole(ledger, tmp_path, monkeypatch):
     monkeypatch.setenv("BDS_CONFIG_SOURCE", "store")
     with pytest.raises(ValueError, match="name both tenant_id and period"):
