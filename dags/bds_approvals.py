@@ -7,9 +7,9 @@ and period close"). Files that raise a check stay in the archive, held, and the
 `bds://billing/held` asset starts this DAG (and a daily run at 07:00 UTC, the safety net,
 asks about any hold left without a question):
 
-1. **plan**: the holds no waiting run asks about (never asked, or asked by a run that ended
-   without an answer), or the one named by the `tenant_id` and `period` Params (a rejected
-   hold asked again); nothing to ask skips the run;
+1. **plan**: the waiting holds whose question no longer stands (never asked, timed out, its
+   run marked failed or deleted, its answer not applied), or the one named by the `tenant_id`
+   and `period` Params (a rejected hold asked again); nothing to ask skips the run;
 2. **decide.ask** (one per hold): an approval, answered in **Required Actions** or by the REST
    API, with an optional comment. It waits in the `awaiting_input` state: no worker slot, and
    every hold waits on its own;
@@ -32,6 +32,18 @@ from bds.dag_common import DEFAULT_ARGS, HELD, OUTBOX, QUEUED, START_DATE, TENAN
 from bds.operators import HoldApproval
 
 ANSWER_WITHIN = timedelta(days=7)
+# A task instance in one of these states has not finished ("null": not scheduled yet).
+UNFINISHED = [
+    "null",
+    "scheduled",
+    "queued",
+    "running",
+    "deferred",
+    "awaiting_input",
+    "up_for_retry",
+    "up_for_reschedule",
+    "restarting",
+]
 
 with DAG(
     dag_id="bds_approvals",
@@ -62,8 +74,17 @@ with DAG(
 
         from bds.holds import plan_approvals_run
 
-        def still_asking(run_id: str) -> bool:  # a run ended, failed or deleted asks nothing any more
-            return ti.get_dr_count(dag_id=dag_run.dag_id, run_ids=[run_id], states=["queued", "running"]) > 0
+        def still_asking(run_id: str, map_index: int | None) -> bool:
+            """Whether that run's question stands: its ask or apply is not finished (an answer
+            applied, a timeout, a run marked failed or deleted: it no longer stands)."""
+            unfinished = ti.get_ti_count(
+                dag_id=dag_run.dag_id,
+                run_ids=[run_id],
+                task_ids=["decide.ask", "decide.apply"],
+                map_index=map_index,
+                states=UNFINISHED,
+            )
+            return unfinished > 0
 
         work = run_plan(
             ti,

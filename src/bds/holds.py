@@ -313,7 +313,7 @@ def decide(
                     queued.append(name)
                 queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
             set_state(connection, current["files"], "queued" if approved else "held")
-        done = {k: v for k, v in current.items() if k not in ("deciding", "asked_in")}
+        done = {k: v for k, v in current.items() if k not in ("deciding", "asked_in", "asked_as")}
         write_hold(path, done | {"state": choice, "decisions": [*current.get("decisions", []), decision]})
     summary = f"{label}: {choice} by {by}" + (f" ({comment})" if comment else "")
     summary += f"; {len(queued)} file(s) queued for transmission" if approved else "; its files stay held in the archive"
@@ -325,28 +325,47 @@ def _run_id() -> str:
     return os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", "")
 
 
+# Whether the question a run put about a hold still stands: (run id, map index of its
+# decide group, None if unknown) -> its ask or apply is not finished yet.
+StillAsking = Callable[[str, int | None], bool]
+
+
+def _always_asking(run_id: str, map_index: int | None) -> bool:
+    return True
+
+
 def to_ask(
     data_dir: Path,
     run_id: str,
     tenant_id: int | None = None,
     period: str | None = None,
-    still_asking: Callable[[str], bool] = lambda run_id: True,
+    still_asking: StillAsking = _always_asking,
+    askable: Callable[[dict], bool] = lambda record: True,
 ) -> list[dict]:
-    """The holds a bds_approvals run asks about: those waiting and not asked by a run that is
-    still waiting for the answer (``still_asking(run_id)``: a run ended or deleted without an
-    answer asked nothing), or the one named (``tenant_id`` and ``period``: asked again, even if
-    rejected). Each is marked as asked by ``run_id``: two runs never ask the same question."""
+    """The holds a bds_approvals run asks about, in the order of its decide group: those
+    waiting, or the one named (``tenant_id`` and ``period``: asked again, even if rejected),
+    that ``askable`` accepts and whose question (if one was put) no longer stands
+    (``still_asking``: answered, timed out, its run ended or deleted). Each is marked, under the
+    period's lock, as asked by ``run_id`` and its place in the group: two runs never ask the
+    same question. Naming a hold whose question stands is refused."""
     asked = []
     for record in open_holds(data_dir):
         named = tenant_id is not None and (record["tenant_id"], record["period"]) == (tenant_id, period)
-        unasked = record["state"] == "waiting" and not (record.get("asked_in") and still_asking(record["asked_in"]))
-        if named or (tenant_id is None and unasked):
-            path = hold_path(data_dir, record["tenant_id"], record["period"])
-            with folder_lock(period_folder(data_dir, record["tenant_id"], record["period"])):
-                fresh = read_hold(path)
-                if fresh == record:
-                    write_hold(path, record | {"asked_in": run_id})
-                    asked.append(record)
+        if not (named or (tenant_id is None and record["state"] == "waiting")) or not askable(record):
+            continue
+        path = hold_path(data_dir, record["tenant_id"], record["period"])
+        with folder_lock(period_folder(data_dir, record["tenant_id"], record["period"])):
+            if read_hold(path) != record:  # rendered again or decided meanwhile
+                continue
+            if record.get("asked_in") and still_asking(record["asked_in"], record.get("asked_as")):
+                if named:
+                    raise ValueError(
+                        f"tenant {tenant_id} {period} is asked about already: its question waits in bds_approvals "
+                        f"run {record['asked_in']}; answer it there (Required Actions)"
+                    )
+                continue
+            write_hold(path, record | {"asked_in": run_id, "asked_as": len(asked)})
+            asked.append(record)
     return asked
 
 
@@ -354,11 +373,11 @@ PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 
 
 def plan_approvals_run(
-    tenant_id: int | None, period: str | None, run_id: str, still_asking: Callable[[str], bool] = lambda run_id: True
+    tenant_id: int | None, period: str | None, run_id: str, still_asking: StillAsking = _always_asking
 ) -> tuple[str, list[dict], list[str]]:
-    """What a bds_approvals run asks about: the holds no waiting run asks about, or the one
-    named (a rejected hold, or one whose question was never answered, asked again). One work
-    item per hold, with its tenant; ``still_asking`` as for ``to_ask``."""
+    """What a bds_approvals run asks about: the waiting holds whose question no longer stands
+    (or was never put), or the one named (a rejected hold asked again). One work item per
+    hold, with its tenant; ``still_asking`` as for ``to_ask``."""
     from bds.config.store import for_runs
     from bds.staging import data_dir
 
@@ -373,20 +392,20 @@ def plan_approvals_run(
         if not record or record["state"] not in OPEN:
             state = record["state"] if record else "never held"
             raise ValueError(f"tenant {tenant_id} {period} has no open hold to ask about ({state})")
-        if record["state"] == "waiting" and record.get("asked_in") and still_asking(record["asked_in"]):
-            raise ValueError(
-                f"tenant {tenant_id} {period} is asked about already: its question waits in bds_approvals run "
-                f"{record['asked_in']}; answer it there (Required Actions)"
-            )
-    work = []
-    for record in to_ask(root, run_id, tenant_id, period, still_asking):
+
+    def askable(record: dict) -> bool:  # not marked as asked: a tenant configured again is asked about then
         try:
-            tenant = revision.config.tenant(record["tenant_id"])
+            revision.config.tenant(record["tenant_id"])
         except KeyError:
             notes.append(f"tenant {record['tenant_id']} {record['period']}: held, but the tenant is no longer configured")
-            continue
+            return False
+        return True
+
+    work = []
+    for record in to_ask(root, run_id, tenant_id, period, still_asking, askable):
+        tenant = revision.config.tenant(record["tenant_id"])
         label = f"{tenant.label} {record['period']}"
-        again = f" again (run {record['asked_in']} ended without an answer)" if record.get("asked_in") else ""
+        again = f" again (its question in run {record['asked_in']} no longer stands)" if record.get("asked_in") else ""
         notes.append(f"{label}: held ({describe(record['reasons'])}); asking for a decision{again}")
         work.append({"tenant": tenant.model_dump(mode="json"), "label": label, "hold": record})
     return (period or "held periods"), work, notes
@@ -401,7 +420,7 @@ def unanswered(work: dict, run_id: str) -> str:
     with folder_lock(period_folder(data_dir(), record["tenant_id"], record["period"])):
         current = read_hold(path)
         if current and current.get("asked_in") == run_id:  # asked since by another run: that question stands
-            write_hold(path, {k: v for k, v in current.items() if k != "asked_in"})
+            write_hold(path, {k: v for k, v in current.items() if k not in ("asked_in", "asked_as")})
     by_name = f"trigger bds_approvals with tenant_id {record['tenant_id']} and period {record['period']}"
     if record["state"] == "waiting":
         then = f"the next bds_approvals run (07:00 UTC at the latest) asks again, or {by_name} now"

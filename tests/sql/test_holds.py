@@ -247,54 +247,80 @@ def test_a_rebuilt_ledger_keeps_the_held_files_held_and_the_console_lists_them(l
     assert ledger_states(ledger, march(25)) == {"queued"}
 
 
-def test_a_hold_whose_question_was_lost_is_asked_again_and_one_still_asked_is_not_asked_twice(
+def test_a_hold_whose_question_no_longer_stands_is_asked_again_and_one_that_stands_is_not_asked_twice(
     ledger, sending, outbox, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("BDS_CONFIG_SOURCE", "store")
     history(tmp_path, range(1, 26))
-    assert bill(tmp_path, march(26), (9, 10))["held"] == ["jump"]
-    path = holds.hold_path(tmp_path, 101, "2026-03-26")
-    running = {"run-1"}
-    assert [w["hold"]["period"] for w in holds.plan_approvals_run(None, None, "run-1", running.__contains__)[1]] == ["2026-03-26"]
-    # run-1 still waits for the answer: neither the next run nor a run naming the hold asks again.
-    assert holds.plan_approvals_run(None, None, "run-2", running.__contains__)[1] == []
-    with pytest.raises(
-        ValueError, match=r"tenant 101 2026-03-26 is asked about already: its question waits in bds_approvals run run-1"
-    ):
-        holds.plan_approvals_run(101, "2026-03-26", "run-2", running.__contains__)
-    assert holds.read_hold(path)["asked_in"] == "run-1"
-    # run-1 ended without an answer (marked failed by hand, deleted): the next run asks again.
-    running.clear()
-    _, work, notes = holds.plan_approvals_run(None, None, "run-3", running.__contains__)
-    assert [w["hold"]["period"] for w in work] == ["2026-03-26"]
-    assert notes[-1] == (
+    assert bill(tmp_path, march(26), (9, 10))["held"] == ["jump"]  # 9 against 4 on the Thursdays before: +125%
+    assert bill(tmp_path, march(27), (9, 10))["held"] == ["jump"]  # and on the Fridays
+    gone = holds.hold_path(tmp_path, 999, "2026-03-26")  # a tenant no longer configured
+    holds.write_hold(gone, {"tenant_id": 999, "period": "2026-03-26", "state": "waiting", "reasons": [], "files": {}})
+    day26, day27 = (holds.hold_path(tmp_path, 101, p) for p in ("2026-03-26", "2026-03-27"))
+    standing = set()  # the questions whose ask or apply is not finished: (run, map index)
+
+    def still_asking(run_id, map_index):
+        return (run_id, map_index) in standing
+
+    def plan(run_id, tenant_id=None, period=None):
+        _, work, notes = holds.plan_approvals_run(tenant_id, period, run_id, still_asking)
+        return [w["hold"]["period"] for w in work], notes
+
+    asked, notes = plan("run-1")
+    assert asked == ["2026-03-26", "2026-03-27"]
+    assert notes[1:] == [
+        "tenant 999 2026-03-26: held, but the tenant is no longer configured",
         "tenant 'Northwind' (101) 2026-03-26: held (jump: seats_chat US concurrent: 9, +125% from the median 4 of the "
-        "previous 3 Thursday(s) (more than 50%)); asking for a decision again (run run-1 ended without an answer)"
-    )
-    assert holds.read_hold(path)["asked_in"] == "run-3"
-    # Named, once its asking run ended, it is asked again by name as well.
-    running.add("run-3")
-    assert holds.plan_approvals_run(None, None, "run-4", running.__contains__)[1] == []
-    running.clear()
-    assert [w["hold"]["period"] for w in holds.plan_approvals_run(101, "2026-03-26", "run-5", running.__contains__)[1]] == [
-        "2026-03-26"
+        "previous 3 Thursday(s) (more than 50%)); asking for a decision",
+        "tenant 'Northwind' (101) 2026-03-27: held (jump: seats_chat US concurrent: 9, +125% from the median 4 of the "
+        "previous 3 Friday(s) (more than 50%)); asking for a decision",
     ]
-    assert holds.read_hold(path)["asked_in"] == "run-5"
-    # Its question timed out: the hold is free for the next run, and the alert says so.
+    assert [(holds.read_hold(p)["asked_in"], holds.read_hold(p)["asked_as"]) for p in (day26, day27)] == [
+        ("run-1", 0),
+        ("run-1", 1),
+    ]
+    assert "asked_in" not in holds.read_hold(gone)  # never asked: asked about once configured again
+    # Both questions stand: neither the next run nor a run naming a hold asks again.
+    standing |= {("run-1", 0), ("run-1", 1)}
+    assert plan("run-2")[0] == []
+    with pytest.raises(
+        ValueError, match=r"tenant 101 2026-03-27 is asked about already: its question waits in bds_approvals run run-1"
+    ):
+        plan("run-2", 101, "2026-03-27")
+    # The 27th's answer came but could not be applied (its apply failed), while the 26th still
+    # waits in the same run: the next run asks about the 27th alone.
+    standing.discard(("run-1", 1))
+    asked, notes = plan("run-3")
+    assert asked == ["2026-03-27"]
+    assert notes[-1].endswith("asking for a decision again (its question in run run-1 no longer stands)")
+    assert (holds.read_hold(day27)["asked_in"], holds.read_hold(day27)["asked_as"]) == ("run-3", 0)
+    assert holds.read_hold(day26)["asked_in"] == "run-1"
+    standing.add(("run-3", 0))
+    # run-1 marked failed or deleted: its question about the 26th no longer stands; asked by name.
+    standing.discard(("run-1", 0))
+    assert plan("run-4", 101, "2026-03-26")[0] == ["2026-03-26"]
+    # That question timed out: the hold is free for the next run, and the alert says so.
+    work = holds.plan_approvals_run(None, None, "run-5", still_asking)[1]
+    assert [w["hold"]["period"] for w in work] == ["2026-03-26"]  # run-4 is not standing either
     assert holds.unanswered(work[0], "run-5") == (
         "tenant 'Northwind' (101) 2026-03-26: no decision came; its files stay held (waiting): the next bds_approvals "
         "run (07:00 UTC at the latest) asks again, or trigger bds_approvals with tenant_id 101 and period 2026-03-26 now"
     )
-    assert "asked_in" not in holds.read_hold(path)
-    assert [h["period"] for h in holds.to_ask(tmp_path, "run-6")] == ["2026-03-26"]
-    # A rejection asked about again by name and not answered: only an operator asks once more.
-    rejected = holds.decide(ledger, tmp_path, holds.read_hold(path), "Northwind 2026-03-26", False, "op", "", None)
+    assert {"asked_in", "asked_as"}.isdisjoint(holds.read_hold(day26))
+    # Rejected, then asked about again by name: while that question stands it is not asked twice,
+    # and unanswered, only an operator asks once more.
+    rejected = holds.decide(ledger, tmp_path, holds.read_hold(day26), "Northwind 2026-03-26", False, "op", "", None)
     assert rejected["summary"].startswith("Northwind 2026-03-26: rejected by op")
-    asked = holds.plan_approvals_run(101, "2026-03-26", "run-7", running.__contains__)[1]
-    assert holds.unanswered(asked[0], "run-7").endswith(
+    assert {"asked_in", "asked_as"}.isdisjoint(holds.read_hold(day26))
+    again = holds.plan_approvals_run(101, "2026-03-26", "run-6", still_asking)[1]
+    standing.add(("run-6", 0))
+    with pytest.raises(ValueError, match="its question waits in bds_approvals run run-6"):
+        plan("run-7", 101, "2026-03-26")
+    standing.clear()
+    assert holds.unanswered(again[0], "run-6").endswith(
         "no decision came; its files stay held (rejected): trigger bds_approvals with tenant_id 101 and period 2026-03-26 to ask again"
     )
-    assert holds.to_ask(tmp_path, "run-8", still_asking=running.__contains__) == []
+    assert plan("run-8")[0] == ["2026-03-27"]  # the rejected 26th waits for an operator
 
 
 def test_asking_again_needs_a_held_period_named_whole(ledger, tmp_path, monkeypatch):
