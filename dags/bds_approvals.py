@@ -28,22 +28,21 @@ from datetime import timedelta
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, task, task_group
 
-from bds.dag_common import DEFAULT_ARGS, HELD, OUTBOX, QUEUED, START_DATE, TENANT_LABEL, label_tenant, report_run, run_plan
+from bds.dag_common import (
+    DEFAULT_ARGS,
+    HELD,
+    OUTBOX,
+    QUEUED,
+    START_DATE,
+    TENANT_LABEL,
+    UNFINISHED_STATES,
+    label_tenant,
+    report_run,
+    run_plan,
+)
 from bds.operators import HoldApproval
 
 ANSWER_WITHIN = timedelta(days=7)
-# A task instance in one of these states has not finished ("null": not scheduled yet).
-UNFINISHED = [
-    "null",
-    "scheduled",
-    "queued",
-    "running",
-    "deferred",
-    "awaiting_input",
-    "up_for_retry",
-    "up_for_reschedule",
-    "restarting",
-]
 
 with DAG(
     dag_id="bds_approvals",
@@ -82,7 +81,7 @@ with DAG(
                 run_ids=[run_id],
                 task_ids=["decide.ask", "decide.apply"],
                 map_index=map_index,
-                states=UNFINISHED,
+                states=["null", *UNFINISHED_STATES],  # "null": not scheduled yet
             )
             return unfinished > 0
 

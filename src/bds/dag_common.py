@@ -49,6 +49,17 @@ QUEUED = AssetAlias("bds-billing-queued", group="bds-billing")
 # (extra: {"tenant_id", "period", "reasons"}); bds_approvals asks for a decision on it.
 HELD = Asset("bds://billing/held", group="bds-billing")
 HOLDING = AssetAlias("bds-billing-held", group="bds-billing")
+# Airflow's task instance states of a task that has not finished (besides none: not scheduled yet).
+UNFINISHED_STATES = (
+    "scheduled",
+    "queued",
+    "running",
+    "deferred",
+    "awaiting_input",
+    "up_for_retry",
+    "up_for_reschedule",
+    "restarting",
+)
 # Emitted by every send, with the tenant, the destination and what was sent in the extra.
 BILLING_SERVER = Asset("bds://billing/server", group="bds-billing")
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -32,7 +31,7 @@ import sqlalchemy as sa
 from bds import changes, manifest
 from bds.config import Approvals
 from bds.files import daily_dir, folder_lock, manifest_name, monthly_dir, parse_name, write_atomic
-from bds.ledger import MISSING_LOOKBACK_DAYS, UNACKNOWLEDGED, acknowledge, files, flags, period_of, set_state, stamp
+from bds.ledger import MISSING_LOOKBACK_DAYS, UNACKNOWLEDGED, acknowledge, files, flags, period_of, producer, set_state, stamp
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +200,27 @@ def clear(data_dir: Path, tenant_id: int, period: str, produced: dict) -> None:
         write_hold(path, record | {"state": "cleared", "cleared_at": produced["at"], "cleared_by_run": produced["run_id"]})
 
 
+def _archived(folder: Path, expected: dict[str, str]) -> bool:
+    """Whether the archive holds exactly the files asked about (name -> SHA-256)."""
+    return {n: manifest.sha256((folder / n).read_bytes()) for n in expected if (folder / n).is_file()} == expected
+
+
+def _queue(outbox: Path, folder: Path, tenant_id: int, period: str, names) -> list[str]:
+    """Queue the held files and then the period's manifest for transmission; the names queued."""
+    from bds.transmission import queue
+
+    for name in names:
+        queue(outbox, parse_name(name), (folder / name).read_bytes())
+    manifest_path = folder / manifest_name(tenant_id, period.replace("-", ""))
+    queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
+    return list(names)
+
+
 def recheck(store, data_dir: Path, tenant_id: int, day: str, approvals: Approvals, outbox: Path) -> list[str]:
     """After ``day`` was billed: the tenant's later days held for a missing day only (within
     the look-back), waiting for an answer, are checked again; those nothing holds any more
     (the missing day is billed now) are released: their files and manifest queued, their
     question, if asked, then answered as no longer open. Returns a line per released day."""
-    from bds.transmission import queue
-
     billed = date.fromisoformat(day)
     released = []
     for record in open_holds(data_dir):
@@ -223,20 +236,24 @@ def recheck(store, data_dir: Path, tenant_id: int, day: str, approvals: Approval
         with folder_lock(folder):
             if read_hold(path) != record:  # rendered again or decided meanwhile
                 continue
-            archived = {n: manifest.sha256((folder / n).read_bytes()) for n in record["files"] if (folder / n).is_file()}
-            if archived != record["files"]:
+            if not _archived(folder, record["files"]):
                 continue
             with store.writing(f"cannot release tenant {tenant_id} {period} in the billing ledger") as connection:
                 if reasons(connection, data_dir, tenant_id, period, approvals, None):
                     continue
-                for name in record["files"]:
-                    queue(outbox, parse_name(name), (folder / name).read_bytes())
-                manifest_path = folder / manifest_name(tenant_id, period.replace("-", ""))
-                queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
+                _queue(outbox, folder, tenant_id, period, record["files"])
                 set_state(connection, record["files"], "queued")
             why = f"day {day} is billed now: nothing holds it any more"
+            produced = producer()
             write_hold(
-                path, record | {"state": "cleared", "cleared_at": stamp(), "cleared_by_run": _run_id(), "cleared_because": why}
+                path,
+                record
+                | {
+                    "state": "cleared",
+                    "cleared_at": produced["at"],
+                    "cleared_by_run": produced["run_id"],
+                    "cleared_because": why,
+                },
             )
         released.append(f"tenant {tenant_id} {period}: released ({why}); {len(record['files'])} file(s) queued for transmission")
         log.info("%s", released[-1])
@@ -260,8 +277,6 @@ def decide(
     (other files, or no hold any more) is left as it is: its newer hold asks again. Each step
     is done once, whatever retries: ``decision_id`` (the deciding task's run and map index)
     names the decision in the hold, the manifest and the change log."""
-    from bds.transmission import queue
-
     tenant_id, period = asked["tenant_id"], asked["period"]
     folder = period_folder(data_dir, tenant_id, period)
     path = hold_path(data_dir, tenant_id, period)
@@ -282,10 +297,7 @@ def decide(
                 return nothing("it was rendered again since: other files are held now, and their own question is asked")
             if current.get("state") not in OPEN:
                 return nothing(f"its hold is no longer open ({current.get('state', 'gone')})")
-            archived = {
-                name: manifest.sha256((folder / name).read_bytes()) for name in current["files"] if (folder / name).is_file()
-            }
-            if archived != current["files"]:  # never send bytes nobody was asked about
+            if not _archived(folder, current["files"]):  # never send bytes nobody was asked about
                 return nothing("the archive no longer holds the files it was asked about (rerun the period)")
             decision = {
                 "id": decision_id,
@@ -301,17 +313,14 @@ def decide(
         if not decision_id or decision_id not in {a.get("id") for a in (manifest.read(manifest_path) or {}).get("approvals", [])}:
             manifest.record_decision(manifest_path, decision)
         if not decision_id or decision_id not in {c.get("id") for c in changes.read(data_dir) if "decision" in c}:
-            changes.append(data_dir, [{"tenant_id": tenant_id, "period": period, "run_id": _run_id(), **decision}])
+            changes.append(data_dir, [{"tenant_id": tenant_id, "period": period, "run_id": producer()["run_id"], **decision}])
         queued = []
         with store.writing(f"cannot record the decision on {label} in the billing ledger") as connection:
             if approved:
                 for r in current["reasons"]:
                     if r["flag_id"]:
                         acknowledge(connection, r["flag_id"], by, comment or f"approved for transmission ({label})")
-                for name in current["files"]:
-                    queue(outbox, parse_name(name), (folder / name).read_bytes())
-                    queued.append(name)
-                queue(outbox, parse_name(manifest_path.name), manifest_path.read_bytes())
+                queued = _queue(outbox, folder, tenant_id, period, current["files"])
             set_state(connection, current["files"], "queued" if approved else "held")
         done = {k: v for k, v in current.items() if k not in ("deciding", "asked_in", "asked_as")}
         write_hold(path, done | {"state": choice, "decisions": [*current.get("decisions", []), decision]})
@@ -319,10 +328,6 @@ def decide(
     summary += f"; {len(queued)} file(s) queued for transmission" if approved else "; its files stay held in the archive"
     log.info("%s", summary)
     return {"label": label, "summary": summary, "tenant_id": tenant_id, "period": period, "to_outbox": approved, "queued": queued}
-
-
-def _run_id() -> str:
-    return os.environ.get("AIRFLOW_CTX_DAG_RUN_ID", "")
 
 
 # Whether the question a run put about a hold still stands: (run id, map index of its

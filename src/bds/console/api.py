@@ -19,23 +19,14 @@ from pydantic import BaseModel, Field
 from bds import manifest
 from bds.config.api import API, ERRORS, Changer, ErrorBody, TenantId, current, store
 from bds.console import data
+from bds.dag_common import UNFINISHED_STATES
 from bds.ledger import acknowledge as acknowledge_flag
 
 log = logging.getLogger(__name__)
 DAILY_DAG, MONTHLY_DAG = "bds_daily", "bds_monthly"
 # Airflow's task instance states, by what they mean for a tenant's last run.
 _FAILED = {"failed", "upstream_failed"}
-_WAITING = {
-    "running",
-    "queued",
-    "scheduled",
-    "deferred",
-    "up_for_retry",
-    "up_for_reschedule",
-    "restarting",
-    "awaiting_input",
-    None,
-}
+_WAITING = {*UNFINISHED_STATES, None}
 
 router = APIRouter(prefix=API, dependencies=[Depends(get_user)], responses=ERRORS, tags=["console"])
 
